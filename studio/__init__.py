@@ -1,0 +1,1 @@
+"""The KeyMask Studio desktop app (PyQt6 + pyqtgraph)."""

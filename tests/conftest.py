@@ -1,0 +1,75 @@
+"""Shared fixtures: paths to the shared data and golden files, real Bandai clips, Blender."""
+
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KEYMASK_SHARED", REPO_ROOT.parent / "shared"))
+BANDAI_DIR = SHARED / "data" / "bandai-namco"
+PARITY_DIR = SHARED / "parity"
+
+# CI sets this so that a missing tool fails the run instead of skipping a required test.
+REQUIRE_ALL = os.environ.get("KEYMASK_REQUIRE_ALL", "") == "1" or os.environ.get("CI", "") == "true"
+
+
+def _missing(what: str):
+    if REQUIRE_ALL:
+        pytest.fail(f"{what} is required in CI but missing")
+    pytest.skip(f"{what} is not available on this machine")
+
+
+@pytest.fixture(scope="session")
+def parity_dir() -> Path:
+    if not (PARITY_DIR / "golden.npz").exists():
+        _missing(f"parity golden files ({PARITY_DIR})")
+    return PARITY_DIR
+
+
+@pytest.fixture(scope="session")
+def bandai_dir() -> Path:
+    if not (BANDAI_DIR / "SHA256SUMS").exists():
+        _missing(f"the Bandai Namco archives ({BANDAI_DIR})")
+    return BANDAI_DIR
+
+
+@pytest.fixture(scope="session")
+def bandai_clip(bandai_dir, tmp_path_factory):
+    """Function that returns the path of one real Bandai BVH clip, extracted on first use."""
+    out_dir = tmp_path_factory.mktemp("bandai_clips")
+    members: dict[str, tuple[Path, str]] = {}
+
+    def index() -> None:
+        for archive in sorted(bandai_dir.glob("bandai-namco-*.tar.xz")):
+            with tarfile.open(archive) as tar:
+                for name in tar.getnames():
+                    if name.endswith(".bvh"):
+                        members[Path(name).name] = (archive, name)
+
+    def get(file_name: str) -> Path:
+        target = out_dir / file_name
+        if target.exists():
+            return target
+        if not members:
+            index()
+        if file_name not in members:
+            raise KeyError(f"{file_name} is not in the Bandai archives")
+        archive, member = members[file_name]
+        with tarfile.open(archive) as tar:
+            source = tar.extractfile(member)
+            with open(target, "wb") as f:
+                shutil.copyfileobj(source, f)
+        return target
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def blender_executable() -> str:
+    path = shutil.which("blender")
+    if path is None:
+        _missing("Blender (apt-get install blender)")
+    return path
