@@ -1,0 +1,1 @@
+"""The keymask command line: one entry point, one subcommand per job."""

@@ -1,0 +1,57 @@
+"""`keymask`: the command line. Each subcommand lives in its own module with `add_parser` and `run`."""
+
+import argparse
+import sys
+
+from keymask.cli import convert, data
+from keymask.cli.errors import CommandError
+
+SUBCOMMANDS = (data, convert)
+
+
+DESCRIPTION = """\
+KeyMask Studio: turn words and key poses into 3D human animation, exported as BVH.
+
+Start with:
+  keymask data build            build the training dataset from the Bandai Namco mocap archives
+  keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
+
+Every subcommand has its own --help with examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="keymask", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("keymask: interrupted; finished files are kept, unfinished ones were not written.", file=sys.stderr)
+        return 130
+    except user_errors() as error:
+        print(f"keymask: error: {error}", file=sys.stderr)
+        return 2
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors caused by input or environment, reported as one sentence instead of a traceback."""
+    from keymask.core.bvh.reader import BvhError
+    from keymask.core.data.bandai import DatasetSourceError
+    from keymask.core.fileio import OutputPathError
+
+    from keymask.core.bvh.convert import JointsFormatError
+
+    return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, FileNotFoundError, PermissionError,
+            IsADirectoryError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

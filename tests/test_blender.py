@@ -1,0 +1,51 @@
+"""Blender imports our BVH and puts every joint where we put it (within 1 mm)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keymask.core.bvh.from_joints import joints_to_bvh
+from keymask.core.bvh.reader import read_bvh
+from keymask.core.bvh.writer import write_bvh
+from keymask.core.data.retarget import bandai_to_humanml3d
+from keymask.core.skeleton import HUMANML3D_SKELETON as SKELETON
+
+IMPORT_SCRIPT = Path(__file__).parent / "blender" / "import_bvh.py"
+STRAIGHT_WALK = "dataset-1_walk_normal_001.bvh"
+TURN_AROUND = "dataset-2_walk-turn-left_normal_033.bvh"  # turns about 190 degrees while walking
+MM = 1e-3
+
+
+def _blender_joint_positions(blender: str, bvh_path: Path, tmp_path: Path) -> np.ndarray:
+    """(T, J, 3) bone heads after Blender's import, in the file's Y-up axes, our joint order."""
+    json_path = tmp_path / "heads.json"
+    command = [blender, "-b", "--factory-startup", "--python", str(IMPORT_SCRIPT), "--", str(bvh_path), str(json_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and json_path.exists(), result.stdout[-2000:] + result.stderr[-2000:]
+    dump = json.loads(json_path.read_text())
+    heads = np.array([[frame[name] for name in SKELETON.joint_names] for frame in dump["frames"]])  # (T, J, 3)
+    return np.stack([heads[..., 0], heads[..., 2], -heads[..., 1]], axis=-1)  # Blender Z-up -> file Y-up
+
+
+def _yaw_change_degrees(joints: np.ndarray) -> float:
+    left = joints[:, SKELETON.index("left_hip")] - joints[:, SKELETON.index("right_hip")]  # (T, 3)
+    forward = np.cross(left, [0.0, 1.0, 0.0])
+    yaw = np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
+    return float(np.degrees(yaw[-1] - yaw[0]))
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+@pytest.mark.parametrize("clip", [STRAIGHT_WALK, TURN_AROUND])
+def test_blender_places_every_joint_where_we_do(clip, bandai_clip, blender_executable, tmp_path):
+    joints = bandai_to_humanml3d(read_bvh(bandai_clip(clip)))  # (T, 22, 3) metres
+    if clip == TURN_AROUND:
+        assert abs(_yaw_change_degrees(joints)) > 170
+    bvh_path = tmp_path / "ours.bvh"
+    write_bvh(bvh_path, joints_to_bvh(joints, units="m"))
+    in_blender = _blender_joint_positions(blender_executable, bvh_path, tmp_path)
+    assert in_blender.shape == joints.shape
+    assert np.abs(in_blender - joints).max() < 1 * MM

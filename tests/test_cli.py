@@ -1,0 +1,39 @@
+import subprocess
+import sys
+
+import pytest
+
+from keymask.cli.main import build_parser, main
+
+
+def _help_text(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv + ["--help"])
+    assert exit_info.value.code == 0
+
+
+def test_top_level_help_lists_subcommands(capsys):
+    _help_text([])
+    out = capsys.readouterr().out
+    for command in ("data", "convert"):
+        assert command in out
+
+
+@pytest.mark.parametrize("argv", [["data"], ["data", "build"], ["data", "preview"], ["convert"]])
+def test_every_subcommand_teaches(argv, capsys):
+    _help_text(argv)
+    out = capsys.readouterr().out
+    assert "example" in out.lower() and len(out) > 300
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "keymask.cli.main", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "keymask data build" in result.stdout
+
+
+def test_missing_source_is_one_clear_sentence(tmp_path, capsys):
+    code = main(["data", "build", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("keymask: error: ") and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
