@@ -151,6 +151,10 @@ def features_from_canonical(
     root_step = canonical[1:, 0] - canonical[:-1, 0]  # (T-1, 3)
     root_velocity = quat_rotate(root_rot[1:], root_step)  # (T-1, 3)
     root_turn = quat_multiply(root_rot[1:], quat_inverse(root_rot[:-1]))  # (T-1, 4)
+    # The official code stops here, so when the facing crosses +-180 degrees the turn comes out
+    # as the long way round (w < 0) and its arcsin below has the wrong sign, bending the whole
+    # recovered trajectory. Choosing w >= 0 changes nothing on clips that never cross.
+    root_turn = np.where(root_turn[:, :1] < 0, -root_turn, root_turn)
     root_angular_velocity = np.arcsin(root_turn[:, 2:3])  # (T-1, 1), y of a turn about Y
 
     centred = canonical - canonical[:, :1] * np.array([1.0, 0.0, 1.0])  # (T, J, 3)

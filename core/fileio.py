@@ -30,6 +30,12 @@ def ensure_output_dir(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[io.IOBase]:
     """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed."""
@@ -39,6 +45,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         encoding = None
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as handle:
             yield handle
             handle.flush()

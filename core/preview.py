@@ -25,7 +25,7 @@ def project(positions: np.ndarray, azimuth_deg: float = 25.0, elevation_deg: flo
     u = np.cos(a) * x - np.sin(a) * z
     depth = np.sin(a) * x + np.cos(a) * z
     v = np.cos(e) * y - np.sin(e) * depth
-    return np.stack([-u, v], axis=-1)  # the figure's left appears on the image's right, as in a mirror-free front view
+    return np.stack([u, v], axis=-1)  # a figure facing +Z shows its left side (+X) on the image's right
 
 
 def _draw_figure(draw: ImageDraw.ImageDraw, points: np.ndarray, ground_v: float, box: tuple[int, int, int, int],
@@ -46,8 +46,21 @@ def _draw_figure(draw: ImageDraw.ImageDraw, points: np.ndarray, ground_v: float,
     draw.ellipse([head[0] - r, head[1] - r, head[0] + r, head[1] + r], outline=(40, 40, 40), width=2)
 
 
-def _panel_points(positions: np.ndarray) -> tuple[np.ndarray, float]:
+def _face_camera(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """(T, J, 3) turned about Y so that the first frame faces +Z, towards the camera."""
+    first = positions[0]
+    across = (first[skeleton.index("left_hip")] - first[skeleton.index("right_hip")]
+              + first[skeleton.index("left_shoulder")] - first[skeleton.index("right_shoulder")])
+    forward = np.cross(across, [0.0, 1.0, 0.0])  # left x up = forward
+    yaw = np.arctan2(forward[0], forward[2])
+    c, s = np.cos(-yaw), np.sin(-yaw)
+    turn = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return positions @ turn.T
+
+
+def _panel_points(positions: np.ndarray, skeleton: Skeleton = HUMANML3D_SKELETON) -> tuple[np.ndarray, float]:
     """(T, J, 3) -> (T, J, 2) projected points centred on the root, and the floor's v."""
+    positions = _face_camera(positions, skeleton)
     centred = positions.copy()
     centred[..., [0, 2]] -= positions[:, :1, [0, 2]]
     points = project(centred)
@@ -67,7 +80,7 @@ def render_strip(positions: np.ndarray, frames: int = 8, panel: int = 150, title
         draw.text((6, 3), title, fill=(20, 20, 20))
     for i, t in enumerate(picks):
         box = (i * panel, header, (i + 1) * panel, header + panel)
-        _draw_figure(draw, points[t], floor, box, metres_per_panel=2.1, skeleton=skeleton)
+        _draw_figure(draw, points[t], floor, box, metres_per_panel=2.0, skeleton=skeleton)
         draw.text((i * panel + 4, header + panel - 12), f"{t / 20:.1f}s", fill=(120, 120, 120))
     return image
 

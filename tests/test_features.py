@@ -120,3 +120,14 @@ def test_foot_contacts_follow_the_threshold(golden_features):
     nothing = joints_to_features(joints, foot_contact_threshold=0.0)[:, HUMANML3D_LAYOUT.foot_contacts]
     everything = joints_to_features(joints, foot_contact_threshold=1e3)[:, HUMANML3D_LAYOUT.foot_contacts]
     assert not nothing.any() and everything.all()
+
+
+def test_round_trip_holds_when_the_facing_crosses_180_degrees(golden_features):
+    """A clip that keeps turning (a spin of 300 degrees about the root) must not bend its path."""
+    joints = golden_features["joints_0"].astype(np.float64)  # (T, J, 3)
+    angles = np.linspace(0.0, np.radians(300.0), len(joints))  # (T,)
+    spin = quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), angles)[:, None]  # (T, 1, 4)
+    root_xz = joints[:, :1] * np.array([1.0, 0.0, 1.0])
+    spun = quat_rotate(spin, joints - root_xz) + root_xz
+    recovered = recover_from_ric(joints_to_features(spun))
+    assert np.abs(recovered - canonicalize(spun)[:-1]).max() < 1e-3

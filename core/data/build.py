@@ -31,8 +31,8 @@ from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.statistics import feature_mean_std
 
 # Bump when the outputs of a clip would change, so that an old build is not silently reused.
-BUILD_FORMAT = 1
-MIN_FRAMES = 24  # 1.2 s at 20 fps: enough for a few motion tokens
+BUILD_FORMAT = 2
+MIN_FRAMES = 12  # 0.6 s at 20 fps: three motion tokens
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 CAPTIONS_PER_CLIP = 4
 
