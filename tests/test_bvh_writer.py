@@ -162,3 +162,17 @@ def test_missing_output_folders_are_created(tmp_path):
     path = tmp_path / "new" / "folder" / "out.bvh"
     write_bvh(path, parse_bvh(SMALL_BVH))
     assert parse_bvh(path.read_text()).n_frames == parse_bvh(SMALL_BVH).n_frames
+
+
+def test_rotation_curves_do_not_flip_when_an_arm_points_against_its_rest_direction(bandai_clip):
+    """A plain swing from the rest pose rolls a raised arm by up to 180 degrees in one frame
+    (142 degrees on this dance); the written rotations must change no faster than real motion."""
+    from keymask.core.bvh.kinematics import local_rotations
+
+    joints = bandai_to_humanml3d(read_bvh(bandai_clip("dataset-1_dance-short_normal_001.bvh")))
+    motion = joints_to_bvh(joints)
+    rotations = local_rotations(motion)  # (T, J, 3, 3)
+    step = np.einsum("tjba,tjbc->tjac", rotations[:-1], rotations[1:])  # (T-1, J, 3, 3)
+    step_degrees = np.degrees(np.arccos(np.clip((np.trace(step, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
+    assert step_degrees.max() < 90
+    assert np.abs(bvh_to_joints(motion) - joints).max() < 1 * MM

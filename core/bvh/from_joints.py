@@ -17,6 +17,7 @@ bone direction, relative to its parent's global rotation.
 
 import numpy as np
 
+from ..rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON, Skeleton
 from .format import POSITION_CHANNELS, BvhJoint, BvhMotion, BvhSkeleton
 from .kinematics import joint_positions, matrices_to_euler
@@ -27,6 +28,7 @@ END_SITE_FRACTION = 0.5  # a leaf's End Site continues its bone by this fraction
 # and the forward rest direction would hold the neck at a 90-degree X rotation, the gimbal lock
 # of the default ZXY order, where the Euler curves jump from frame to frame.
 REST_DIRECTION_OVERRIDES = {"head": (0.0, 1.0, 0.0)}
+TWIST_RELAX_PER_FRAME = 0.05  # how fast a bone's carried-over roll returns to the plain swing
 
 
 def joints_to_bvh(
@@ -104,7 +106,8 @@ def solve_global_rotations(positions: np.ndarray, rest_offsets: np.ndarray, skel
             rotations[:, joint] = parent_rotation
         elif len(children) == 1:
             in_parent = np.einsum("tba,tb->ta", parent_rotation, bones[:, 0])  # (T, 3)
-            rotations[:, joint] = parent_rotation @ swing_rotations(rest_offsets[children[0]], in_parent)
+            swing = swing_rotations(rest_offsets[children[0]], in_parent)  # (T, 3, 3)
+            rotations[:, joint] = parent_rotation @ continuous_twist(swing, rest_offsets[children[0]])
         else:
             rotations[:, joint] = kabsch_rotations(rest_offsets[list(children)], bones)
     return rotations
@@ -136,6 +139,24 @@ def swing_rotations(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:
         perpendicular /= np.linalg.norm(perpendicular)
         rotations[opposite] = 2 * np.outer(perpendicular, perpendicular) - np.eye(3)
     return rotations
+
+
+def continuous_twist(swings: np.ndarray, axis: np.ndarray, relax: float = TWIST_RELAX_PER_FRAME) -> np.ndarray:
+    """(T, 3, 3) local rotations: each swing (T, 3, 3) turned about the bone's rest `axis` (3,) so
+    that it stays close to the previous frame's rotation.
+
+    A pure swing from the rest direction is undefined where the bone points opposite to its
+    rest direction (an arm raised straight up) and rolls by up to 180 degrees in one frame
+    there. A twist about the rest axis moves no joint, so it is free to choose: each frame
+    keeps the previous frame's roll and lets it relax back to the plain swing by `relax`.
+    """
+    axis = axis / np.linalg.norm(axis)
+    result = swings.copy()
+    for t in range(1, len(swings)):
+        towards_previous = matrix_to_quat(swings[t].T @ result[t - 1])  # (4,) w >= 0
+        roll = 2.0 * np.arctan2(towards_previous[1:] @ axis, towards_previous[0])  # twist part, radians
+        result[t] = swings[t] @ quat_to_matrix(quat_from_axis_angle(axis, roll * (1.0 - relax)))
+    return result
 
 
 def kabsch_rotations(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:
