@@ -85,14 +85,18 @@ def render_strip(positions: np.ndarray, frames: int = 8, panel: int = 150, title
     return image
 
 
-def render_contact_sheet(motions: list[tuple[str, np.ndarray]], frames: int = 8, panel: int = 150) -> Image.Image:
-    """Rows of strips, one per (title, (T, J, 3) positions)."""
+def render_contact_sheet(motions: list[tuple[str, np.ndarray]], frames: int = 8, panel: int = 150,
+                         footer: str | None = None) -> Image.Image:
+    """Rows of strips, one per (title, (T, J, 3) positions), and an optional footer line (e.g. a licence)."""
     strips = [render_strip(positions, frames, panel, title) for title, positions in motions]
-    sheet = Image.new("RGB", (max(s.width for s in strips), sum(s.height for s in strips)), _BACKGROUND)
+    footer_height = 18 if footer else 0
+    sheet = Image.new("RGB", (max(s.width for s in strips), sum(s.height for s in strips) + footer_height), _BACKGROUND)
     y = 0
     for strip in strips:
         sheet.paste(strip, (0, y))
         y += strip.height
+    if footer:
+        ImageDraw.Draw(sheet).text((6, y + 3), footer, fill=(90, 90, 90))
     return sheet
 
 

@@ -46,6 +46,7 @@ def test_build_writes_a_consistent_dataset(built):
     assert mean.shape == std.shape == (263,) and (std > 0).all()
     assert "CC BY-NC 4.0" in (out / "README.md").read_text()
     assert "CC BY-NC 4.0" in (out / "build_info.json").read_text()
+    assert "CC BY-NC 4.0" in (out / "LICENSE.txt").read_text()
 
 
 def test_mirrored_copy_is_the_mirror_image(built):

@@ -16,6 +16,7 @@ bone direction, relative to its parent's global rotation.
 """
 
 import numpy as np
+from scipy.signal import lfilter
 
 from ..rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON, Skeleton
@@ -148,15 +149,16 @@ def continuous_twist(swings: np.ndarray, axis: np.ndarray, relax: float = TWIST_
     A pure swing from the rest direction is undefined where the bone points opposite to its
     rest direction (an arm raised straight up) and rolls by up to 180 degrees in one frame
     there. A twist about the rest axis moves no joint, so it is free to choose: each frame
-    keeps the previous frame's roll and lets it relax back to the plain swing by `relax`.
+    keeps the previous frame's roll and lets it relax back to the plain swing by `relax`:
+    roll_t = (1 - relax) * (roll_{t-1} + step_t), where step_t is the roll of swing_{t-1}
+    seen from swing_t. That recurrence is a first-order filter, run without a Python loop.
     """
     axis = axis / np.linalg.norm(axis)
-    result = swings.copy()
-    for t in range(1, len(swings)):
-        towards_previous = matrix_to_quat(swings[t].T @ result[t - 1])  # (4,) w >= 0
-        roll = 2.0 * np.arctan2(towards_previous[1:] @ axis, towards_previous[0])  # twist part, radians
-        result[t] = swings[t] @ quat_to_matrix(quat_from_axis_angle(axis, roll * (1.0 - relax)))
-    return result
+    between = matrix_to_quat(np.swapaxes(swings[1:], -1, -2) @ swings[:-1])  # (T-1, 4), w >= 0
+    step = 2.0 * np.arctan2(between[:, 1:] @ axis, between[:, 0])  # (T-1,) radians
+    keep = 1.0 - relax
+    roll = np.concatenate([[0.0], lfilter([keep], [1.0, -keep], step)])  # (T,)
+    return swings @ quat_to_matrix(quat_from_axis_angle(axis, roll))
 
 
 def kabsch_rotations(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:

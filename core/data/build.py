@@ -160,6 +160,7 @@ def _write_readme(options: BuildOptions, summary: "BuildSummary") -> None:
 - `mean.npy`, `std.npy`: feature statistics of the training split (std averaged within each feature group).
 """
     write_text(options.output_dir / "README.md", text)
+    write_text(options.output_dir / "LICENSE.txt", LICENSE_NOTE + "\nFull licence text: https://creativecommons.org/licenses/by-nc/4.0/\n")
 
 
 def build_dataset(options: BuildOptions, progress: bool = True) -> BuildSummary:
