@@ -1,0 +1,1 @@
+"""MoMask models: residual VQ-VAE, masked transformer, residual transformer, length estimator."""

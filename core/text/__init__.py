@@ -1,0 +1,1 @@
+"""Text encoders behind one interface: CLIP (local weights) and an offline sentence encoder."""

