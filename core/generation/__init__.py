@@ -1,0 +1,1 @@
+"""Generation: text (and fixed tokens) -> tokens -> motion -> joints -> BVH."""

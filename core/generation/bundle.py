@@ -1,0 +1,152 @@
+"""A complete text-to-motion model: RVQ-VAE, masked and residual transformers, length estimator,
+feature statistics and the name of the text encoder they were trained with.
+
+Two on-disk layouts load into it:
+- ours: a folder with `keymask_model.json` and one sub-folder per model (config.json +
+  model.safetensors each), plus `mean.npy` / `std.npy`;
+- the official MoMask layout: `<checkpoints>/<dataset>/<name>/opt.txt` + `model/*.tar`; give the
+  masked transformer's folder (or the dataset folder when it holds one); the RVQ-VAE is found by
+  its `vq_name`, the residual transformer among the sibling folders, the length estimator in
+  `length_estimator/model/finest.tar` when present. These models use CLIP ViT-B/32 text features.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from keymask.core.fileio import ensure_output_dir, write_json, write_npy
+from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
+from keymask.core.models.mask_transformer import MaskTransformer
+from keymask.core.models.official.options import CheckpointError, load_checkpoint, load_state_strict, read_options
+from keymask.core.models.official.rvq_vae import load_official_rvq_vae
+from keymask.core.models.official.transformers import (
+    load_official_mask_transformer,
+    load_official_residual_transformer,
+)
+from keymask.core.models.residual_transformer import ResidualTransformer
+from keymask.core.models.rvq_vae import RVQVAE
+
+BUNDLE_FILE = "keymask_model.json"
+BUNDLE_FORMAT = 1
+CLIP_TEXT_ENCODER = "clip"
+
+
+@dataclass
+class MotionModelBundle:
+    vq: RVQVAE
+    mask_transformer: MaskTransformer
+    residual_transformer: ResidualTransformer
+    mean: np.ndarray  # (D,) feature mean
+    std: np.ndarray  # (D,) feature std
+    text_encoder: str  # "all-MiniLM-L6-v2" or "clip"
+    length_estimator: LengthEstimator | None = None
+    info: dict = field(default_factory=dict)  # licence, data, training notes
+
+    def to(self, device: str | torch.device) -> "MotionModelBundle":
+        for model in self.models():
+            model.to(device)
+        return self
+
+    def models(self) -> list[torch.nn.Module]:
+        return [m for m in (self.vq, self.mask_transformer, self.residual_transformer, self.length_estimator) if m]
+
+    def save(self, folder: str | Path) -> Path:
+        folder = ensure_output_dir(folder)
+        self.vq.save_pretrained(folder / "rvq_vae")
+        self.mask_transformer.save_pretrained(folder / "mask_transformer")
+        self.residual_transformer.save_pretrained(folder / "residual_transformer")
+        if self.length_estimator is not None:
+            self.length_estimator.save_pretrained(folder / "length_estimator")
+        write_npy(folder / "mean.npy", np.asarray(self.mean, dtype=np.float32))
+        write_npy(folder / "std.npy", np.asarray(self.std, dtype=np.float32))
+        write_json(folder / BUNDLE_FILE, {"format": BUNDLE_FORMAT, "text_encoder": self.text_encoder, **self.info})
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "MotionModelBundle":
+        folder = Path(folder).expanduser()
+        if not folder.exists():
+            raise CheckpointError(f"The model folder {folder} does not exist.")
+        if (folder / BUNDLE_FILE).exists():
+            return cls._load_ours(folder)
+        return cls._load_official(folder)
+
+    @classmethod
+    def _load_ours(cls, folder: Path) -> "MotionModelBundle":
+        document = json.loads((folder / BUNDLE_FILE).read_text())
+        if document.get("format") != BUNDLE_FORMAT:
+            raise CheckpointError(f"{folder / BUNDLE_FILE} has format {document.get('format')}; this KeyMask reads "
+                                  f"format {BUNDLE_FORMAT}.")
+        estimator = None
+        if (folder / "length_estimator").exists():
+            estimator = LengthEstimator.from_pretrained(folder / "length_estimator")
+        info = {k: v for k, v in document.items() if k not in ("format", "text_encoder")}
+        return cls(vq=RVQVAE.from_pretrained(folder / "rvq_vae"),
+                   mask_transformer=MaskTransformer.from_pretrained(folder / "mask_transformer"),
+                   residual_transformer=ResidualTransformer.from_pretrained(folder / "residual_transformer"),
+                   mean=_load_stats(folder / "mean.npy"), std=_load_stats(folder / "std.npy"),
+                   text_encoder=document["text_encoder"], length_estimator=estimator, info=info)
+
+    @classmethod
+    def _load_official(cls, folder: Path) -> "MotionModelBundle":
+        mask_dir = _find_official_mask_transformer(folder)
+        dataset_dir = mask_dir.parent
+        options = read_options(mask_dir / "opt.txt")
+        vq_dir = dataset_dir / str(options.get("vq_name", ""))
+        if not (vq_dir / "opt.txt").exists():
+            raise CheckpointError(f"The RVQ-VAE '{options.get('vq_name')}' named in {mask_dir / 'opt.txt'} is not in "
+                                  f"{dataset_dir}.")
+        vq, mean, std = load_official_rvq_vae(vq_dir)
+        residual_dir = _find_official_residual(dataset_dir, str(options["vq_name"]))
+        estimator_file = dataset_dir / "length_estimator" / "model" / "finest.tar"
+        estimator = _load_official_length_estimator(estimator_file) if estimator_file.exists() else None
+        return cls(vq=vq, mask_transformer=load_official_mask_transformer(mask_dir),
+                   residual_transformer=load_official_residual_transformer(residual_dir),
+                   mean=mean, std=std, text_encoder=CLIP_TEXT_ENCODER, length_estimator=estimator,
+                   info={"source": f"official MoMask checkpoints in {dataset_dir}"})
+
+
+def _load_stats(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: a model folder needs the feature statistics it was trained with.")
+    return np.load(path).astype(np.float32)
+
+
+def _is_residual(options: dict) -> bool:
+    return "share_weight" in options
+
+
+def _find_official_mask_transformer(folder: Path) -> Path:
+    if (folder / "opt.txt").exists():
+        options = read_options(folder / "opt.txt")
+        if "vq_name" not in options or _is_residual(options):
+            raise CheckpointError(f"{folder} is not a masked transformer folder: point --model at the official "
+                                  "masked transformer's folder (its opt.txt names a vq_name).")
+        return folder
+    candidates = [p.parent for p in sorted(folder.glob("*/opt.txt"))
+                  if "vq_name" in (o := read_options(p)) and not _is_residual(o) and (p.parent / "model").is_dir()]
+    if len(candidates) != 1:
+        found = ", ".join(c.name for c in candidates) or "none"
+        raise CheckpointError(f"{folder} is neither a KeyMask model folder ({BUNDLE_FILE}) nor an official "
+                              f"checkpoint folder with exactly one masked transformer (found: {found}).")
+    return candidates[0]
+
+
+def _find_official_residual(dataset_dir: Path, vq_name: str) -> Path:
+    matches = [p.parent for p in sorted(dataset_dir.glob("*/opt.txt"))
+               if _is_residual(o := read_options(p)) and o.get("vq_name") == vq_name]
+    if not matches:
+        raise CheckpointError(f"No residual transformer for the RVQ-VAE '{vq_name}' in {dataset_dir}: copy the "
+                              "official residual transformer folder beside the masked transformer's.")
+    return matches[0]
+
+
+def _load_official_length_estimator(path: Path) -> LengthEstimator:
+    state = load_checkpoint(path, "estimator")
+    text_dim, n_classes = state["output.0.weight"].shape[1], state["output.11.weight"].shape[0]
+    model = LengthEstimator(LengthEstimatorConfig(text_dim=text_dim, n_classes=n_classes))
+    load_state_strict(model, state, path)
+    return model.eval()

@@ -1,0 +1,241 @@
+"""Text (and fixed tokens) -> base tokens -> residual layers -> features -> joints.
+
+`MotionPipeline.__call__` is written as numbered steps over small helpers (style item 7). Any
+set of token positions can be held fixed while the rest is decoded (`FixedTokens`): temporal
+editing, continuation, long motions and key poses all go through that one mechanism.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from keymask.core.features import recover_from_ric
+from keymask.core.generation.bundle import CLIP_TEXT_ENCODER, MotionModelBundle
+from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
+from keymask.core.spec import HUMANML3D, MotionSpec
+from keymask.core.text.encoders import TextEncoder, clean_prompts
+
+# progress(stage, done, total): stage is "text", "tokens", "residual" or "decode"
+Progress = Callable[[str, int, int], None]
+Cancel = Callable[[], bool]
+
+
+class GenerationInputError(ValueError):
+    """Generation inputs that cannot work (lengths out of range, bad fixed tokens): one sentence."""
+
+
+@dataclass
+class SamplingSettings:
+    steps: int = 10  # masked-decoding iterations for the base layer
+    guidance_scale: float = 4.0  # classifier-free guidance of the masked transformer
+    residual_guidance_scale: float = 5.0
+    temperature: float = 1.0
+    topk_filter_thres: float = 0.9  # keep the top (1 - thres) share of the vocabulary
+    greedy: bool = False  # argmax everywhere, no noise: the official parity setting
+
+
+@dataclass
+class FixedTokens:
+    """Token ids held fixed during decoding: ids (B, N, Q) and mask (B, N, Q), True where fixed.
+
+    A fixed base-layer position is never masked; fixed residual ids are kept as they are.
+    """
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
+class GeneratedMotion:
+    prompt: str
+    sample: int  # index among the samples of this prompt
+    tokens: np.ndarray  # (N, Q) token ids
+    features: np.ndarray  # (T, D) un-normalised features, T = 4 N
+    joints: np.ndarray  # (T, J, 3) metres, Y up, starting at the origin facing +Z
+    fps: int = HUMANML3D.fps
+
+    @property
+    def seconds(self) -> float:
+        return len(self.joints) / self.fps
+
+
+@dataclass
+class GenerationResult:
+    motions: list[GeneratedMotion]
+    seed: int
+    settings: SamplingSettings = field(default_factory=SamplingSettings)
+
+
+def load_text_encoder(name: str, clip_weights: str | Path | None = None) -> TextEncoder:
+    """The text encoder a model was trained with; CLIP needs a local weights file."""
+    from keymask.core.text.encoders import ClipTextEncoder, SentenceEncoder, TextEncoderUnavailable
+
+    if name == CLIP_TEXT_ENCODER:
+        if clip_weights is None:
+            raise TextEncoderUnavailable(
+                "These official MoMask models need CLIP ViT-B/32 weights, which are not on this machine: copy "
+                "OpenAI's ViT-B-32.pt somewhere and pass --clip-weights PATH (or set KEYMASK_CLIP_WEIGHTS)."
+            )
+        return ClipTextEncoder(clip_weights)
+    if name == SentenceEncoder.name:
+        return SentenceEncoder()
+    raise TextEncoderUnavailable(f"Unknown text encoder '{name}' in the model folder.")
+
+
+class MotionPipeline:
+    def __init__(self, bundle: MotionModelBundle, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D):
+        if text_encoder.dim != bundle.mask_transformer.config.text_dim:
+            raise GenerationInputError(f"The text encoder gives {text_encoder.dim}-d features but the model expects "
+                                       f"{bundle.mask_transformer.config.text_dim}-d ones.")
+        self.bundle = bundle
+        self.text_encoder = text_encoder
+        self.spec = spec
+        self.device = next(bundle.vq.parameters()).device
+        self._mean = torch.as_tensor(bundle.mean, device=self.device)
+        self._std = torch.as_tensor(bundle.std, device=self.device)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, *, clip_weights: str | Path | None = None) -> "MotionPipeline":
+        bundle = MotionModelBundle.load(folder)
+        return cls(bundle, load_text_encoder(bundle.text_encoder, clip_weights))
+
+    @property
+    def num_quantizers(self) -> int:
+        return self.bundle.residual_transformer.config.num_quantizers
+
+    # ------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def __call__(self, prompts: Sequence[str], *, frames: int | Sequence[int] | None = None, samples: int = 1,
+                 seed: int | None = None, settings: SamplingSettings | None = None,
+                 fixed: FixedTokens | None = None, text_embedding: torch.Tensor | None = None,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> GenerationResult:
+        """Generate `samples` motions per prompt in one batched pass.
+
+        frames: length per prompt (or one for all), in 20 fps frames, rounded to whole tokens
+        (4 frames); None asks the length estimator. fixed: token ids held fixed, (B, N, Q) with
+        B = prompts x samples. text_embedding (P, dim) skips the text encoder (tests, parity).
+        """
+        settings = settings or SamplingSettings()
+        seed = secrets.randbits(31) if seed is None else int(seed)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+
+        # 1. Check inputs.
+        prompts = clean_prompts(prompts)
+        if samples < 1:
+            raise GenerationInputError(f"samples must be at least 1, got {samples}.")
+        batch = len(prompts) * samples
+
+        # 2. Encode the text, once per prompt.
+        if text_embedding is None:
+            text_embedding = self.text_encoder.encode(prompts)
+        text = text_embedding.to(self.device).repeat_interleave(samples, dim=0)  # (B, text_dim)
+        if progress:
+            progress("text", 1, 1)
+
+        # 3. Lengths in tokens.
+        token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, generator, fixed)  # (B,)
+
+        # 4. Fixed tokens (never masked) and the rest to decode.
+        fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
+
+        # 5. Base layer by iterative masked decoding.
+        base = decode_base_tokens(
+            self.bundle.mask_transformer, text, token_lengths, steps=settings.steps,
+            guidance_scale=settings.guidance_scale, temperature=settings.temperature,
+            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, generator=generator,
+            fixed_tokens=None if fixed_ids is None else fixed_ids[..., 0],
+            fixed_mask=None if fixed_mask is None else fixed_mask[..., 0],
+            callback=(lambda done, total: progress("tokens", done, total)) if progress else None, cancel=cancel,
+        )  # (B, N)
+
+        # 6. Residual layers.
+        all_ids = decode_residual_layers(
+            self.bundle.residual_transformer, base, text, token_lengths,
+            guidance_scale=settings.residual_guidance_scale, temperature=settings.temperature,
+            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, generator=generator,
+            fixed_tokens=fixed_ids, fixed_mask=fixed_mask,
+            callback=(lambda done, total: progress("residual", done, total)) if progress else None, cancel=cancel,
+        )  # (B, N, Q)
+
+        # 7. Decode motion: features, then joints.
+        features = self.decode_tokens(all_ids)  # (B, T, D) un-normalised
+        if progress:
+            progress("decode", 1, 1)
+
+        # 8. Result, each motion cut to its own length.
+        motions = []
+        for i in range(batch):
+            n = int(token_lengths[i])
+            motion_features = features[i, : n * self.spec.frames_per_token]
+            motions.append(GeneratedMotion(
+                prompt=prompts[i // samples], sample=i % samples, tokens=all_ids[i, :n].cpu().numpy(),
+                features=motion_features.cpu().numpy(), joints=recover_from_ric(motion_features).cpu().numpy(),
+                fps=self.spec.fps,
+            ))
+        return GenerationResult(motions=motions, seed=seed, settings=settings)
+
+    # ------------------------------------------------------------------------------------------
+
+    def decode_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, N, Q) ids (-1 on padding) -> (B, 4 N, D) un-normalised features."""
+        normalised = self.bundle.vq.decode(ids.to(self.device))
+        return normalised * self._std + self._mean
+
+    def encode_features(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(T, D) un-normalised features -> (1, T // 4, Q) token ids (T cut to whole tokens)."""
+        features = torch.as_tensor(np.asarray(features), dtype=torch.float32, device=self.device)
+        usable = (features.shape[0] // self.spec.frames_per_token) * self.spec.frames_per_token
+        if usable == 0:
+            raise GenerationInputError(f"A motion of {features.shape[0]} frames is shorter than one token "
+                                       f"({self.spec.frames_per_token} frames).")
+        normalised = (features[:usable] - self._mean) / self._std
+        return self.bundle.vq.encode(normalised[None])
+
+    def _token_lengths(self, frames, n_prompts: int, samples: int, text: torch.Tensor,
+                       settings: SamplingSettings, generator: torch.Generator,
+                       fixed: FixedTokens | None) -> torch.Tensor:
+        max_tokens = self.spec.max_tokens
+        if frames is None and fixed is not None:
+            frames = fixed.ids.shape[1] * self.spec.frames_per_token
+        if frames is None:
+            estimator = self.bundle.length_estimator
+            if estimator is None:
+                raise GenerationInputError("This model has no length estimator: give the length (--seconds or --frames).")
+            tokens = estimator.sample_token_counts(text, greedy=settings.greedy, generator=generator)
+            return tokens.clamp(1, max_tokens).to(self.device)
+        per_prompt = [frames] * n_prompts if isinstance(frames, (int, float, np.number)) else list(frames)
+        if len(per_prompt) != n_prompts:
+            raise GenerationInputError(f"Got {len(per_prompt)} lengths for {n_prompts} prompts.")
+        tokens = []
+        for length in per_prompt:
+            if not np.isfinite(length) or length < self.spec.frames_per_token:
+                raise GenerationInputError(f"A motion must last at least {self.spec.frames_per_token} frames "
+                                           f"({self.spec.frames_per_token / self.spec.fps:.2f} s); got {length}.")
+            count = int(round(length / self.spec.frames_per_token))
+            if count > max_tokens:
+                raise GenerationInputError(
+                    f"{length} frames is longer than the model's window of {self.spec.max_frames} frames "
+                    f"({self.spec.max_frames / self.spec.fps:.1f} s); use generate_long for longer motions.")
+            tokens.append(count)
+        return torch.tensor(tokens, device=self.device).repeat_interleave(samples)
+
+    def _check_fixed(self, fixed: FixedTokens | None, batch: int, n_tokens: int):
+        if fixed is None:
+            return None, None
+        q = self.num_quantizers
+        if fixed.ids.shape != fixed.mask.shape or fixed.ids.shape[0] != batch or fixed.ids.shape[2] != q:
+            raise GenerationInputError(f"Fixed tokens must have shape ({batch}, N, {q}) for ids and mask; got "
+                                       f"{tuple(fixed.ids.shape)} and {tuple(fixed.mask.shape)}.")
+        if fixed.ids.shape[1] < n_tokens:
+            raise GenerationInputError(f"Fixed tokens cover {fixed.ids.shape[1]} positions, fewer than the "
+                                       f"{n_tokens} to generate.")
+        ids, mask = fixed.ids[:, :n_tokens].to(self.device), fixed.mask[:, :n_tokens].to(self.device)
+        vocabulary = self.bundle.vq.config.nb_code
+        if ((ids < 0) | (ids >= vocabulary))[mask].any():
+            raise GenerationInputError(f"Fixed token ids must lie in 0..{vocabulary - 1}.")
+        return ids.long(), mask.bool()
