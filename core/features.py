@@ -94,37 +94,67 @@ _UP = np.array([0.0, 1.0, 0.0])
 _FORWARD = np.array([0.0, 0.0, 1.0])
 
 
+def leg_length(offsets: np.ndarray) -> float:
+    """Thigh + shin length from (J, 3) offsets that lie along unit axes (largest component = length)."""
+    knee, ankle = skel.LOWER_LEG_JOINTS
+    return float(np.abs(offsets[knee]).max() + np.abs(offsets[ankle]).max())
+
+
 def uniform_skeleton(positions: np.ndarray, target_offsets: np.ndarray) -> np.ndarray:
     """(T, J, 3) the motion on the target skeleton: same bone directions, target bone lengths.
 
     The root trajectory is scaled by the ratio of leg lengths (thigh + shin) measured on frame 0.
     """
-    source_offsets = offsets_from_joints(positions[0])  # (J, 3)
-    knee, ankle = skel.LOWER_LEG_JOINTS
-    # Offsets lie along unit axes, so the largest component is the bone length.
-    source_leg = np.abs(source_offsets[knee]).max() + np.abs(source_offsets[ankle]).max()
-    target_leg = np.abs(target_offsets[knee]).max() + np.abs(target_offsets[ankle]).max()
+    scale = leg_length(target_offsets) / leg_length(offsets_from_joints(positions[0]))
     local_quats = inverse_kinematics(positions)  # (T, J, 4)
-    return forward_kinematics(local_quats, positions[:, 0] * (target_leg / source_leg), target_offsets)
+    return forward_kinematics(local_quats, positions[:, 0] * scale, target_offsets)
 
 
-def canonicalize(positions: np.ndarray, target_offsets: np.ndarray | None = None) -> np.ndarray:
-    """(T, J, 3) canonical positions: target skeleton, on the floor, frame 0's root above the
-    origin and frame 0 facing +Z. The first half of the official `process_file`."""
+@dataclass(frozen=True)
+class CanonicalFrame:
+    """How `canonicalize` moved a motion: root scale, floor height, start position and turn.
+
+    canonical = rotate(facing_to_z, uniform(positions) - floor - origin), where uniform() puts the
+    motion on the target skeleton and scales the root path by `root_scale`.
+    """
+
+    root_scale: float
+    floor: float  # metres, on the uniformised motion
+    origin_xz: np.ndarray  # (3,) with y = 0
+    facing_to_z: np.ndarray  # (4,) quaternion
+
+    def to_world(self, canonical: np.ndarray, source_offsets: np.ndarray) -> np.ndarray:
+        """(T, J, 3) canonical positions back in the source's place, on the source's skeleton
+        (offsets (J, 3) as offsets_from_joints gives them)."""
+        uniform = quat_rotate(quat_inverse(self.facing_to_z), np.asarray(canonical, dtype=np.float64))
+        uniform = uniform + self.origin_xz + np.array([0.0, self.floor, 0.0])
+        return forward_kinematics(inverse_kinematics(uniform), uniform[:, 0] / self.root_scale, source_offsets)
+
+
+def canonical_frame(positions: np.ndarray, target_offsets: np.ndarray | None = None) -> tuple[CanonicalFrame, np.ndarray]:
+    """The canonical frame of a motion (T, J, 3) and its canonical positions (T, J, 3): target
+    skeleton, on the floor, frame 0's root above the origin and frame 0 facing +Z. The first half
+    of the official `process_file`."""
     positions = np.asarray(positions, dtype=np.float64)
-    if target_offsets is None:
-        target_offsets = skel.target_offsets()
-    positions = uniform_skeleton(positions, np.asarray(target_offsets, dtype=np.float64))
-    positions[..., 1] -= positions[..., 1].min()
-    positions = positions - positions[0, 0] * np.array([1.0, 0.0, 1.0])
+    target_offsets = skel.target_offsets() if target_offsets is None else np.asarray(target_offsets, dtype=np.float64)
+    root_scale = leg_length(target_offsets) / leg_length(offsets_from_joints(positions[0]))
+    uniform = uniform_skeleton(positions, target_offsets)
+    floor = float(uniform[..., 1].min())
+    origin_xz = uniform[0, 0] * np.array([1.0, 0.0, 1.0])
+    moved = uniform - origin_xz - np.array([0.0, floor, 0.0])
     # Here the face joints are read as (right hip, left hip, right shoulder, left shoulder),
     # unlike inside the IK: this is how process_file does it.
     right_hip, left_hip, right_shoulder, left_shoulder = skel.FACE_JOINTS
-    first = positions[0]
+    first = moved[0]
     across = (first[right_hip] - first[left_hip]) + (first[right_shoulder] - first[left_shoulder])
     forward = np.cross(_UP, across / np.linalg.norm(across))
     facing_to_z = quat_between(forward / np.linalg.norm(forward), _FORWARD)  # (4,)
-    return quat_rotate(facing_to_z, positions)
+    return CanonicalFrame(root_scale, floor, origin_xz, facing_to_z), quat_rotate(facing_to_z, moved)
+
+
+def canonicalize(positions: np.ndarray, target_offsets: np.ndarray | None = None) -> np.ndarray:
+    """(T, J, 3) canonical positions (see canonical_frame)."""
+    return canonical_frame(positions, target_offsets)[1]
 
 
 def foot_contacts(positions: np.ndarray, threshold: float) -> np.ndarray:

@@ -131,3 +131,18 @@ def test_round_trip_holds_when_the_facing_crosses_180_degrees(golden_features):
     spun = quat_rotate(spin, joints - root_xz) + root_xz
     recovered = recover_from_ric(joints_to_features(spun))
     assert np.abs(recovered - canonicalize(spun)[:-1]).max() < 1e-3
+
+
+@pytest.mark.parametrize("clip", ["dataset-2_walk-turn-left_normal_033.bvh", "dataset-1_kick_normal_001.bvh"])
+def test_canonical_frame_maps_back_to_the_source(bandai_clip, clip):
+    """to_world undoes canonicalize on a rigid skeleton (the golden joints are not rigid: their
+    retargeting interpolated positions, so no fixed skeleton reproduces them)."""
+    from keymask.core.bvh.reader import read_bvh
+    from keymask.core.data.retarget import bandai_to_humanml3d
+    from keymask.core.features import canonical_frame
+    from keymask.core.kinematics import offsets_from_joints
+
+    joints = bandai_to_humanml3d(read_bvh(bandai_clip(clip)))
+    frame, canonical = canonical_frame(joints)
+    back = frame.to_world(canonical, offsets_from_joints(joints[0]))
+    assert np.abs(back - joints).max() < 1e-4  # 0.1 mm
