@@ -1,0 +1,81 @@
+"""Temporal editing, continuation and long motions (tiny random official-format models)."""
+
+import numpy as np
+import pytest
+import torch
+
+from keymask.core.bvh.reader import read_bvh
+from keymask.core.data.retarget import bandai_to_humanml3d
+from keymask.core.generation.editing import blend_seams, edit_motion, frames_in_spans, parse_spans
+from keymask.core.generation.long_motion import generate_long
+from keymask.core.generation.pipeline import GenerationInputError, MotionPipeline
+
+MM = 1e-3
+
+
+@pytest.fixture(scope="module")
+def pipeline(parity_dir, tmp_path_factory):
+    from clip.model import CLIP
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    clip_model = CLIP(embed_dim=512, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=16,
+                      context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
+                      transformer_layers=1)
+    path = tmp_path_factory.mktemp("clip") / "tiny.pt"
+    torch.save(clip_model.state_dict(), path)
+    return MotionPipeline.from_folder(parity_dir / "checkpoints" / "t2m" / "mtrans_A", clip_weights=path)
+
+
+@pytest.fixture(scope="module")
+def walk(bandai_clip):
+    return bandai_to_humanml3d(read_bvh(bandai_clip("dataset-1_walk_normal_001.bvh")))  # (T, 22, 3)
+
+
+def test_parse_spans_in_seconds_and_frames():
+    assert parse_spans("0-1.5s, 3-4s", fps=20) == [(0, 30), (60, 80)]
+    assert parse_spans("0-30,60-80", fps=20) == [(0, 30), (60, 80)]
+    for bad in ("3-1s", "a-b", "1.5s", ""):
+        with pytest.raises(GenerationInputError):
+            parse_spans(bad, fps=20)
+
+
+def test_kept_frames_stay_kept_and_seams_do_not_jump(pipeline, walk):
+    keep = [(0, 30), (70, 100)]
+    result = edit_motion(pipeline, walk, "a person jumps", keep, seed=3)
+    joints, kept = result.joints, result.kept
+    assert kept.sum() == 60 and np.abs(joints[kept] - walk[: len(kept)][kept]).max() < 1 * MM
+    steps = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=-1)  # (T-1,) largest joint step per frame
+    seams = [29, 69, 99]  # steps from the last kept frame into the new span and back
+    inside = np.delete(steps, seams)
+    assert steps[seams].max() <= inside.max() + 1e-9
+
+
+def test_continuation_keeps_the_whole_source_and_adds_frames(pipeline, walk):
+    source = walk[:81]
+    result = edit_motion(pipeline, source, "a person keeps walking", [(0, 81)], extend_frames=40, seed=1)
+    assert len(result.joints) == 120
+    assert np.abs(result.joints[:80] - source[:80]).max() < 1 * MM
+
+
+def test_editing_everything_kept_is_refused(pipeline, walk):
+    with pytest.raises(GenerationInputError, match="Every frame is kept"):
+        edit_motion(pipeline, walk[:41], "a person walks", [(0, 41)])
+
+
+def test_blend_seams_meets_both_neighbours():
+    source = np.zeros((10, 2, 3))
+    generated = np.ones((10, 2, 3))
+    kept = np.array([1, 1, 0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
+    out = blend_seams(generated, source, kept)
+    np.testing.assert_array_equal(out[kept], 0.0)
+    assert np.abs(np.diff(out[:, 0, 0])).max() < 0.6  # no step of the full unit offset
+    assert frames_in_spans([(2, 4), (8, 20)], 10).tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 1, 1]
+
+
+def test_long_motion_is_one_continuous_piece(pipeline):
+    motion = generate_long(pipeline, "a person dances", frames=600, seed=2)  # 30 s, four windows
+    assert motion.joints.shape == (600, 22, 3) and motion.tokens.shape == (150, 3)
+    steps = np.linalg.norm(np.diff(motion.joints, axis=0), axis=-1).max(axis=-1)
+    joins = [4 * 49 - 1, 4 * (49 + 37) - 1]
+    assert steps[joins].max() <= np.percentile(steps, 99.5) + 1e-9
