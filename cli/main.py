@@ -3,16 +3,18 @@
 import argparse
 import sys
 
-from keymask.cli import convert, data
+from keymask.cli import convert, data, generate
 from keymask.cli.errors import CommandError
 
-SUBCOMMANDS = (data, convert)
+SUBCOMMANDS = (generate, data, convert)
 
 
 DESCRIPTION = """\
 KeyMask Studio: turn words and key poses into 3D human animation, exported as BVH.
 
 Start with:
+  keymask generate "a person jumps over a puddle" -o jump.bvh    text -> BVH
+  keymask edit walk.bvh --keep 0-2s "a person jumps" -o out.bvh  regenerate part of a motion
   keymask data build            build the training dataset from the Bandai Namco mocap archives
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
 
@@ -48,9 +50,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from keymask.core.fileio import OutputPathError
 
     from keymask.core.bvh.convert import JointsFormatError
+    from keymask.core.generation.masked_decoding import GenerationCancelled
+    from keymask.core.generation.pipeline import GenerationInputError
+    from keymask.core.models.official.options import CheckpointError
+    from keymask.core.text.encoders import PromptError, TextEncoderUnavailable
 
-    return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, FileNotFoundError, PermissionError,
-            IsADirectoryError)
+    return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
+            GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,
+            PermissionError, IsADirectoryError)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,34 @@ def blender_executable() -> str:
     if path is None:
         _missing("Blender (apt-get install blender)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_512(tmp_path_factory) -> Path:
+    """A local CLIP weights file of the real architecture, tiny and random, with the 512-d text
+    output the official MoMask models expect (clip.load infers heads as width // 64)."""
+    import torch
+    from clip.model import CLIP
+
+    torch.manual_seed(0)
+    model = CLIP(embed_dim=512, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=16,
+                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=1)
+    path = tmp_path_factory.mktemp("clip") / "tiny-clip-512.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_model_dir(parity_dir) -> Path:
+    """The official-format parity checkpoints (tiny random models made with the official code)."""
+    return parity_dir / "checkpoints" / "t2m" / "mtrans_A"
+
+
+@pytest.fixture(scope="session")
+def parity_pipeline(official_model_dir, tiny_clip_512):
+    import torch
+
+    from keymask.core.generation.pipeline import MotionPipeline
+
+    torch.set_num_threads(1)  # tiny models: thread start-up costs more than it saves
+    return MotionPipeline.from_folder(official_model_dir, clip_weights=tiny_clip_512)

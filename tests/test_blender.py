@@ -49,3 +49,15 @@ def test_blender_places_every_joint_where_we_do(clip, bandai_clip, blender_execu
     in_blender = _blender_joint_positions(blender_executable, bvh_path, tmp_path)
     assert in_blender.shape == joints.shape
     assert np.abs(in_blender - joints).max() < 1 * MM
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+def test_blender_reads_a_generated_motion_back_to_its_joints(parity_pipeline, blender_executable, tmp_path):
+    """The generate command's output (BVH + .npy) from tiny random official-format models."""
+    from keymask.core.generation.export import export_motion
+
+    motion = parity_pipeline(["a person turns around"], frames=80, seed=5).motions[0]
+    (bvh_path, _), written = export_motion(motion.joints, tmp_path / "generated.bvh")
+    in_blender = _blender_joint_positions(blender_executable, bvh_path, tmp_path)
+    assert np.abs(in_blender - np.load(tmp_path / "generated.npy")).max() < 1 * MM

@@ -2,29 +2,19 @@
 
 import numpy as np
 import pytest
-import torch
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.core.data.retarget import bandai_to_humanml3d
 from keymask.core.generation.editing import blend_seams, edit_motion, frames_in_spans, parse_spans
 from keymask.core.generation.long_motion import generate_long
-from keymask.core.generation.pipeline import GenerationInputError, MotionPipeline
+from keymask.core.generation.pipeline import GenerationInputError
 
 MM = 1e-3
 
 
 @pytest.fixture(scope="module")
-def pipeline(parity_dir, tmp_path_factory):
-    from clip.model import CLIP
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    clip_model = CLIP(embed_dim=512, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=16,
-                      context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
-                      transformer_layers=1)
-    path = tmp_path_factory.mktemp("clip") / "tiny.pt"
-    torch.save(clip_model.state_dict(), path)
-    return MotionPipeline.from_folder(parity_dir / "checkpoints" / "t2m" / "mtrans_A", clip_weights=path)
+def pipeline(parity_pipeline):
+    return parity_pipeline
 
 
 @pytest.fixture(scope="module")

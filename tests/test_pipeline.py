@@ -18,22 +18,8 @@ GREEDY = SamplingSettings(greedy=True, steps=10, guidance_scale=4, residual_guid
 
 
 @pytest.fixture(scope="module")
-def tiny_clip_512(tmp_path_factory):
-    """A random CLIP text tower with 512-d output, as the official models expect."""
-    from clip.model import CLIP
-
-    torch.manual_seed(0)
-    model = CLIP(embed_dim=512, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=16,
-                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=1)
-    path = tmp_path_factory.mktemp("clip") / "tiny-clip-512.pt"
-    torch.save(model.state_dict(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def official_pipeline(parity_dir, tiny_clip_512):
-    torch.set_num_threads(1)
-    return MotionPipeline.from_folder(parity_dir / "checkpoints" / "t2m" / "mtrans_A", clip_weights=tiny_clip_512)
+def official_pipeline(parity_pipeline):
+    return parity_pipeline
 
 
 @pytest.fixture(scope="module")

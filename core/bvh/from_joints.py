@@ -39,8 +39,13 @@ def joints_to_bvh(
     units: str = "m",
     rotation_order: str = "ZXY",
     skeleton: Skeleton = HUMANML3D_SKELETON,
+    reference_frames: np.ndarray | None = None,
 ) -> BvhMotion:
-    """A BVH motion whose forward kinematics reproduces `positions` (T, J, 3) metres."""
+    """A BVH motion whose forward kinematics reproduces `positions` (T, J, 3) metres.
+
+    reference_frames (T,) bool: the frames the rest skeleton is measured on (default: all), e.g.
+    the frames of an edit that were kept from a real clip, so that those come back exactly.
+    """
     # 1. Check the inputs.
     positions = _checked_positions(positions, skeleton)
     scale = _unit_scale(units)
@@ -48,7 +53,8 @@ def joints_to_bvh(
     scaled = positions * scale  # (T, J, 3) file units
 
     # 2. Rest skeleton and global rotations that reproduce the positions.
-    rest_offsets = rest_offsets_from_motion(scaled, skeleton)  # (J, 3)
+    reference = scaled if reference_frames is None or not np.any(reference_frames) else scaled[reference_frames]
+    rest_offsets = rest_offsets_from_motion(reference, skeleton)  # (J, 3)
     global_rotations = solve_global_rotations(scaled, rest_offsets, skeleton)  # (T, J, 3, 3)
 
     # 3. Local rotations as continuous Euler angles.

@@ -44,9 +44,10 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
     while len(tokens) < total:
         fresh = min(window - overlap_tokens, total - len(tokens))
         ids = torch.zeros(1, overlap_tokens + fresh, tokens.shape[1], dtype=torch.long)
-        ids[0, :overlap_tokens] = tokens[-overlap_tokens:]
+        carried = tokens[-overlap_tokens:]  # (O, Q); -1 where a residual layer predicted "no code"
         mask = torch.zeros_like(ids, dtype=torch.bool)
-        mask[0, :overlap_tokens] = True
+        mask[0, :overlap_tokens] = carried >= 0
+        ids[0, :overlap_tokens] = carried.clamp(min=0)
         result = pipeline([prompt], frames=ids.shape[1] * spec.frames_per_token, fixed=FixedTokens(ids, mask),
                           seed=seed + index, settings=settings, text_embedding=text, progress=progress, cancel=cancel)
         tokens = torch.cat([tokens, torch.from_numpy(result.motions[0].tokens[overlap_tokens:])])

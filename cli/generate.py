@@ -1,0 +1,222 @@
+"""`keymask generate` and `keymask edit`: text to motion, and regenerating parts of a motion."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+GENERATE_EPILOG = """\
+examples:
+  keymask generate "a person jumps over a puddle" --seconds 4 --seed 3 -o jump.bvh
+  keymask generate "someone waves with the left hand" --samples 3 -o wave.bvh --preview
+  keymask generate --prompts prompts.txt -o batch/motion.bvh     # lines: text#frames (MoMask's format)
+  keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
+  keymask generate "a man kicks" --model checkpoints/t2m/t2m_nlayer8_nhead6_ld384_ff1024_cdp0.1_rvq6ns \\
+      --clip-weights ~/models/ViT-B-32.pt -o kick.bvh                        # official MoMask weights
+
+Each motion is written as BVH plus its joint positions (.npy, (T, 22, 3) metres, 20 fps).
+The seed is printed: pass it back with --seed to get the same motions again."""
+
+EDIT_EPILOG = """\
+examples:
+  keymask edit walk.bvh --keep 0-1.5s,3-4s "a person jumps" -o walk_jump.bvh
+  keymask edit walk.bvh --keep 0-2s --extend 3s "the person sits down" -o walk_sit.bvh   # continue
+
+Frames in --keep spans are copied from the input exactly; the rest is generated from the text
+and joined without a jump. Spans are in seconds (0-1.5s) or frames (0-30)."""
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, default=None,
+                       help="a KeyMask model folder or official MoMask checkpoints (default: $KEYMASK_MODEL, "
+                            "else the model shipped with KeyMask)")
+    group.add_argument("--clip-weights", type=Path, default=os.environ.get("KEYMASK_CLIP_WEIGHTS"),
+                       help="OpenAI CLIP ViT-B-32.pt, needed by official MoMask models ($KEYMASK_CLIP_WEIGHTS)")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
+    sampling.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
+    sampling.add_argument("--guidance", type=float, default=4.0,
+                          help="how strongly to follow the text (classifier-free guidance, default: %(default)s)")
+    sampling.add_argument("--residual-guidance", type=float, default=5.0, help="guidance of the finer token layers")
+    sampling.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    sampling.add_argument("--topk", type=float, default=0.9,
+                          help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
+    sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
+                        help="BVH path; several motions get _NN suffixes (default: %(default)s)")
+    output.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units (default: %(default)s)")
+    output.add_argument("--order", default="ZXY", help="BVH Euler rotation order (default: %(default)s)")
+    output.add_argument("--preview", action="store_true", help="also write a stick-figure GIF beside the BVH")
+
+
+def add_parser(subparsers) -> None:
+    generate = subparsers.add_parser(
+        "generate", help="text -> 3D motion (BVH + joints)",
+        description="Generate 3D human motion from text with MoMask's masked token decoding.",
+        epilog=GENERATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    generate.add_argument("prompt", nargs="?", default=None, help="what the person does, in plain English")
+    generate.add_argument("--prompts", type=Path, default=None, help="a file of prompts, one per line: text#frames")
+    length = generate.add_mutually_exclusive_group()
+    length.add_argument("--seconds", type=float, default=None, help="length in seconds (default: estimated from text)")
+    length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames")
+    generate.add_argument("--samples", type=int, default=1, help="motions per prompt (default: %(default)s)")
+    _add_model_options(generate)
+    generate.set_defaults(run=run_generate)
+
+    edit = subparsers.add_parser(
+        "edit", help="regenerate parts of a motion from new text",
+        description="Keep chosen spans of a motion and regenerate the rest from text (temporal inpainting), "
+                    "or continue it past its end.",
+        epilog=EDIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    edit.add_argument("input", type=Path, help="the motion: a .bvh (KeyMask or Bandai skeleton) or joints .npy")
+    edit.add_argument("prompt", help="what the regenerated parts should show")
+    edit.add_argument("--keep", required=True, help="spans to keep, e.g. 0-1.5s,3-4s (seconds) or 0-30 (frames)")
+    edit.add_argument("--extend", default="0", help="continue past the end by this much, e.g. 2s or 40 (frames)")
+    _add_model_options(edit)
+    edit.set_defaults(run=run_edit)
+
+
+def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
+    """MoMask's prompt files: `text#frames` a line (`text` alone or `text#NA`: length estimated)."""
+    from keymask.cli.errors import CommandError
+
+    if not path.exists():
+        raise FileNotFoundError(f"The prompt file {path} does not exist.")
+    prompts = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        text, _, length = line.rpartition("#") if "#" in line else (line, "", "")
+        if length and length.upper() != "NA":
+            try:
+                frames = int(length)
+            except ValueError:
+                raise CommandError(f"{path}, line {number}: the length after '#' must be whole frames, got {length!r}.")
+        else:
+            frames = None
+        prompts.append((text.strip(), frames))
+    if not prompts:
+        raise CommandError(f"{path} holds no prompts.")
+    return prompts
+
+
+def load_pipeline(args):
+    from keymask.cli.errors import CommandError
+    from keymask.core.generation.pipeline import MotionPipeline
+    from keymask.resources import RESOURCES_DIR
+
+    folder = args.model or (Path(os.environ["KEYMASK_MODEL"]) if os.environ.get("KEYMASK_MODEL") else None)
+    if folder is None:
+        default = RESOURCES_DIR / "models" / "default"
+        if not (default / "keymask_model.json").exists():
+            raise CommandError("No default model is installed yet: pass --model with a KeyMask model folder or "
+                               "official MoMask checkpoints (and --clip-weights for those).")
+        folder = default
+    return MotionPipeline.from_folder(folder, clip_weights=args.clip_weights)
+
+
+def _settings(args):
+    from keymask.core.generation.pipeline import SamplingSettings
+
+    return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
+                            residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
+                            topk_filter_thres=args.topk, greedy=args.greedy)
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="step", disable=not sys.stderr.isatty(), leave=False)
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar.set_description(stage)
+        if done == 1:
+            bar.total += total
+        bar.update(1)
+
+    return bar, update
+
+
+def run_generate(args) -> int:
+    from keymask.cli.errors import CommandError
+    from keymask.core.fileio import ensure_output_dir
+    from keymask.core.generation.export import export_motion, export_preview, output_paths
+    from keymask.core.generation.long_motion import generate_long
+
+    if (args.prompt is None) == (args.prompts is None):
+        raise CommandError("Give one prompt in quotes or --prompts FILE (not both).")
+    if args.samples < 1:
+        raise CommandError("--samples must be at least 1.")
+    ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
+    pipeline = load_pipeline(args)
+    fps = pipeline.spec.fps
+    if args.prompts:
+        entries = read_prompt_file(args.prompts)
+    else:
+        frames = args.frames if args.seconds is None else int(round(args.seconds * fps))
+        entries = [(args.prompt, frames)]
+    settings = _settings(args)
+
+    bar, progress = _progress_bar()
+    motions, seeds = [], []
+    long_entries = [(p, f) for p, f in entries if f is not None and f > pipeline.spec.max_frames]
+    short_entries = [(p, f) for p, f in entries if f is None or f <= pipeline.spec.max_frames]
+    if short_entries:
+        if any(f is None for _, f in short_entries) and any(f is not None for _, f in short_entries):
+            raise CommandError("Give a length on every line of the prompt file, or on none.")
+        frames = None if short_entries[0][1] is None else [f for _, f in short_entries]
+        result = pipeline([p for p, _ in short_entries], frames=frames, samples=args.samples, seed=args.seed,
+                          settings=settings, progress=progress)
+        motions += [(m.prompt, m.joints) for m in result.motions]
+        seeds.append(result.seed)
+    for prompt, frames in long_entries:
+        seed = args.seed if args.seed is not None else (seeds[0] if seeds else 0)
+        for sample in range(args.samples):
+            motion = generate_long(pipeline, prompt, frames, seed=seed + 1000 * sample, settings=settings,
+                                   progress=progress)
+            motions.append((prompt, motion.joints))
+        seeds.append(seed)
+    bar.close()
+
+    paths = output_paths(args.output, len(motions))
+    for (prompt, joints), path in zip(motions, paths):
+        written, _ = export_motion(joints, path, fps=fps, units=args.units, rotation_order=args.order.upper())
+        print(f"{written[0]}  ({len(joints) / fps:.1f} s) {prompt}")
+    if args.preview:
+        gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
+        print(f"preview: {gif}")
+    print(f"seed: {seeds[0]}")
+    return 0
+
+
+def run_edit(args) -> int:
+    import numpy as np
+
+    from keymask.core.bvh.convert import bvh_file_to_joints, check_joints
+    from keymask.core.fileio import ensure_output_dir
+    from keymask.core.generation.editing import edit_motion, parse_spans
+    from keymask.core.generation.export import export_motion
+
+    ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
+    if not args.input.exists():
+        raise FileNotFoundError(f"The input motion {args.input} does not exist.")
+    pipeline = load_pipeline(args)
+    fps = pipeline.spec.fps
+    if args.input.suffix.lower() == ".npy":
+        source = check_joints(np.load(args.input), str(args.input))
+    else:
+        source = bvh_file_to_joints(args.input, fps=fps)
+    keep = parse_spans(args.keep, fps)
+    extend = parse_spans(f"0-{args.extend}", fps)[0][1] if args.extend not in ("0", "0s", "") else 0
+    bar, progress = _progress_bar()
+    result = edit_motion(pipeline, source, args.prompt, keep, extend_frames=extend, seed=args.seed,
+                         settings=_settings(args), progress=progress)
+    bar.close()
+    written, _ = export_motion(result.joints, args.output, fps=fps, units=args.units,
+                               rotation_order=args.order.upper(), reference_frames=result.kept)
+    print(f"{written[0]}  ({len(result.joints) / fps:.1f} s, {int(result.kept.sum())} frames kept) {args.prompt}")
+    print(f"seed: {result.seed}")
+    return 0

@@ -1,0 +1,47 @@
+"""Writing generated motions: BVH (for Blender and friends) plus the joint positions as .npy."""
+
+from pathlib import Path
+
+import numpy as np
+
+from keymask.core.bvh.convert import check_joints
+from keymask.core.bvh.from_joints import bvh_to_joints, joints_to_bvh
+from keymask.core.bvh.writer import write_bvh
+from keymask.core.fileio import write_npy
+from keymask.core.preview import render_animation, save_gif
+
+
+def output_paths(output: Path, count: int, labels: list[str] | None = None) -> list[Path]:
+    """One BVH path per motion: `output` itself for one motion, else `<stem>_<label>.bvh` beside it."""
+    output = Path(output)
+    if output.suffix.lower() != ".bvh":
+        output = output.with_suffix(".bvh")
+    if count == 1:
+        return [output]
+    labels = labels or [f"{i:02d}" for i in range(count)]
+    return [output.with_name(f"{output.stem}_{label}.bvh") for label in labels]
+
+
+def export_motion(joints: np.ndarray, bvh_path: Path, *, fps: float = 20, units: str = "m",
+                  rotation_order: str = "ZXY", reference_frames: np.ndarray | None = None
+                  ) -> tuple[list[Path], np.ndarray]:
+    """Write `<name>.bvh` and `<name>.npy`; returns the paths and the joints written (T, 22, 3).
+
+    Generated joints come from per-joint predictions, so their bone lengths wobble a little from
+    frame to frame; a BVH has one skeleton. The .npy therefore holds the joints of the BVH (the
+    motion fitted to its skeleton), so that both files describe the same motion.
+    """
+    bvh_path = Path(bvh_path)
+    npy_path = bvh_path.with_suffix(".npy")
+    motion = joints_to_bvh(check_joints(joints, str(bvh_path)), fps=fps, units=units, rotation_order=rotation_order,
+                           reference_frames=reference_frames)
+    fitted = bvh_to_joints(motion, units=units)  # (T, 22, 3) metres
+    write_bvh(bvh_path, motion)
+    write_npy(npy_path, fitted.astype(np.float32))
+    return [bvh_path, npy_path], fitted
+
+
+def export_preview(motions: list[tuple[str, np.ndarray]], gif_path: Path, fps: int = 20) -> Path:
+    """A stick-figure GIF with the motions side by side."""
+    save_gif(render_animation(motions, fps=fps), gif_path, fps=fps)
+    return Path(gif_path)
