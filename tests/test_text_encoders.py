@@ -86,3 +86,14 @@ def test_clip_encoder_loads_a_local_weights_file(tmp_path):
 def test_missing_clip_weights_say_what_and_where(tmp_path):
     with pytest.raises(TextEncoderUnavailable, match="ViT-B-32.pt"):
         ClipTextEncoder(tmp_path / "nowhere.pt")
+
+
+def test_clip_on_used_positions_equals_clips_own_encode_text(tmp_path):
+    import clip
+
+    path = tmp_path / "tiny-clip.pt"
+    _tiny_clip_file(path)
+    encoder = ClipTextEncoder(path)
+    tokens = clip.tokenize(["a person jumps", "an old man slowly walks forward and then turns to the left"])
+    torch.testing.assert_close(encoder.encode_tokens(tokens), encoder._model.encode_text(tokens).float(),
+                               atol=1e-5, rtol=1e-5)

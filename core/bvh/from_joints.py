@@ -182,17 +182,21 @@ def continuous_euler(angles: np.ndarray) -> np.ndarray:
     """(T, ..., 3) Euler angles (3 distinct axes) made continuous over time.
 
     Each frame takes whichever of its two equivalent solutions, (a, b, c) or
-    (a + 180, 180 - b, c + 180), shifted by whole turns, lies closest to the previous frame.
+    (a + 180, 180 - b, c + 180), lies closest to the solution taken at the previous frame, then
+    every angle is shifted by whole turns towards its previous value. The closeness of every
+    pair of solutions is computed at once; only the walk through the chosen states is a loop.
     """
-    result = angles.copy()
-    for t in range(1, len(angles)):
-        previous = result[t - 1]
-        first = _nearest_turn(angles[t], previous)
-        second = angles[t] * np.array([1.0, -1.0, 1.0]) + np.array([180.0, 180.0, 180.0])
-        second = _nearest_turn(second, previous)
-        closer = np.abs(second - previous).sum(-1) < np.abs(first - previous).sum(-1)
-        result[t] = np.where(closer[..., None], second, first)
-    return result
+    candidates = np.stack([angles, angles * np.array([1.0, -1.0, 1.0]) + 180.0], axis=1)  # (T, 2, ..., 3)
+    step = candidates[1:, :, None] - candidates[:-1, None, :]  # (T-1, 2 now, 2 before, ..., 3)
+    distance = np.abs((step + 180.0) % 360.0 - 180.0).sum(-1)  # (T-1, 2, 2, ...)
+    best_now = distance.argmin(axis=1)  # (T-1, 2 before, ...): the closer solution after each state
+    state = np.zeros(angles.shape[1:-1], dtype=int)  # (...)
+    states = [state]
+    for choices in best_now:
+        state = np.take_along_axis(choices, state[None], axis=0)[0]
+        states.append(state)
+    chosen = np.take_along_axis(candidates, np.stack(states)[:, None, ..., None], axis=1)[:, 0]  # (T, ..., 3)
+    return np.unwrap(chosen, period=360.0, axis=0)
 
 
 def depth_first_order(skeleton: Skeleton) -> list[int]:
@@ -203,10 +207,6 @@ def depth_first_order(skeleton: Skeleton) -> list[int]:
         order.append(joint)
         stack.extend(reversed(skeleton.children[joint]))
     return order
-
-
-def _nearest_turn(angles: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    return angles + 360.0 * np.round((reference - angles) / 360.0)
 
 
 def _body_frames(bones: np.ndarray, child_directions: list[np.ndarray]) -> np.ndarray:

@@ -96,6 +96,18 @@ class ClipTextEncoder:
         import clip
 
         model, _ = clip.load(str(weights), device=device, jit=False)
+        self._set_model(model, device)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, device: str | torch.device = "cpu") -> "ClipTextEncoder":
+        """Wrap an already built `clip.model.CLIP` (e.g. random weights for timing)."""
+        encoder = cls.__new__(cls)
+        encoder._set_model(model.to(device), device)
+        return encoder
+
+    def _set_model(self, model: torch.nn.Module, device: str | torch.device) -> None:
+        import clip
+
         self._clip = clip
         self._model = model.eval().requires_grad_(False)
         self.device = torch.device(device)
@@ -104,4 +116,24 @@ class ClipTextEncoder:
     @torch.no_grad()
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         tokens = self._clip.tokenize(clean_prompts(texts), truncate=True).to(self.device)  # (B, 77)
-        return self._model.encode_text(tokens).float()
+        return self.encode_tokens(tokens)
+
+    def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, 77) CLIP tokens -> (B, dim), as `encode_text` computes it, on the used positions only.
+
+        CLIP's text attention is causal and it reads the state at the end-of-text token (the
+        largest id), so positions after the longest prompt's end change nothing: a 10-token prompt
+        costs 10 positions instead of 77.
+        """
+        model = self._model
+        ends = tokens.argmax(dim=-1)  # (B,)
+        used = int(ends.max()) + 1
+        x = model.token_embedding(tokens[:, :used]) + model.positional_embedding[:used]  # (B, L, C)
+        causal = torch.full((used, used), float("-inf"), device=x.device).triu(1)  # (L, L)
+        x = x.permute(1, 0, 2)  # (L, B, C): CLIP's blocks are sequence first
+        for block in model.transformer.resblocks:
+            normed = block.ln_1(x)
+            x = x + block.attn(normed, normed, normed, need_weights=False, attn_mask=causal)[0]
+            x = x + block.mlp(block.ln_2(x))
+        x = model.ln_final(x.permute(1, 0, 2))  # (B, L, C)
+        return (x[torch.arange(len(x)), ends] @ model.text_projection).float()

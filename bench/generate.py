@@ -1,0 +1,154 @@
+"""Text -> BVH timing at the official MoMask size and at KeyMask's default size (random weights).
+
+    python bench/generate.py [--size official|keymask|both] [--batch 32] [--repeats 5] [--threads N]
+
+Prints wall time per stage for one 196-frame motion (median of repeats after a warm-up), the
+same for a batch of prompts, motions per minute with BVH writing, the FLOPs of one generation
+and the share of this machine's measured fp32 matmul throughput that the models reach.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from keymask.core.bvh.from_joints import joints_to_bvh
+from keymask.core.bvh.writer import write_bvh
+from keymask.core.generation.bundle import MotionModelBundle
+from keymask.core.generation.pipeline import MotionPipeline
+from keymask.core.models.length_estimator import LengthEstimator
+from keymask.core.models.mask_transformer import MaskTransformer
+from keymask.core.models.presets import keymask_default, official_size
+from keymask.core.models.residual_transformer import ResidualTransformer
+from keymask.core.models.rvq_vae import RVQVAE
+
+PROMPTS = ["a person jumps over a puddle", "someone walks forward slowly", "a man waves with his left hand",
+           "a person kicks with the right leg", "an old woman bows", "a person runs in a circle",
+           "someone dances happily", "a person sits down on a chair"]
+
+
+def build_pipeline(size: str) -> MotionPipeline:
+    torch.manual_seed(0)
+    if size == "official":
+        from clip.model import CLIP
+
+        from keymask.core.text.encoders import ClipTextEncoder
+
+        sizes = official_size()
+        clip_model = CLIP(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768,
+                          vision_patch_size=32, context_length=77, vocab_size=49408, transformer_width=512,
+                          transformer_heads=8, transformer_layers=12)  # ViT-B/32, random weights
+        text_encoder = ClipTextEncoder.from_model(clip_model)
+        name = "clip"
+    else:
+        from keymask.core.text.encoders import SentenceEncoder
+
+        sizes = keymask_default()
+        text_encoder = SentenceEncoder()
+        name = SentenceEncoder.name
+    d = sizes.vq.input_dim
+    bundle = MotionModelBundle(vq=RVQVAE(sizes.vq).eval(), mask_transformer=MaskTransformer(sizes.mask_transformer).eval(),
+                               residual_transformer=ResidualTransformer(sizes.residual_transformer).eval(),
+                               mean=np.zeros(d, np.float32), std=np.ones(d, np.float32), text_encoder=name,
+                               length_estimator=LengthEstimator(sizes.length_estimator).eval())
+    return MotionPipeline(bundle, text_encoder)
+
+
+def timed_generation(pipeline: MotionPipeline, prompts: list[str], frames: int) -> tuple[dict[str, float], list]:
+    marks = {"start": time.perf_counter()}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        marks[stage] = time.perf_counter()
+
+    result = pipeline(prompts, frames=frames, seed=0, progress=progress)
+    end = time.perf_counter()
+    stages = {"text": marks["text"] - marks["start"], "base tokens": marks["tokens"] - marks["text"],
+              "residual": marks["residual"] - marks["tokens"], "decode + joints": end - marks["residual"]}
+    return stages, result.motions
+
+
+def bvh_time(motions, folder: Path) -> float:
+    started = time.perf_counter()
+    for i, motion in enumerate(motions):
+        write_bvh(folder / f"m{i}.bvh", joints_to_bvh(motion.joints))
+    return time.perf_counter() - started
+
+
+def matmul_gflops(dtype=torch.float32) -> float:
+    a, b = torch.randn(196, 384, dtype=dtype), torch.randn(384, 1024, dtype=dtype)
+    for _ in range(20):
+        a @ b
+    n = 400
+    started = time.perf_counter()
+    for _ in range(n):
+        a @ b
+    return 2 * 196 * 384 * 1024 * n / (time.perf_counter() - started) / 1e9
+
+
+def model_flops(pipeline: MotionPipeline, frames: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        pipeline([PROMPTS[0]], frames=frames, seed=0)
+    return counter.get_total_flops()
+
+
+def median_stages(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def bench(size: str, batch: int, repeats: int, frames: int = 196) -> None:
+    pipeline = build_pipeline(size)
+    peak = matmul_gflops()
+    flops = model_flops(pipeline, frames)
+    print(f"\n== {size} size, {torch.get_num_threads()} threads, fp32 matmul {peak:.0f} GFLOPS ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        timed_generation(pipeline, PROMPTS[:1], frames)  # warm-up
+        runs, bvh = [], []
+        for _ in range(repeats):
+            stages, motions = timed_generation(pipeline, PROMPTS[:1], frames)
+            runs.append(stages)
+            bvh.append(bvh_time(motions, folder))
+        stages = median_stages(runs)
+        models = sum(stages.values())
+        single = models + statistics.median(bvh)
+        print(f"one {frames}-frame motion: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items())
+              + f", BVH {statistics.median(bvh) * 1000:.0f} ms")
+        print(f"  models {models:.3f} s, with BVH {single:.3f} s; {flops / 1e9:.1f} GFLOP, "
+              f"{flops / models / 1e9:.0f} GFLOPS = {flops / models / 1e9 / peak:.0%} of measured fp32 matmul")
+
+        prompts = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(batch)]
+        timed_generation(pipeline, prompts, frames)  # warm-up
+        batch_runs, batch_bvh = [], []
+        for _ in range(max(1, repeats // 2)):
+            stages, motions = timed_generation(pipeline, prompts, frames)
+            batch_runs.append(stages)
+            batch_bvh.append(bvh_time(motions, folder))
+        stages = median_stages(batch_runs)
+        models, writing = sum(stages.values()), statistics.median(batch_bvh)
+        print(f"batch of {batch}: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items())
+              + f", BVH {writing:.2f} s")
+        print(f"  {60 * batch / models:.0f} motions/min in the models, {60 * batch / (models + writing):.0f} "
+              f"motions/min with BVH")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=("official", "keymask", "both"), default="both")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for size in (["official", "keymask"] if args.size == "both" else [args.size]):
+        bench(size, args.batch, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
