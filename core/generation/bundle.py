@@ -146,6 +146,8 @@ def _find_official_residual(dataset_dir: Path, vq_name: str) -> Path:
 
 def _load_official_length_estimator(path: Path) -> LengthEstimator:
     state = load_checkpoint(path, "estimator")
+    if "output.0.weight" not in state or "output.11.weight" not in state:
+        raise CheckpointError(f"{path} is not an official length estimator (no output.0 / output.11 weights).")
     text_dim, n_classes = state["output.0.weight"].shape[1], state["output.11.weight"].shape[0]
     model = LengthEstimator(LengthEstimatorConfig(text_dim=text_dim, n_classes=n_classes))
     load_state_strict(model, state, path)

@@ -95,5 +95,5 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], s
     for name, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise CheckpointError(f"The checkpoint {source} has '{name}' of shape {tuple(tensor.shape)}, but the "
-                                  f"configuration in opt.txt needs {tuple(expected[name].shape)}.")
+                                  f"configuration needs {tuple(expected[name].shape)}.")
     module.load_state_dict(state, strict=True)

@@ -1,0 +1,68 @@
+"""Models save and load themselves (config.json + safetensors); the official length estimator loads too."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from keymask.core.generation.bundle import MotionModelBundle
+from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
+from keymask.core.models.official.options import CheckpointError
+
+
+@pytest.fixture
+def estimator():
+    torch.manual_seed(0)
+    return LengthEstimator(LengthEstimatorConfig(text_dim=8, n_classes=12, hidden_dim=16)).eval()
+
+
+def test_round_trip_gives_identical_outputs(estimator, tmp_path):
+    estimator.save_pretrained(tmp_path / "le")
+    again = LengthEstimator.from_pretrained(tmp_path / "le")
+    text = torch.randn(3, 8)
+    torch.testing.assert_close(again(text), estimator(text), rtol=0, atol=0)
+    assert again.config == estimator.config
+
+
+def test_wrong_kind_corrupt_and_missing_files_are_named(estimator, tmp_path):
+    folder = estimator.save_pretrained(tmp_path / "le")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "kind": "rvq_vae"}))
+    with pytest.raises(CheckpointError, match="not a 'length_estimator'"):
+        LengthEstimator.from_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps(config))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        LengthEstimator.from_pretrained(folder)
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="is missing"):
+        LengthEstimator.from_pretrained(folder)
+
+
+def test_mismatched_config_names_the_weight(estimator, tmp_path):
+    folder = estimator.save_pretrained(tmp_path / "le")
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["n_classes"] = 20
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="output.11"):
+        LengthEstimator.from_pretrained(folder)
+
+
+def test_official_length_estimator_is_found_beside_the_checkpoints(official_model_dir, tmp_path, tiny_clip_512):
+    from keymask.core.generation.pipeline import MotionPipeline
+
+    dataset = tmp_path / "t2m"
+    shutil.copytree(official_model_dir.parent, dataset)
+    torch.manual_seed(1)
+    official = LengthEstimator(LengthEstimatorConfig(text_dim=512, n_classes=50))  # the official 512 -> 50 MLP
+    (dataset / "length_estimator" / "model").mkdir(parents=True)
+    torch.save({"estimator": official.state_dict(), "epoch": 3}, dataset / "length_estimator" / "model" / "finest.tar")
+    bundle = MotionModelBundle.load(dataset / "mtrans_A")
+    assert bundle.length_estimator is not None
+    text = torch.randn(2, 512)
+    torch.testing.assert_close(bundle.length_estimator(text), official.eval()(text))
+    pipeline = MotionPipeline.from_folder(dataset, clip_weights=tiny_clip_512)  # the dataset folder works too
+    motion = pipeline(["a person walks"], seed=0).motions[0]
+    assert len(motion.joints) % 4 == 0 and len(motion.joints) >= 4
