@@ -3,10 +3,10 @@
 import argparse
 import sys
 
-from keymask.cli import convert, data, generate
+from keymask.cli import convert, data, generate, train
 from keymask.cli.errors import CommandError
 
-SUBCOMMANDS = (generate, data, convert)
+SUBCOMMANDS = (generate, data, train, convert)
 
 
 DESCRIPTION = """\

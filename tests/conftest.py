@@ -104,3 +104,14 @@ def parity_pipeline(official_model_dir, tiny_clip_512):
 
     torch.set_num_threads(1)  # tiny models: thread start-up costs more than it saves
     return MotionPipeline.from_folder(official_model_dir, clip_weights=tiny_clip_512)
+
+
+@pytest.fixture(scope="session")
+def small_dataset(bandai_dir, tmp_path_factory):
+    """A dataset built from the first 6 real clips (and their mirrors): (options, summary)."""
+    from keymask.core.data.build import BuildOptions, build_dataset
+
+    root = tmp_path_factory.mktemp("build")
+    options = BuildOptions(source_dir=bandai_dir, output_dir=root / "dataset", extract_dir=root / "extracted",
+                           workers=2, limit=6)
+    return options, build_dataset(options, progress=False)

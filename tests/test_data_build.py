@@ -17,12 +17,8 @@ N_CLIPS = 6
 
 
 @pytest.fixture(scope="module")
-def built(bandai_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("build")
-    options = BuildOptions(source_dir=bandai_dir, output_dir=root / "dataset", extract_dir=root / "extracted",
-                           workers=2, limit=N_CLIPS)
-    summary = build_dataset(options, progress=False)
-    return options, summary
+def built(small_dataset):
+    return small_dataset
 
 
 def test_build_writes_a_consistent_dataset(built):

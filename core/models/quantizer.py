@@ -115,6 +115,17 @@ class CodebookQuantizer(nn.Module):
         averaged = self.code_sum / self.code_count.view(-1, 1)
         self.codebook.copy_(alive * averaged + (1 - alive) * replacements)
 
+    def training_state(self) -> dict[str, torch.Tensor]:
+        """The EMA statistics and the initialised flag, which the state dict leaves out (as the
+        official one does) but a resumed training run needs."""
+        return {"code_sum": self.code_sum.clone(), "code_count": self.code_count.clone(),
+                "initialised": torch.tensor(self.initialised)}
+
+    def load_training_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.code_sum.copy_(state["code_sum"])
+        self.code_count.copy_(state["code_count"])
+        self.initialised = bool(state["initialised"])
+
     def forward(self, x: torch.Tensor, *, temperature: float = 0.0):
         """x (B, C, N) -> (quantized (B, C, N), indices (B, N), QuantizerLosses)"""
         batch, channels, tokens = x.shape
@@ -152,6 +163,14 @@ class ResidualVQ(nn.Module):
     def quantizer_layers(self) -> list[CodebookQuantizer]:
         """The Q layers in order (the same module Q times with a shared codebook)."""
         return [self.layers[0 if self.config.shared_codebook else q] for q in range(self.num_quantizers)]
+
+    def training_state(self) -> list[dict[str, torch.Tensor]]:
+        """Per codebook module: EMA statistics and initialised flag (see CodebookQuantizer)."""
+        return [layer.training_state() for layer in self.layers]
+
+    def load_training_state(self, states: list[dict[str, torch.Tensor]]) -> None:
+        for layer, state in zip(self.layers, states, strict=True):
+            layer.load_training_state(state)
 
     @property
     def codebooks(self) -> torch.Tensor:

@@ -175,6 +175,13 @@ class RVQVAE(SavesPretrained, nn.Module):
         quantized, _, losses = self.quantizer(latent, temperature=self.config.sample_codebook_temperature)
         return self.decoder(quantized).permute(0, 2, 1), losses  # (B, D, T) -> (B, T, D)
 
+    def training_state(self):
+        """Quantizer state outside the state dict, for resumable training."""
+        return self.quantizer.training_state()
+
+    def load_training_state(self, state) -> None:
+        self.quantizer.load_training_state(state)
+
     @torch.no_grad()
     def encode(self, motion: torch.Tensor) -> torch.Tensor:
         """motion (B, T, D) -> indices (B, N, Q)"""

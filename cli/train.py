@@ -1,0 +1,59 @@
+"""`keymask train ...`: train the models on a built dataset."""
+
+import argparse
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  keymask train rvq-vae --out runs/rvq                       # ~/.cache/keymask dataset, default size
+  keymask train rvq-vae --out runs/rvq --max-minutes 100     # stop in time, run again to continue
+  torchrun --nproc_per_node 2 -m keymask.cli.main train rvq-vae --out runs/rvq   # data parallel
+
+A run saves its state every few hundred iterations in --out; the same command continues it
+(with the same settings). Losses go to <out>/rvq_vae.csv and a plot to <out>/rvq_vae.png; the
+model to <out>/rvq_vae/ (config.json + model.safetensors)."""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train the models on a built dataset",
+                                   description="Train KeyMask's models on a dataset built by `keymask data build`.",
+                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    models = parser.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    rvq = models.add_parser("rvq-vae", help="the motion tokenizer (residual VQ-VAE)", epilog=EPILOG,
+                            description="Train the residual VQ-VAE as MoMask does (windows of motion features, "
+                                        "quantizer dropout, EMA codebooks, commitment loss).",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    rvq.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
+    rvq.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the model")
+    rvq.add_argument("--iterations", type=int, default=3000, help="training steps (default: %(default)s)")
+    rvq.add_argument("--batch-size", type=int, default=128, help="windows per step and process (default: %(default)s)")
+    rvq.add_argument("--window", type=int, default=64, help="frames per window (default: %(default)s)")
+    rvq.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
+    rvq.add_argument("--width", type=int, default=128, help="encoder/decoder channels (default: %(default)s)")
+    rvq.add_argument("--code-dim", type=int, default=128, help="code width (default: %(default)s)")
+    rvq.add_argument("--codes", type=int, default=512, help="codes per codebook (default: %(default)s)")
+    rvq.add_argument("--quantizers", type=int, default=6, help="residual layers (default: %(default)s)")
+    rvq.add_argument("--depth", type=int, default=2, help="residual blocks per stage (default: %(default)s)")
+    rvq.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    rvq.add_argument("--max-minutes", type=float, default=None,
+                     help="stop after this long with the state saved; run again to continue")
+    rvq.set_defaults(run=run_rvq_vae)
+
+
+def run_rvq_vae(args) -> int:
+    from keymask.core.models.rvq_vae import RVQVAEConfig
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.training.train_rvq_vae import RVQTrainingConfig, reconstruction_mpjpe, train_rvq_vae
+
+    model = RVQVAEConfig(nb_code=args.codes, code_dim=args.code_dim, width=args.width, depth=args.depth,
+                         num_quantizers=args.quantizers)
+    config = RVQTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
+                               model=model, iterations=args.iterations, batch_size=args.batch_size,
+                               window=args.window, lr=args.lr, seed=args.seed)
+    trained = train_rvq_vae(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")
+        print(f"validation MPJPE: {reconstruction_mpjpe(trained, config.dataset_dir, 'val') * 1000:.1f} mm")
+    return 0

@@ -1,0 +1,1 @@
+"""Training: data windows, resumable loops with logs, distributed data parallel."""

@@ -1,0 +1,61 @@
+"""Training data from a built dataset folder (see core/data/build.py): normalised feature windows."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def read_split(dataset_dir: Path, split: str) -> list[str]:
+    path = Path(dataset_dir) / "splits" / f"{split}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: build the dataset first with `keymask data build`.")
+    return path.read_text().split()
+
+
+def load_statistics(dataset_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    dataset_dir = Path(dataset_dir)
+    return np.load(dataset_dir / "mean.npy"), np.load(dataset_dir / "std.npy")
+
+
+class FeatureWindows(Dataset):
+    """Every window of `window` frames of every clip in a split, normalised: item (window, D) float32.
+
+    Clips shorter than the window are left out. Windows start at every frame, so one pass sees
+    each frame about `window` times, as the official RVQ-VAE training samples them.
+    """
+
+    def __init__(self, dataset_dir: str | Path, split: str, window: int = 64):
+        dataset_dir = Path(dataset_dir)
+        mean, std = load_statistics(dataset_dir)
+        self.window = window
+        self.clips: list[np.ndarray] = []
+        for clip_id in read_split(dataset_dir, split):
+            features = np.load(dataset_dir / "features" / f"{clip_id}.npy")
+            if len(features) >= window:
+                self.clips.append(((features - mean) / std).astype(np.float32))
+        if not self.clips:
+            raise ValueError(f"No clip of the '{split}' split in {dataset_dir} lasts {window} frames.")
+        starts = np.array([len(c) - window + 1 for c in self.clips])
+        self._ends = np.cumsum(starts)  # window k belongs to the first clip whose end exceeds k
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        clip = int(np.searchsorted(self._ends, index, side="right"))
+        start = index - (int(self._ends[clip - 1]) if clip else 0)
+        return torch.from_numpy(self.clips[clip][start: start + self.window])
+
+
+def clip_features(dataset_dir: str | Path, split: str) -> dict[str, np.ndarray]:
+    """clip id -> un-normalised features (T, D) for every clip of a split (evaluation)."""
+    dataset_dir = Path(dataset_dir)
+    return {clip_id: np.load(dataset_dir / "features" / f"{clip_id}.npy") for clip_id in read_split(dataset_dir, split)}
+
+
+def manifest(dataset_dir: str | Path) -> dict[str, dict]:
+    lines = (Path(dataset_dir) / "manifest.jsonl").read_text().splitlines()
+    return {record["clip_id"]: record for record in map(json.loads, lines)}

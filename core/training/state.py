@@ -1,0 +1,52 @@
+"""Resumable training state: model, optimizer, schedule, step and random generators in one file."""
+
+import io
+from pathlib import Path
+
+import torch
+
+from keymask.core.fileio import write_bytes
+from keymask.core.models.official.options import CheckpointError
+
+STATE_FILE = "training_state.pt"
+
+
+def save_state(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler | None, step: int, config: dict) -> Path:
+    state = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler else None, "step": step, "config": config,
+        "torch_rng": torch.get_rng_state(),  # training draws randomness from torch only
+        # State a model keeps outside its state dict (e.g. EMA codebook statistics).
+        "model_extra": model.training_state() if hasattr(model, "training_state") else None,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path = Path(folder) / STATE_FILE
+    write_bytes(path, buffer.getvalue())
+    return path
+
+
+def load_state(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler | None, config: dict) -> int:
+    """Restore a run saved by save_state; returns the step to continue from (0 when there is none)."""
+    path = Path(folder) / STATE_FILE
+    if not path.exists():
+        return 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"The training state {path} cannot be read ({str(error).splitlines()[0][:120]}); "
+                              "delete it to start over.") from error
+    if state["config"] != config:
+        changed = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
+        raise CheckpointError(f"{path} was saved with other settings ({', '.join(changed)}): resume with the same "
+                              "settings or choose a new output folder.")
+    model.load_state_dict(state["model"])
+    if state.get("model_extra") is not None:
+        model.load_training_state(state["model_extra"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
