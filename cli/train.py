@@ -1,6 +1,7 @@
 """`keymask train ...`: train the models on a built dataset."""
 
 import argparse
+import os
 from pathlib import Path
 
 EPILOG = """\
@@ -51,9 +52,7 @@ def run_rvq_vae(args) -> int:
                                model=model, iterations=args.iterations, batch_size=args.batch_size,
                                window=args.window, lr=args.lr, seed=args.seed)
     trained = train_rvq_vae(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
-    import os
-
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")
         print(f"validation MPJPE: {reconstruction_mpjpe(trained, config.dataset_dir, 'val') * 1000:.1f} mm")
     return 0

@@ -15,11 +15,12 @@ def _help_text(argv):
 def test_top_level_help_lists_subcommands(capsys):
     _help_text([])
     out = capsys.readouterr().out
-    for command in ("data", "convert"):
+    for command in ("generate", "edit", "data", "train", "convert"):
         assert command in out
 
 
-@pytest.mark.parametrize("argv", [["data"], ["data", "build"], ["data", "preview"], ["convert"]])
+@pytest.mark.parametrize("argv", [["data"], ["data", "build"], ["data", "preview"], ["convert"], ["generate"],
+                                  ["edit"], ["train"], ["train", "rvq-vae"]])
 def test_every_subcommand_teaches(argv, capsys):
     _help_text(argv)
     out = capsys.readouterr().out
