@@ -22,6 +22,18 @@ def _missing(what: str):
     pytest.skip(f"{what} is not available on this machine")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The tests run tiny models, for which a second thread costs more than it saves (and stalls
+    on a busy 2-core machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def parity_dir() -> Path:
     if not (PARITY_DIR / "golden.npz").exists():
@@ -102,7 +114,6 @@ def parity_pipeline(official_model_dir, tiny_clip_512):
 
     from keymask.core.generation.pipeline import MotionPipeline
 
-    torch.set_num_threads(1)  # tiny models: thread start-up costs more than it saves
     return MotionPipeline.from_folder(official_model_dir, clip_weights=tiny_clip_512)
 
 

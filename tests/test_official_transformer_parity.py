@@ -21,14 +21,6 @@ from keymask.core.models.official.transformers import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def golden(parity_dir):
     return {k: torch.from_numpy(v) for k, v in np.load(parity_dir / "golden.npz").items()}

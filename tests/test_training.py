@@ -30,7 +30,6 @@ def test_windows_cover_every_start_of_every_long_enough_clip(small_dataset):
 
 
 def test_an_interrupted_run_continues_bit_for_bit(small_dataset, tmp_path):
-    torch.set_num_threads(1)
     dataset = small_dataset[0].output_dir
     straight = train_rvq_vae(_config(dataset, tmp_path / "straight"), progress=False)
     train_rvq_vae(_config(dataset, tmp_path / "resumed"), progress=False, stop_at_step=4)

@@ -37,15 +37,6 @@ def tiny_residual_transformer(seed: int = 0, *, share_weight: bool = True, share
     return ResidualTransformer(config).eval()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and do not stall on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 RESIDUAL_VARIANTS = [dict(share_weight=s, shared_codebook=c) for s in (True, False) for c in (False, True)]
 
 
