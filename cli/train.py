@@ -40,6 +40,34 @@ def add_parser(subparsers) -> None:
                      help="stop after this long with the state saved; run again to continue")
     rvq.set_defaults(run=run_rvq_vae)
 
+    for kind, what in (("mask-transformer", "the text-conditioned masked transformer (base token layer)"),
+                       ("residual-transformer", "the residual transformer (finer token layers)"),
+                       ("length-estimator", "the text -> motion length classifier")):
+        token = models.add_parser(kind, help=what, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  description=f"Train {what} on the training split's tokens (from a trained "
+                                              "RVQ-VAE) and caption embeddings (the packaged MiniLM encoder).")
+        token.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
+        token.add_argument("--rvq", type=Path, required=True, help="a trained RVQ-VAE folder (<run>/rvq_vae)")
+        token.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the model")
+        token.add_argument("--iterations", type=int, default=3000, help="training steps (default: %(default)s)")
+        token.add_argument("--batch-size", type=int, default=64, help="clips per step and process (default: %(default)s)")
+        token.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
+        token.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+        token.add_argument("--max-minutes", type=float, default=None,
+                           help="stop after this long with the state saved; run again to continue")
+        token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
+
+    assemble = models.add_parser(
+        "assemble", help="put trained parts together into one model folder",
+        description="Gather a trained RVQ-VAE, masked and residual transformers and length estimator, with the "
+                    "dataset's feature statistics, into a model folder that `keymask generate --model` loads.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    assemble.add_argument("--dataset", type=Path, default=None, help="built dataset folder (its mean/std)")
+    for part in ("rvq", "mask", "residual", "length"):
+        assemble.add_argument(f"--{part}", type=Path, required=part != "length", help=f"trained {part} model folder")
+    assemble.add_argument("--out", type=Path, required=True, help="the model folder to write")
+    assemble.set_defaults(run=run_assemble)
+
 
 def run_rvq_vae(args) -> int:
     from keymask.core.models.rvq_vae import RVQVAEConfig
@@ -55,4 +83,39 @@ def run_rvq_vae(args) -> int:
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")
         print(f"validation MPJPE: {reconstruction_mpjpe(trained, config.dataset_dir, 'val') * 1000:.1f} mm")
+    return 0
+
+
+def run_token_model(args) -> int:
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
+
+    config = TokenTrainingConfig(kind=args.kind, dataset_dir=str(args.dataset or default_dataset_dir()),
+                                 rvq_dir=str(args.rvq), output_dir=str(args.out), iterations=args.iterations,
+                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    train_token_model(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model: {args.out / args.kind}; log: {args.out / (args.kind + '.csv')}")
+    return 0
+
+
+def run_assemble(args) -> int:
+    from keymask.core.data.bandai import LICENSE_NOTE
+    from keymask.core.generation.bundle import MotionModelBundle
+    from keymask.core.models.length_estimator import LengthEstimator
+    from keymask.core.models.mask_transformer import MaskTransformer
+    from keymask.core.models.residual_transformer import ResidualTransformer
+    from keymask.core.models.rvq_vae import RVQVAE
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.text.encoders import SentenceEncoder
+    from keymask.core.training.data import load_statistics
+
+    mean, std = load_statistics(args.dataset or default_dataset_dir())
+    bundle = MotionModelBundle(
+        vq=RVQVAE.from_pretrained(args.rvq), mask_transformer=MaskTransformer.from_pretrained(args.mask),
+        residual_transformer=ResidualTransformer.from_pretrained(args.residual), mean=mean, std=std,
+        text_encoder=SentenceEncoder.name,
+        length_estimator=LengthEstimator.from_pretrained(args.length) if args.length else None,
+        info={"license": LICENSE_NOTE})
+    print(f"model folder: {bundle.save(args.out)}")
     return 0

@@ -20,7 +20,9 @@ def test_top_level_help_lists_subcommands(capsys):
 
 
 @pytest.mark.parametrize("argv", [["data"], ["data", "build"], ["data", "preview"], ["convert"], ["generate"],
-                                  ["edit"], ["train"], ["train", "rvq-vae"]])
+                                  ["edit"], ["train"], ["train", "rvq-vae"],
+                                  ["train", "mask-transformer"], ["train", "residual-transformer"],
+                                  ["train", "length-estimator"]])
 def test_every_subcommand_teaches(argv, capsys):
     _help_text(argv)
     out = capsys.readouterr().out

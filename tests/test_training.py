@@ -82,3 +82,57 @@ def test_two_cpu_processes_end_with_identical_weights(small_dataset, tmp_path):
     assert any(not torch.equal(first[k], initial[k]) for k in first)  # it trained
     for name in first:
         assert torch.equal(first[name], second[name]), name
+
+
+@pytest.mark.parametrize("kind", ["mask_transformer", "residual_transformer", "length_estimator"])
+def test_token_models_train_resume_and_load(small_dataset, tmp_path, kind):
+    from keymask.core.models.length_estimator import LengthEstimatorConfig
+    from keymask.core.models.mask_transformer import MaskTransformerConfig
+    from keymask.core.models.residual_transformer import ResidualTransformerConfig
+    from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
+
+    dataset = small_dataset[0].output_dir
+    rvq = train_rvq_vae(_config(dataset, tmp_path / "rvq", iterations=2), progress=False)
+    small = dict(num_tokens=16, code_dim=8, latent_dim=16, ff_size=32, n_layers=1, n_heads=2, text_dim=384, max_len=64)
+    model = {"mask_transformer": MaskTransformerConfig(**small),
+             "residual_transformer": ResidualTransformerConfig(**small, num_quantizers=2),
+             "length_estimator": LengthEstimatorConfig(text_dim=384, n_classes=50, hidden_dim=32)}[kind]
+
+    def config(out):
+        return TokenTrainingConfig(kind=kind, dataset_dir=str(dataset), rvq_dir=str(tmp_path / "rvq" / "rvq_vae"),
+                                   output_dir=str(out), model=model, iterations=4, batch_size=4, warmup=1,
+                                   log_every=2, checkpoint_every=2, lr=1e-3)
+
+    straight = train_token_model(config(tmp_path / "straight"), progress=False)
+    train_token_model(config(tmp_path / "resumed"), progress=False, stop_at_step=2)
+    resumed = train_token_model(config(tmp_path / "resumed"), progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    loaded = type(straight).from_pretrained(tmp_path / "resumed" / kind)
+    for a, b in zip(loaded.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    rows = (tmp_path / "resumed" / f"{kind}.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss,accuracy") and len(rows) == 3
+    assert rvq.config.nb_code == 16
+
+
+def test_trained_parts_assemble_into_a_model_that_generates(small_dataset, tmp_path, capsys):
+    from keymask.cli.main import main
+    from keymask.core.generation.pipeline import MotionPipeline
+
+    dataset = str(small_dataset[0].output_dir)
+    assert main(["train", "rvq-vae", "--dataset", dataset, "--out", str(tmp_path / "rvq"), "--iterations", "2",
+                 "--batch-size", "8", "--window", "16", "--width", "16", "--code-dim", "8", "--codes", "16",
+                 "--quantizers", "2", "--depth", "1"]) == 0
+    rvq = str(tmp_path / "rvq" / "rvq_vae")
+    for kind in ("mask-transformer", "residual-transformer", "length-estimator"):
+        assert main(["train", kind, "--dataset", dataset, "--rvq", rvq, "--out", str(tmp_path / kind),
+                     "--iterations", "1", "--batch-size", "4"]) == 0
+    assert main(["train", "assemble", "--dataset", dataset, "--rvq", rvq,
+                 "--mask", str(tmp_path / "mask-transformer" / "mask_transformer"),
+                 "--residual", str(tmp_path / "residual-transformer" / "residual_transformer"),
+                 "--length", str(tmp_path / "length-estimator" / "length_estimator"),
+                 "--out", str(tmp_path / "model")]) == 0
+    motion = MotionPipeline.from_folder(tmp_path / "model")(["a person bows"], seed=0).motions[0]
+    assert motion.joints.shape[1:] == (22, 3) and len(motion.joints) >= 4
+    assert "validation MPJPE" in capsys.readouterr().out

@@ -2,28 +2,22 @@
 
 Loss: smooth L1 on the normalised features, plus `position_weight` x the same on the joint
 positions part (official `loss_vel` weight on the ric channels), plus `commitment` x the
-quantizer's commitment loss. AdamW, linear warm-up, step decay at the milestones. Random
-windows of `window` frames. Resumable: the state is saved every `checkpoint_every` steps and a
-run started again with the same settings continues where it stopped, bit for bit.
+quantizer's commitment loss; random windows of `window` frames (see loop.py for the rest).
 """
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from keymask.core.features import FeatureLayout, recover_from_ric
-from keymask.core.fileio import ensure_output_dir
 from keymask.core.models.rvq_vae import RVQVAE, RVQVAEConfig
 from keymask.core.training.data import FeatureWindows, clip_features, load_statistics
-from keymask.core.training.distributed import broadcast_buffers, setup_distributed, teardown, unwrap, wrap_model
-from keymask.core.training.log import TrainingLog
-from keymask.core.training.state import load_state, save_state
+from keymask.core.training.distributed import setup_distributed
+from keymask.core.training.loop import LoopSettings, run_training, shuffled_batches
 
 
 @dataclass
@@ -36,8 +30,8 @@ class RVQTrainingConfig:
     batch_size: int = 128
     window: int = 64  # frames per training window
     lr: float = 2e-4
-    warmup: int = 200  # iterations of linear warm-up
-    milestones: tuple[float, ...] = (0.7, 0.9)  # fractions of the run where the rate drops
+    warmup: int = 200
+    milestones: tuple[float, ...] = (0.7, 0.9)
     gamma: float = 0.1
     commitment: float = 0.02
     position_weight: float = 0.5
@@ -45,42 +39,18 @@ class RVQTrainingConfig:
     log_every: int = 25
     checkpoint_every: int = 250
 
+    def loop_settings(self) -> LoopSettings:
+        return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
+                            gamma=self.gamma, seed=self.seed, log_every=self.log_every,
+                            checkpoint_every=self.checkpoint_every)
+
     def resumable_settings(self) -> dict:
-        """What must match for a saved state to be continued (not where files go)."""
+        """What must match for a saved state to be continued (not where files go, nor how often)."""
         values = dataclasses.asdict(self)
-        values.pop("output_dir")
-        values.pop("log_every")
-        values.pop("checkpoint_every")
+        for key in ("output_dir", "log_every", "checkpoint_every"):
+            values.pop(key)
         values["milestones"] = list(values["milestones"])
         return values
-
-
-def _learning_rate_factor(config: RVQTrainingConfig):
-    drops = [int(f * config.iterations) for f in config.milestones]
-
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / max(config.warmup, 1))
-        return warm * config.gamma ** sum(step >= d for d in drops)
-
-    return factor
-
-
-def _batches(dataset: FeatureWindows, config: RVQTrainingConfig, rank: int, world_size: int, start_step: int):
-    """Batches from `start_step` on: epoch e is a permutation seeded by (seed, e), sharded by rank."""
-    per_rank = len(dataset) // world_size
-    per_epoch = per_rank // config.batch_size
-    if per_epoch == 0:
-        raise ValueError(f"The training split has {len(dataset)} windows, fewer than one batch of "
-                         f"{config.batch_size} per process.")
-    step = start_step
-    while True:
-        epoch, offset = divmod(step, per_epoch)
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
-        mine = order[rank::world_size][: per_epoch * config.batch_size]
-        for b in range(offset, per_epoch):
-            indices = mine[b * config.batch_size: (b + 1) * config.batch_size]
-            yield step, torch.stack([dataset[int(i)] for i in indices])
-            step += 1
 
 
 def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_seconds: float | None = None,
@@ -91,68 +61,26 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
     training fits in several sessions: run the same command again to continue.
     """
     env = setup_distributed()
-    deadline = None if stop_after_seconds is None else time.monotonic() + stop_after_seconds
-    output = ensure_output_dir(config.output_dir) if env.is_main else Path(config.output_dir)
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = RVQVAE(config.model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _learning_rate_factor(config))
-    step = load_state(output, model=model, optimizer=optimizer, scheduler=scheduler,
-                      config=config.resumable_settings())  # also restores the random generator
-    if step == 0:
-        torch.manual_seed(config.seed * 7919 + env.rank)  # quantizer dropout and Gumbel draws, per rank
-    network = wrap_model(model, env).train()
-    dataset = FeatureWindows(config.dataset_dir, "train", config.window)
+    windows = FeatureWindows(config.dataset_dir, "train", config.window)
     ric = FeatureLayout.from_size(config.model.input_dim).ric
-    log = TrainingLog(output, "rvq_vae") if env.is_main else None
-    bar = tqdm(total=config.iterations, initial=step, desc="RVQ-VAE", unit="it", disable=not (progress and env.is_main))
-    started, sums = time.perf_counter(), {}
 
-    for step, batch in _batches(dataset, config, env.rank, env.world_size, step):
-        if step >= config.iterations or step == stop_at_step or _out_of_time(deadline, env):
-            if env.is_main and step < config.iterations:
-                save_state(output, model=unwrap(network), optimizer=optimizer, scheduler=scheduler, step=step,
-                           config=config.resumable_settings())
-            break
-        batch = batch.to(env.device)  # (B, T, D)
+    def make_batch(indices: torch.Tensor) -> torch.Tensor:
+        return torch.stack([windows[int(i)] for i in indices])  # (B, T, D)
+
+    def loss_function(network: torch.nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         reconstruction, losses = network(batch)
-        recon_loss = F.smooth_l1_loss(reconstruction, batch)
-        position_loss = F.smooth_l1_loss(reconstruction[..., ric], batch[..., ric])
-        loss = recon_loss + config.position_weight * position_loss + config.commitment * losses.commitment
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        broadcast_buffers(network, env)
-        for name, value in (("loss", loss), ("reconstruction", recon_loss), ("positions", position_loss),
-                            ("commitment", losses.commitment), ("perplexity", losses.perplexity)):
-            sums[name] = sums.get(name, 0.0) + value.item()
-        done = step + 1
-        bar.update()
-        if env.is_main and (done % config.log_every == 0 or done == config.iterations):
-            count = done % config.log_every or config.log_every
-            log.add(done, **{k: v / count for k, v in sums.items()}, lr=scheduler.get_last_lr()[0],
-                    seconds_per_iteration=(time.perf_counter() - started) / count)
-            log.save()
-            bar.set_postfix(loss=f"{sums['loss'] / count:.4f}")
-            sums, started = {}, time.perf_counter()
-        if env.is_main and (done % config.checkpoint_every == 0 or done == config.iterations):
-            save_state(output, model=unwrap(network), optimizer=optimizer, scheduler=scheduler, step=done,
-                       config=config.resumable_settings())
-            unwrap(network).save_pretrained(output / "rvq_vae")
-    bar.close()
-    teardown(env)
-    return unwrap(network).eval()
+        recon = F.smooth_l1_loss(reconstruction, batch)
+        positions = F.smooth_l1_loss(reconstruction[..., ric], batch[..., ric])
+        loss = recon + config.position_weight * positions + config.commitment * losses.commitment
+        return {"loss": loss, "reconstruction": recon, "positions": positions, "commitment": losses.commitment,
+                "perplexity": losses.perplexity}
 
-
-def _out_of_time(deadline: float | None, env) -> bool:
-    """Whether the time budget is spent; every rank follows rank 0's clock so they stop together."""
-    if deadline is None:
-        return False
-    flag = torch.tensor([float(time.monotonic() > deadline)])
-    if env.enabled:
-        torch.distributed.broadcast(flag, src=0)
-    return bool(flag.item())
+    batches = shuffled_batches(len(windows), config.batch_size, make_batch, config.seed)
+    return run_training("rvq_vae", model, batches, loss_function, config.loop_settings(), config.output_dir, env,
+                        config.resumable_settings(), progress=progress, stop_after_seconds=stop_after_seconds,
+                        stop_at_step=stop_at_step)
 
 
 @torch.no_grad()

@@ -1,0 +1,78 @@
+"""Token training data: every clip of a split as RVQ token ids, with its captions' text embeddings.
+
+Prepared once per (RVQ-VAE, text encoder) and cached in the run folder as `tokens_<split>.pt`.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from keymask.core.fileio import atomic_write
+from keymask.core.models.rvq_vae import RVQVAE
+from keymask.core.text.encoders import TextEncoder
+from keymask.core.training.data import load_statistics, read_split
+
+
+@dataclass
+class TokenClips:
+    clip_ids: list[str]
+    tokens: list[torch.Tensor]  # per clip (N_i, Q) int64
+    captions: list[list[str]]
+    caption_embeddings: list[torch.Tensor]  # per clip (captions, text_dim)
+
+
+@torch.no_grad()
+def prepare_token_clips(dataset_dir: Path, split: str, vq: RVQVAE, text_encoder: TextEncoder, cache: Path,
+                        progress: bool = True) -> TokenClips:
+    cache = Path(cache)
+    if cache.exists():
+        return TokenClips(**torch.load(cache, weights_only=True))
+    dataset_dir = Path(dataset_dir)
+    mean, std = load_statistics(dataset_dir)
+    frames_per_token = 2 ** vq.config.down_t
+    clips = TokenClips([], [], [], [])
+    vq.eval()
+    for clip_id in tqdm(read_split(dataset_dir, split), desc=f"tokens ({split})", disable=not progress):
+        features = np.load(dataset_dir / "features" / f"{clip_id}.npy")
+        usable = len(features) // frames_per_token * frames_per_token
+        if usable == 0:
+            continue
+        normalised = torch.from_numpy(((features[:usable] - mean) / std).astype(np.float32))[None]
+        captions = (dataset_dir / "texts" / f"{clip_id}.txt").read_text().splitlines()
+        clips.clip_ids.append(clip_id)
+        clips.tokens.append(vq.encode(normalised)[0])
+        clips.captions.append(captions)
+        clips.caption_embeddings.append(text_encoder.encode(captions))
+    with atomic_write(cache, "wb") as handle:
+        torch.save(vars(clips), handle)
+    return clips
+
+
+class TokenCrops(Dataset):
+    """Item: (ids (N_max, Q), length, text embedding) with a random caption and, for clips longer
+    than N_max tokens, a random crop; padding positions hold 0 (the models mask them by length)."""
+
+    def __init__(self, clips: TokenClips, max_tokens: int):
+        self.clips, self.max_tokens = clips, max_tokens
+
+    def __len__(self) -> int:
+        return len(self.clips.tokens)
+
+    def __getitem__(self, index: int):
+        tokens = self.clips.tokens[index]  # (N, Q)
+        length = min(len(tokens), self.max_tokens)
+        start = int(torch.randint(0, len(tokens) - length + 1, ()))
+        ids = torch.zeros(self.max_tokens, tokens.shape[1], dtype=torch.long)
+        ids[:length] = tokens[start: start + length]
+        embeddings = self.clips.caption_embeddings[index]
+        text = embeddings[int(torch.randint(0, len(embeddings), ()))]
+        return ids, length, text
+
+
+def collate(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ids, lengths, texts = zip(*items)
+    return torch.stack(ids), torch.tensor(lengths), torch.stack(texts)  # (B, N, Q), (B,), (B, text_dim)

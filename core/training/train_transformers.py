@@ -1,0 +1,128 @@
+"""Training the masked transformer, the residual transformer and the length estimator on tokens.
+
+Each trains on the token clips of the training split (see tokens.py) with the losses of
+models/*.py (MoMask's: cosine masking with BERT-style corruption and condition dropout for the
+masked transformer, a random residual layer per sample for the residual transformer, cross
+entropy over token counts for the length estimator), in the shared loop of loop.py.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
+from keymask.core.models.mask_transformer import MaskTransformer, MaskTransformerConfig
+from keymask.core.models.residual_transformer import ResidualTransformer, ResidualTransformerConfig
+from keymask.core.models.rvq_vae import RVQVAE
+from keymask.core.spec import HUMANML3D
+from keymask.core.text.encoders import SentenceEncoder, TextEncoder
+from keymask.core.training.distributed import setup_distributed
+from keymask.core.training.loop import LoopSettings, run_training, shuffled_batches
+from keymask.core.training.tokens import TokenCrops, collate, prepare_token_clips
+
+KINDS = ("mask_transformer", "residual_transformer", "length_estimator")
+
+
+@dataclass
+class TokenTrainingConfig:
+    kind: str  # one of KINDS
+    dataset_dir: str
+    rvq_dir: str  # a trained RVQ-VAE folder (config.json + model.safetensors)
+    output_dir: str
+    model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
+    iterations: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    warmup: int = 200
+    milestones: tuple[float, ...] = (0.7, 0.9)
+    gamma: float = 0.1
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 250
+
+    def loop_settings(self) -> LoopSettings:
+        return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
+                            gamma=self.gamma, seed=self.seed, log_every=self.log_every,
+                            checkpoint_every=self.checkpoint_every)
+
+    def resumable_settings(self) -> dict:
+        values = dataclasses.asdict(self)
+        for key in ("output_dir", "log_every", "checkpoint_every"):
+            values.pop(key)
+        values["milestones"] = list(values["milestones"])
+        return values
+
+
+def default_model_config(kind: str, vq: RVQVAE, text_dim: int):
+    """KeyMask's default sizes, matched to a trained RVQ-VAE and a text encoder."""
+    common = dict(num_tokens=vq.config.nb_code, code_dim=vq.config.code_dim, latent_dim=256, ff_size=768, n_layers=6,
+                  n_heads=4, dropout=0.1, text_dim=text_dim)
+    if kind == "mask_transformer":
+        return MaskTransformerConfig(**common, cond_drop_prob=0.1)
+    if kind == "residual_transformer":
+        return ResidualTransformerConfig(**common, num_quantizers=vq.config.num_quantizers, cond_drop_prob=0.2)
+    if kind == "length_estimator":
+        return LengthEstimatorConfig(text_dim=text_dim, n_classes=HUMANML3D.max_tokens + 1)
+    raise ValueError(f"Unknown model kind '{kind}'; choose one of {', '.join(KINDS)}.")
+
+
+class TrainingObjective(torch.nn.Module):
+    """A model whose forward() is its training loss, so that DistributedDataParallel sees the call
+    (and synchronises gradients). Saves as the bare model."""
+
+    def __init__(self, model: torch.nn.Module, kind: str):
+        super().__init__()
+        self.model, self.kind = model, kind
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor) -> dict[str, torch.Tensor]:
+        # ids (B, N, Q), lengths (B,) tokens, text (B, text_dim)
+        if self.kind == "length_estimator":
+            logits = self.model(text)  # (B, classes)
+            return {"loss": F.cross_entropy(logits, lengths),
+                    "accuracy": (logits.argmax(-1) == lengths).float().mean()}
+        if self.kind == "mask_transformer":
+            result = self.model.training_loss(ids[..., 0], text, lengths)
+        else:
+            result = self.model.training_loss(ids, text, lengths)
+        return {"loss": result.loss, "accuracy": result.accuracy}
+
+    def save_pretrained(self, folder):
+        return self.model.save_pretrained(folder)
+
+
+def _build(kind: str, config):
+    return {"mask_transformer": MaskTransformer, "residual_transformer": ResidualTransformer,
+            "length_estimator": LengthEstimator}[kind](config)
+
+
+def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | None = None, progress: bool = True,
+                      stop_after_seconds: float | None = None, stop_at_step: int | None = None) -> torch.nn.Module:
+    """Train (or continue) one token model in `config.output_dir`; returns it as trained so far."""
+    if config.kind not in KINDS:
+        raise ValueError(f"Unknown model kind '{config.kind}'; choose one of {', '.join(KINDS)}.")
+    env = setup_distributed()
+    vq = RVQVAE.from_pretrained(config.rvq_dir)
+    text_encoder = text_encoder or SentenceEncoder()
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    clips = prepare_token_clips(Path(config.dataset_dir), "train", vq, text_encoder, output / "tokens_train.pt",
+                                progress=progress and env.is_main)
+    model_config = config.model or default_model_config(config.kind, vq, text_encoder.dim)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    objective = TrainingObjective(_build(config.kind, model_config), config.kind)
+    crops = TokenCrops(clips, HUMANML3D.max_tokens)
+
+    def make_batch(indices: torch.Tensor):
+        return collate([crops[int(i)] for i in indices])
+
+    def loss_function(network: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        return network(*batch)
+
+    batches = shuffled_batches(len(crops), config.batch_size, make_batch, config.seed)
+    trained = run_training(config.kind, objective, batches, loss_function, config.loop_settings(),
+                           config.output_dir, env, config.resumable_settings(), progress=progress,
+                           stop_after_seconds=stop_after_seconds, stop_at_step=stop_at_step)
+    return trained.model
