@@ -9,7 +9,9 @@ from PIL import Image, ImageDraw
 
 from keymask.core.fileio import write_bytes, write_text
 
-_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207))
+_COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207),
+            (140, 86, 75), (227, 119, 194))
+NOT_PLOTTED = ("step", "lr", "seconds_per_iteration")  # in the CSV; the plot shows the losses
 
 
 class TrainingLog:
@@ -39,14 +41,14 @@ class TrainingLog:
 
 
 def plot_png(rows: list[dict[str, float]], size: tuple[int, int] = (900, 420)) -> bytes:
-    """One log-scale line per scalar against the step."""
+    """One log-scale line per logged loss against the step."""
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 60, width - 170, 20, height - 40
     draw.rectangle([left, top, right, bottom], outline=(120, 120, 120))
     series = {k: [(r["step"], r[k]) for r in rows if k in r and r[k] > 0] for k in (rows[0] if rows else {})
-              if k != "step"}
+              if k not in NOT_PLOTTED}
     points = [p for values in series.values() for p in values]
     if points:
         steps = [s for s, _ in points]
