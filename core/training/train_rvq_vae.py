@@ -84,9 +84,14 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
 
 
 @torch.no_grad()
-def reconstruction_mpjpe(model: RVQVAE, dataset_dir: str | Path, split: str = "test") -> float:
-    """Mean per-joint position error (metres) of encode -> decode over every clip of a split,
-    on the joints recovered from the features (each clip cut to whole tokens)."""
+def reconstruction_mpjpe(model: RVQVAE, dataset_dir: str | Path, split: str = "test", *,
+                         root_aligned: bool = True) -> float:
+    """Mean per-joint position error (metres) of encode -> decode over every clip of a split, on the
+    joints recovered from the features (each clip cut to whole tokens).
+
+    root_aligned: measure each frame's pose relative to its pelvis, as MoMask's `calculate_mpjpe`
+    does; otherwise global positions, where small root-velocity errors add up along long clips.
+    """
     model.eval()
     mean, std = load_statistics(Path(dataset_dir))
     errors, frames_per_token = [], 2 ** model.config.down_t
@@ -97,5 +102,8 @@ def reconstruction_mpjpe(model: RVQVAE, dataset_dir: str | Path, split: str = "t
         target = features[:usable]
         normalised = torch.from_numpy(((target - mean) / std).astype(np.float32))[None]
         decoded = model.decode(model.encode(normalised))[0].numpy() * std + mean
-        errors.append(np.linalg.norm(recover_from_ric(decoded) - recover_from_ric(target), axis=-1).reshape(-1))
+        ours, theirs = recover_from_ric(decoded), recover_from_ric(target)  # (T, J, 3)
+        if root_aligned:
+            ours, theirs = ours - ours[:, :1], theirs - theirs[:, :1]
+        errors.append(np.linalg.norm(ours - theirs, axis=-1).reshape(-1))
     return float(np.concatenate(errors).mean())
