@@ -5,6 +5,7 @@ saved every `checkpoint_every` steps (and when stopped early), and a run started
 same settings continues bit for bit (single process).
 """
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,35 @@ class LoopSettings:
     seed: int = 0
     log_every: int = 25
     checkpoint_every: int = 250
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """Settings every training run has; a model's run config adds its own (keyword-only) fields."""
+
+    output_dir: str
+    iterations: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    warmup: int = 200
+    milestones: tuple[float, ...] = (0.7, 0.9)
+    gamma: float = 0.1
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 250
+
+    def loop_settings(self) -> LoopSettings:
+        return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
+                            gamma=self.gamma, seed=self.seed, log_every=self.log_every,
+                            checkpoint_every=self.checkpoint_every)
+
+    def resumable_settings(self) -> dict:
+        """What must match for a saved state to be continued (not where files go, nor how often)."""
+        values = dataclasses.asdict(self)
+        for key in ("output_dir", "log_every", "checkpoint_every"):
+            values.pop(key)
+        values["milestones"] = list(values["milestones"])
+        return values
 
 
 def learning_rate_factor(settings: LoopSettings) -> Callable[[int], float]:

@@ -5,7 +5,6 @@ positions part (official `loss_vel` weight on the ric channels), plus `commitmen
 quantizer's commitment loss; random windows of `window` frames (see loop.py for the rest).
 """
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,40 +16,18 @@ from keymask.core.features import FeatureLayout, recover_from_ric
 from keymask.core.models.rvq_vae import RVQVAE, RVQVAEConfig
 from keymask.core.training.data import FeatureWindows, clip_features, load_statistics
 from keymask.core.training.distributed import setup_distributed
-from keymask.core.training.loop import LoopSettings, run_training, shuffled_batches
+from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
 
 
-@dataclass
-class RVQTrainingConfig:
+@dataclass(kw_only=True)
+class RVQTrainingConfig(RunConfig):
     dataset_dir: str
-    output_dir: str
     model: RVQVAEConfig = field(default_factory=lambda: RVQVAEConfig(nb_code=512, code_dim=128, width=128, depth=2,
                                                                      num_quantizers=6))
-    iterations: int = 3000
     batch_size: int = 128
     window: int = 64  # frames per training window
-    lr: float = 2e-4
-    warmup: int = 200
-    milestones: tuple[float, ...] = (0.7, 0.9)
-    gamma: float = 0.1
     commitment: float = 0.02
     position_weight: float = 0.5
-    seed: int = 0
-    log_every: int = 25
-    checkpoint_every: int = 250
-
-    def loop_settings(self) -> LoopSettings:
-        return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
-                            gamma=self.gamma, seed=self.seed, log_every=self.log_every,
-                            checkpoint_every=self.checkpoint_every)
-
-    def resumable_settings(self) -> dict:
-        """What must match for a saved state to be continued (not where files go, nor how often)."""
-        values = dataclasses.asdict(self)
-        for key in ("output_dir", "log_every", "checkpoint_every"):
-            values.pop(key)
-        values["milestones"] = list(values["milestones"])
-        return values
 
 
 def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_seconds: float | None = None,

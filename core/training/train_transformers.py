@@ -6,7 +6,6 @@ masked transformer, a random residual layer per sample for the residual transfor
 entropy over token counts for the length estimator), in the shared loop of loop.py.
 """
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,40 +19,18 @@ from keymask.core.models.rvq_vae import RVQVAE
 from keymask.core.spec import HUMANML3D
 from keymask.core.text.encoders import SentenceEncoder, TextEncoder
 from keymask.core.training.distributed import setup_distributed
-from keymask.core.training.loop import LoopSettings, run_training, shuffled_batches
+from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
 from keymask.core.training.tokens import TokenCrops, collate, prepare_token_clips
 
 KINDS = ("mask_transformer", "residual_transformer", "length_estimator")
 
 
-@dataclass
-class TokenTrainingConfig:
+@dataclass(kw_only=True)
+class TokenTrainingConfig(RunConfig):
     kind: str  # one of KINDS
     dataset_dir: str
     rvq_dir: str  # a trained RVQ-VAE folder (config.json + model.safetensors)
-    output_dir: str
     model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
-    iterations: int = 3000
-    batch_size: int = 64
-    lr: float = 2e-4
-    warmup: int = 200
-    milestones: tuple[float, ...] = (0.7, 0.9)
-    gamma: float = 0.1
-    seed: int = 0
-    log_every: int = 25
-    checkpoint_every: int = 250
-
-    def loop_settings(self) -> LoopSettings:
-        return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
-                            gamma=self.gamma, seed=self.seed, log_every=self.log_every,
-                            checkpoint_every=self.checkpoint_every)
-
-    def resumable_settings(self) -> dict:
-        values = dataclasses.asdict(self)
-        for key in ("output_dir", "log_every", "checkpoint_every"):
-            values.pop(key)
-        values["milestones"] = list(values["milestones"])
-        return values
 
 
 def default_model_config(kind: str, vq: RVQVAE, text_dim: int):
