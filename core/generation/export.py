@@ -11,15 +11,14 @@ from keymask.core.fileio import write_npy
 from keymask.core.preview import render_animation, save_gif
 
 
-def output_paths(output: Path, count: int, labels: list[str] | None = None) -> list[Path]:
-    """One BVH path per motion: `output` itself for one motion, else `<stem>_<label>.bvh` beside it."""
+def output_paths(output: Path, count: int) -> list[Path]:
+    """One BVH path per motion: `output` itself for one motion, else `<stem>_NN.bvh` beside it."""
     output = Path(output)
     if output.suffix.lower() != ".bvh":
         output = output.with_suffix(".bvh")
     if count == 1:
         return [output]
-    labels = labels or [f"{i:02d}" for i in range(count)]
-    return [output.with_name(f"{output.stem}_{label}.bvh") for label in labels]
+    return [output.with_name(f"{output.stem}_{i:02d}.bvh") for i in range(count)]
 
 
 def export_motion(joints: np.ndarray, bvh_path: Path, *, fps: float = 20, units: str = "m",
