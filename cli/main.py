@@ -3,10 +3,10 @@
 import argparse
 import sys
 
-from keymask.cli import convert, data, generate, train
+from keymask.cli import convert, data, evaluate, generate, train
 from keymask.cli.errors import CommandError
 
-SUBCOMMANDS = (generate, data, train, convert)
+SUBCOMMANDS = (generate, data, train, evaluate, convert)
 
 
 DESCRIPTION = """\
@@ -16,6 +16,7 @@ Start with:
   keymask generate "a person jumps over a puddle" -o jump.bvh    text -> BVH
   keymask edit walk.bvh --keep 0-2s "a person jumps" -o out.bvh  regenerate part of a motion
   keymask data build            build the training dataset from the Bandai Namco mocap archives
+  keymask eval                  benchmark the model: FID, R-precision, foot skating, paraphrases
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
 
 Every subcommand has its own --help with examples."""

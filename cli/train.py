@@ -38,6 +38,7 @@ def add_parser(subparsers) -> None:
     rvq.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     rvq.add_argument("--max-minutes", type=float, default=None,
                      help="stop after this long with the state saved; run again to continue")
+    _add_schedule_arguments(rvq)
     rvq.set_defaults(run=run_rvq_vae)
 
     for kind, what in (("mask-transformer", "the text-conditioned masked transformer (base token layer)"),
@@ -55,7 +56,28 @@ def add_parser(subparsers) -> None:
         token.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
         token.add_argument("--max-minutes", type=float, default=None,
                            help="stop after this long with the state saved; run again to continue")
+        if kind != "length-estimator":
+            token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
+            token.add_argument("--layers", type=int, default=6, help="transformer layers (default: %(default)s)")
+        _add_schedule_arguments(token)
         token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
+
+    evaluator = models.add_parser(
+        "evaluator", help="the text-motion evaluator behind `keymask eval`", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the evaluator's motion and text encoders contrastively on the training split "
+                    "(the part the HumanML3D evaluator plays in the papers' FID and R-precision).")
+    evaluator.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
+    evaluator.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the evaluator")
+    evaluator.add_argument("--iterations", type=int, default=1500, help="training steps (default: %(default)s)")
+    evaluator.add_argument("--batch-size", type=int, default=96, help="clips per step and process (default: %(default)s)")
+    evaluator.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
+    evaluator.add_argument("--width", type=int, default=192, help="encoder width (default: %(default)s)")
+    evaluator.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    evaluator.add_argument("--max-minutes", type=float, default=None,
+                           help="stop after this long with the state saved; run again to continue")
+    _add_schedule_arguments(evaluator)
+    evaluator.set_defaults(run=run_evaluator)
 
     assemble = models.add_parser(
         "assemble", help="put trained parts together into one model folder",
@@ -69,6 +91,20 @@ def add_parser(subparsers) -> None:
     assemble.set_defaults(run=run_assemble)
 
 
+def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warmup", type=int, default=200, help="steps of linear learning-rate warm-up "
+                        "(default: %(default)s)")
+    parser.add_argument("--milestones", type=float, nargs="+", default=[0.7, 0.9], metavar="FRACTION",
+                        help="fractions of the run where the learning rate drops tenfold (default: 0.7 0.9)")
+    parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                        help="start from the weights of another run folder of the same model (fine-tuning)")
+
+
+def _schedule(args) -> dict:
+    return dict(warmup=args.warmup, milestones=tuple(args.milestones),
+                init_from=None if args.init_from is None else str(args.init_from))
+
+
 def run_rvq_vae(args) -> int:
     from keymask.core.models.rvq_vae import RVQVAEConfig
     from keymask.core.paths import default_dataset_dir
@@ -78,7 +114,7 @@ def run_rvq_vae(args) -> int:
                          num_quantizers=args.quantizers)
     config = RVQTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
                                model=model, iterations=args.iterations, batch_size=args.batch_size,
-                               window=args.window, lr=args.lr, seed=args.seed)
+                               window=args.window, lr=args.lr, seed=args.seed, **_schedule(args))
     trained = train_rvq_vae(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")
@@ -93,10 +129,26 @@ def run_token_model(args) -> int:
 
     config = TokenTrainingConfig(kind=args.kind, dataset_dir=str(args.dataset or default_dataset_dir()),
                                  rvq_dir=str(args.rvq), output_dir=str(args.out), iterations=args.iterations,
-                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed, **_schedule(args),
+                                 model_size=None if args.kind == "length_estimator" else
+                                 {"latent_dim": args.latent_dim, "n_layers": args.layers})
     train_token_model(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {args.out / args.kind}; log: {args.out / (args.kind + '.csv')}")
+    return 0
+
+
+def run_evaluator(args) -> int:
+    from keymask.core.metrics.evaluator import EvaluatorConfig
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.training.train_evaluator import EvaluatorTrainingConfig, train_evaluator
+
+    config = EvaluatorTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
+                                     model=EvaluatorConfig(hidden_dim=args.width), iterations=args.iterations,
+                                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, **_schedule(args))
+    train_evaluator(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"evaluator: {args.out / 'evaluator'}; log: {args.out / 'evaluator.csv'}")
     return 0
 
 

@@ -15,14 +15,14 @@ def _help_text(argv):
 def test_top_level_help_lists_subcommands(capsys):
     _help_text([])
     out = capsys.readouterr().out
-    for command in ("generate", "edit", "data", "train", "convert"):
+    for command in ("generate", "edit", "data", "train", "eval", "convert"):
         assert command in out
 
 
 @pytest.mark.parametrize("argv", [["data"], ["data", "build"], ["data", "preview"], ["convert"], ["generate"],
                                   ["edit"], ["train"], ["train", "rvq-vae"],
                                   ["train", "mask-transformer"], ["train", "residual-transformer"],
-                                  ["train", "length-estimator"]])
+                                  ["train", "length-estimator"], ["train", "evaluator"], ["eval"]])
 def test_every_subcommand_teaches(argv, capsys):
     _help_text(argv)
     out = capsys.readouterr().out

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 
 def read_split(dataset_dir: Path, split: str) -> list[str]:
@@ -59,3 +60,16 @@ def clip_features(dataset_dir: str | Path, split: str) -> dict[str, np.ndarray]:
 def manifest(dataset_dir: str | Path) -> dict[str, dict]:
     lines = (Path(dataset_dir) / "manifest.jsonl").read_text().splitlines()
     return {record["clip_id"]: record for record in map(json.loads, lines)}
+
+
+@torch.no_grad()
+def embed_captions(caption_lists: list[list[str]], text_encoder, batch_size: int = 256,
+                   progress: bool = True) -> list[torch.Tensor]:
+    """Per clip (captions, text_dim) embeddings; each distinct sentence is encoded once (the
+    built captions repeat a lot)."""
+    distinct = sorted({caption for captions in caption_lists for caption in captions})
+    rows = {}
+    for start in tqdm(range(0, len(distinct), batch_size), desc="caption embeddings", disable=not progress):
+        chunk = distinct[start: start + batch_size]
+        rows.update(zip(chunk, text_encoder.encode(chunk)))
+    return [torch.stack([rows[caption] for caption in captions]) for captions in caption_lists]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from keymask.core.fileio import ensure_output_dir
 from keymask.core.training.distributed import Distributed, broadcast_buffers, teardown, unwrap, wrap_model
 from keymask.core.training.log import TrainingLog
-from keymask.core.training.state import load_state, save_state
+from keymask.core.training.state import load_state, load_weights, save_state
 
 # (start step, rank, world size) -> (step, batch) pairs from that step on
 BatchStream = Callable[[int, int, int], Iterator[tuple[int, object]]]
@@ -36,6 +36,7 @@ class LoopSettings:
     seed: int = 0
     log_every: int = 25
     checkpoint_every: int = 250
+    init_from: str | None = None  # a run folder whose weights start this run (fine-tuning)
 
 
 @dataclass(kw_only=True)
@@ -52,11 +53,12 @@ class RunConfig:
     seed: int = 0
     log_every: int = 25
     checkpoint_every: int = 250
+    init_from: str | None = None  # a run folder whose weights start this run (fine-tuning)
 
     def loop_settings(self) -> LoopSettings:
         return LoopSettings(iterations=self.iterations, lr=self.lr, warmup=self.warmup, milestones=self.milestones,
                             gamma=self.gamma, seed=self.seed, log_every=self.log_every,
-                            checkpoint_every=self.checkpoint_every)
+                            checkpoint_every=self.checkpoint_every, init_from=self.init_from)
 
     def resumable_settings(self) -> dict:
         """What must match for a saved state to be continued (not where files go, nor how often)."""
@@ -125,6 +127,8 @@ def run_training(name: str, model: torch.nn.Module, batches: BatchStream, loss_f
                                   weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(settings))
     step = load_state(output, model=model, optimizer=optimizer, scheduler=scheduler, config=resumable_settings)
+    if step == 0 and settings.init_from:
+        load_weights(Path(settings.init_from), model)
     if step == 0:  # a resumed run got its random generator back from the state
         torch.manual_seed(settings.seed * 7919 + env.rank)
     network = wrap_model(model, env).train()

@@ -50,3 +50,21 @@ def load_state(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.O
         scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["step"])
+
+
+def load_weights(folder: Path, model: torch.nn.Module) -> int:
+    """Warm-start `model` from another run's state (weights and model extras, not the optimizer);
+    returns the step that run had reached."""
+    path = Path(folder) / STATE_FILE
+    if not path.exists():
+        raise CheckpointError(f"There is no training state in {folder} to start from; give a run folder "
+                              f"that holds {STATE_FILE}.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"The run in {folder} trained a differently shaped model "
+                              f"({str(error).splitlines()[1].strip()[:120]}).") from error
+    if state.get("model_extra") is not None:
+        model.load_training_state(state["model_extra"])
+    return int(state["step"])

@@ -31,12 +31,13 @@ class TokenTrainingConfig(RunConfig):
     dataset_dir: str
     rvq_dir: str  # a trained RVQ-VAE folder (config.json + model.safetensors)
     model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
+    model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
 
 
-def default_model_config(kind: str, vq: RVQVAE, text_dim: int):
+def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 6):
     """KeyMask's default sizes, matched to a trained RVQ-VAE and a text encoder."""
-    common = dict(num_tokens=vq.config.nb_code, code_dim=vq.config.code_dim, latent_dim=256, ff_size=768, n_layers=6,
-                  n_heads=4, dropout=0.1, text_dim=text_dim)
+    common = dict(num_tokens=vq.config.nb_code, code_dim=vq.config.code_dim, latent_dim=latent_dim,
+                  ff_size=3 * latent_dim, n_layers=n_layers, n_heads=4, dropout=0.1, text_dim=text_dim)
     if kind == "mask_transformer":
         return MaskTransformerConfig(**common, cond_drop_prob=0.1)
     if kind == "residual_transformer":
@@ -87,7 +88,8 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
     output.mkdir(parents=True, exist_ok=True)
     clips = prepare_token_clips(Path(config.dataset_dir), "train", vq, text_encoder, output / "tokens_train.pt",
                                 progress=progress and env.is_main)
-    model_config = config.model or default_model_config(config.kind, vq, text_encoder.dim)
+    model_config = config.model or default_model_config(
+        config.kind, vq, text_encoder.dim, **({} if config.kind == "length_estimator" else config.model_size or {}))
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     objective = TrainingObjective(_build(config.kind, model_config), config.kind)
     crops = TokenCrops(clips, HUMANML3D.max_tokens)

@@ -1,0 +1,1 @@
+"""Motion quality metrics: the text-motion evaluator, embedding statistics and physical checks."""

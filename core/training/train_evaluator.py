@@ -1,0 +1,126 @@
+"""Training the text-motion evaluator (metrics/evaluator.py) on the training split only.
+
+Each step takes a batch of clips, each with a random crop of at most `max_frames` frames (a
+multiple of 4) and one of its captions, and minimises the symmetric contrastive loss. Pairs that
+show the same content and style are not each other's negatives.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from keymask.core.fileio import atomic_write
+from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
+from keymask.core.text.encoders import SentenceEncoder, TextEncoder
+from keymask.core.training.data import embed_captions, load_statistics, manifest, read_split
+from keymask.core.training.distributed import setup_distributed
+from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
+
+MIN_FRAMES = 16
+
+
+@dataclass(kw_only=True)
+class EvaluatorTrainingConfig(RunConfig):
+    dataset_dir: str
+    model: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    iterations: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-4
+
+
+@dataclass
+class CaptionedClips:
+    features: list[torch.Tensor]  # per clip (T_i, D), raw
+    caption_embeddings: list[torch.Tensor]  # per clip (captions, text_dim)
+    labels: torch.Tensor  # (clips,) one id per (content, style)
+
+
+@torch.no_grad()
+def prepare_captioned_clips(dataset_dir: Path, split: str, text_encoder: TextEncoder, cache: Path | None = None,
+                            progress: bool = True) -> CaptionedClips:
+    if cache is not None and Path(cache).exists():
+        return CaptionedClips(**torch.load(cache, weights_only=True))
+    dataset_dir = Path(dataset_dir)
+    records = manifest(dataset_dir)
+    label_ids: dict[tuple[str, str], int] = {}
+    clips = CaptionedClips([], [], torch.zeros(0, dtype=torch.long))
+    labels, caption_lists = [], []
+    for clip_id in tqdm(read_split(dataset_dir, split), desc=f"captions ({split})", disable=not progress):
+        features = np.load(dataset_dir / "features" / f"{clip_id}.npy")
+        if len(features) < MIN_FRAMES:
+            continue
+        record = records[clip_id]
+        clips.features.append(torch.from_numpy(features.astype(np.float32)))
+        caption_lists.append(record["captions"])
+        labels.append(label_ids.setdefault((record["content"], record["style"]), len(label_ids)))
+    clips.labels = torch.tensor(labels)
+    clips.caption_embeddings = embed_captions(caption_lists, text_encoder, progress=progress)
+    if cache is not None:
+        with atomic_write(cache, "wb") as handle:
+            torch.save(vars(clips), handle)
+    return clips
+
+
+def collate_crops(clips: CaptionedClips, indices: torch.Tensor, max_frames: int):
+    """Random crops (multiple of 4 frames, at most max_frames) with a random caption each:
+    (features (B, T, D) zero-padded, lengths (B,), text (B, text_dim), labels (B,))."""
+    crops, texts = [], []
+    for index in indices.tolist():
+        features = clips.features[index]
+        length = min(len(features), max_frames) // 4 * 4
+        start = int(torch.randint(0, len(features) - length + 1, ()))
+        crops.append(features[start: start + length])
+        embeddings = clips.caption_embeddings[index]
+        texts.append(embeddings[int(torch.randint(0, len(embeddings), ()))])
+    lengths = torch.tensor([len(c) for c in crops])
+    padded = torch.zeros(len(crops), int(lengths.max()), crops[0].shape[1])
+    for row, crop in enumerate(crops):
+        padded[row, : len(crop)] = crop
+    return padded, lengths, torch.stack(texts), clips.labels[indices]
+
+
+class EvaluatorObjective(torch.nn.Module):
+    """The evaluator whose forward() is its training loss (so DDP sees the call); saves as the evaluator."""
+
+    def __init__(self, evaluator: MotionTextEvaluator):
+        super().__init__()
+        self.evaluator = evaluator
+
+    def forward(self, features, lengths, text, labels) -> dict[str, torch.Tensor]:
+        result = self.evaluator.contrastive_loss(features, lengths, text, labels)
+        return {"loss": result.loss, "accuracy": result.accuracy}
+
+    def save_pretrained(self, folder):
+        return self.evaluator.save_pretrained(folder)
+
+
+def train_evaluator(config: EvaluatorTrainingConfig, text_encoder: TextEncoder | None = None, progress: bool = True,
+                    stop_after_seconds: float | None = None, stop_at_step: int | None = None) -> MotionTextEvaluator:
+    """Train (or continue) the evaluator in `config.output_dir` (saved as `<output>/evaluator/`)."""
+    env = setup_distributed()
+    text_encoder = text_encoder or SentenceEncoder()
+    if text_encoder.dim != config.model.text_dim:
+        raise ValueError(f"The evaluator expects {config.model.text_dim}-wide text embeddings; the text encoder "
+                         f"gives {text_encoder.dim}.")
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    clips = prepare_captioned_clips(Path(config.dataset_dir), "train", text_encoder, output / "captions_train.pt",
+                                    progress=progress and env.is_main)
+    torch.manual_seed(config.seed)
+    evaluator = MotionTextEvaluator(config.model)
+    evaluator.set_statistics(*load_statistics(Path(config.dataset_dir)))
+
+    def make_batch(indices: torch.Tensor):
+        return collate_crops(clips, indices, config.model.max_frames)
+
+    def loss_function(network: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        return network(*batch)
+
+    batches = shuffled_batches(len(clips.features), config.batch_size, make_batch, config.seed)
+    trained = run_training("evaluator", EvaluatorObjective(evaluator), batches, loss_function, config.loop_settings(),
+                           config.output_dir, env, config.resumable_settings(), progress=progress,
+                           stop_after_seconds=stop_after_seconds, stop_at_step=stop_at_step)
+    return trained.evaluator
