@@ -49,6 +49,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units (default: %(default)s)")
     output.add_argument("--order", default="ZXY", help="BVH Euler rotation order (default: %(default)s)")
     output.add_argument("--preview", action="store_true", help="also write a stick-figure GIF beside the BVH")
+    output.add_argument("--sheet", type=Path, default=None, metavar="PNG",
+                        help="also write a contact sheet: 8 stills of every motion, one row each")
 
 
 def add_parser(subparsers) -> None:
@@ -143,7 +145,7 @@ def _progress_bar():
 def run_generate(args) -> int:
     from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
-    from keymask.core.generation.export import export_motion, export_preview, output_paths
+    from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
     from keymask.core.generation.long_motion import generate_long
 
     if (args.prompt is None) == (args.prompts is None):
@@ -188,6 +190,8 @@ def run_generate(args) -> int:
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
         print(f"preview: {gif}")
+    if args.sheet:
+        print(f"contact sheet: {export_contact_sheet(motions, args.sheet)}")
     print(f"seed: {seeds[0]}")
     return 0
 

@@ -35,6 +35,11 @@ def add_parser(subparsers) -> None:
     rvq.add_argument("--codes", type=int, default=512, help="codes per codebook (default: %(default)s)")
     rvq.add_argument("--quantizers", type=int, default=6, help="residual layers (default: %(default)s)")
     rvq.add_argument("--depth", type=int, default=2, help="residual blocks per stage (default: %(default)s)")
+    rvq.add_argument("--position-weight", type=float, default=0.5,
+                     help="weight of the joint-position loss beside the feature loss (default: %(default)s)")
+    rvq.add_argument("--decoder-only", action="store_true",
+                     help="fine-tune the decoder alone (with --init-from): tokens stay as they are, so "
+                          "transformers trained on them stay valid")
     rvq.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     rvq.add_argument("--max-minutes", type=float, default=None,
                      help="stop after this long with the state saved; run again to continue")
@@ -114,7 +119,8 @@ def run_rvq_vae(args) -> int:
                          num_quantizers=args.quantizers)
     config = RVQTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
                                model=model, iterations=args.iterations, batch_size=args.batch_size,
-                               window=args.window, lr=args.lr, seed=args.seed, **_schedule(args))
+                               window=args.window, lr=args.lr, seed=args.seed,
+                               position_weight=args.position_weight, decoder_only=args.decoder_only, **_schedule(args))
     trained = train_rvq_vae(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")

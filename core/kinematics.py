@@ -7,7 +7,6 @@ so our rotations mean what the official ones mean.
 """
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from keymask.core.rotations import quat_between, quat_inverse, quat_multiply, quat_rotate
 from keymask.core.skeleton import FACE_JOINTS, HUMANML3D_SKELETON, MIRROR_JOINTS, Skeleton
@@ -62,6 +61,8 @@ def facing_directions(
     across = across / np.linalg.norm(across, axis=-1, keepdims=True)  # (T, 3)
     forward = np.cross(np.array([0.0, 1.0, 0.0]), across)  # (T, 3)
     if smooth:
+        from scipy.ndimage import gaussian_filter1d  # imported here: generation never smooths, and it is slow to load
+
         forward = gaussian_filter1d(forward, FORWARD_SMOOTHING_SIGMA, axis=0, mode="nearest")
     return forward / np.linalg.norm(forward, axis=-1, keepdims=True)
 

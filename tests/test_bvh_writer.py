@@ -176,3 +176,18 @@ def test_rotation_curves_do_not_flip_when_an_arm_points_against_its_rest_directi
     step_degrees = np.degrees(np.arccos(np.clip((np.trace(step, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
     assert step_degrees.max() < 90
     assert np.abs(bvh_to_joints(motion) - joints).max() < 1 * MM
+
+
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_angles_rebuild_any_rotation_including_gimbal_lock(order):
+    from keymask.core.bvh.kinematics import euler_to_matrices, matrices_to_euler
+
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(-180, 180, (300, 3))
+    angles[:100, 1] = rng.choice([90.0, -90.0], 100)  # the middle axis at ±90°: gimbal lock
+    matrices = euler_to_matrices(angles, order)
+    recovered = matrices_to_euler(matrices, order)
+    assert np.abs(euler_to_matrices(recovered, order) - matrices).max() < 1e-9
+    assert np.all(np.abs(recovered[:, 1]) <= 90.0 + 1e-9)
+    free = slice(100, None)  # away from the lock the angles themselves come back (within ±180°)
+    assert np.allclose(recovered[free, 1], np.rad2deg(np.arcsin(np.sin(np.deg2rad(angles[free, 1])))))

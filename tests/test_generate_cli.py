@@ -40,11 +40,15 @@ def test_samples_prompt_files_and_preview(model_args, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a person waves#40\n\nsomeone bows#NA\n".replace("#NA", "#32"))
     code, stdout, _ = run(["generate", "--prompts", str(prompts), "--samples", "2", "-o", str(tmp_path / "m.bvh"),
-                           "--preview", "--units", "cm", *model_args], capsys)
+                           "--preview", "--units", "cm", "--sheet", str(tmp_path / "sheet.png"), *model_args], capsys)
     assert code == 0
     bvhs = sorted(p.name for p in tmp_path.glob("m_*.bvh"))
     assert bvhs == ["m_00.bvh", "m_01.bvh", "m_02.bvh", "m_03.bvh"]
     assert read_bvh(tmp_path / "m_02.bvh").n_frames == 32 and (tmp_path / "m.gif").stat().st_size > 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "sheet.png") as sheet:  # one row per motion
+        assert sheet.size == (8 * 150, 4 * (150 + 18)) and "contact sheet" in stdout
 
 
 def test_long_motion_from_the_cli(model_args, tmp_path, capsys):

@@ -53,6 +53,23 @@ def test_resuming_with_other_settings_is_refused(small_dataset, tmp_path):
         train_rvq_vae(_config(dataset, tmp_path / "run", lr=5e-4), progress=False)
 
 
+def test_fine_tuning_the_decoder_alone_keeps_every_token(small_dataset, tmp_path):
+    from keymask.core.models.official.options import CheckpointError
+
+    dataset = small_dataset[0].output_dir
+    base = train_rvq_vae(_config(dataset, tmp_path / "base"), progress=False)
+    tuned = train_rvq_vae(_config(dataset, tmp_path / "tuned", init_from=str(tmp_path / "base"), decoder_only=True,
+                                  position_weight=2.0, lr=1e-2), progress=False)
+    windows = torch.stack([w for w in FeatureWindows(dataset, "train", window=16)][:32])
+    assert torch.equal(base.encode(windows), tuned.encode(windows))
+    for part in ("encoder", "quantizer"):
+        for (name, a), b in zip(getattr(base, part).state_dict().items(), getattr(tuned, part).state_dict().values()):
+            assert torch.equal(a, b), name
+    assert any(not torch.equal(a, b) for a, b in zip(base.decoder.parameters(), tuned.decoder.parameters()))
+    with pytest.raises(CheckpointError, match="no training state"):
+        train_rvq_vae(_config(dataset, tmp_path / "other", init_from=str(tmp_path / "missing")), progress=False)
+
+
 WORKER = """
 import sys, torch
 from keymask.core.models.rvq_vae import RVQVAEConfig

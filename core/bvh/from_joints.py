@@ -16,7 +16,6 @@ bone direction, relative to its parent's global rotation.
 """
 
 import numpy as np
-from scipy.signal import lfilter
 
 from ..rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON, Skeleton
@@ -163,8 +162,17 @@ def continuous_twist(swings: np.ndarray, axis: np.ndarray, relax: float = TWIST_
     between = matrix_to_quat(np.swapaxes(swings[1:], -1, -2) @ swings[:-1])  # (T-1, 4), w >= 0
     step = 2.0 * np.arctan2(between[:, 1:] @ axis, between[:, 0])  # (T-1,) radians
     keep = 1.0 - relax
-    roll = np.concatenate([[0.0], lfilter([keep], [1.0, -keep], step)])  # (T,)
+    roll = np.concatenate([[0.0], _leaky_sum(step, keep)])  # (T,)
     return swings @ quat_to_matrix(quat_from_axis_angle(axis, roll))
+
+
+def _leaky_sum(values: np.ndarray, keep: float) -> np.ndarray:
+    """y[n] = keep * (x[n] + y[n-1]): a running sum that forgets (1 - keep) per step."""
+    out, total = np.empty_like(values), 0.0
+    for n, value in enumerate(values):
+        total = keep * (value + total)
+        out[n] = total
+    return out
 
 
 def kabsch_rotations(rest: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ Global: R_j = R_parent @ L_j and p_j = p_parent + R_parent @ t_j.
 """
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from .format import BvhMotion, channel_axis, is_position_channel
 
@@ -37,10 +36,24 @@ def euler_to_matrices(angles_deg: np.ndarray, order: str) -> np.ndarray:
 
 
 def matrices_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:
-    """(..., 3) angles in degrees, intrinsic in the 3-letter `order`, from (..., 3, 3) rotations."""
-    flat = matrices.reshape(-1, 3, 3)
-    angles = Rotation.from_matrix(flat).as_euler(order.upper(), degrees=True)  # (M, 3)
-    return angles.reshape(matrices.shape[:-2] + (3,))
+    """(..., 3) angles in degrees, intrinsic in the 3-letter `order`, from (..., 3, 3) rotations.
+
+    With R = Ra(α) Rb(β) Rc(γ) and axes i, j, k of the order, sign s = +1 for a cyclic order
+    (XYZ, YZX, ZXY) and -1 otherwise: sin β = s R[i,k], tan α = -s R[j,k] / R[k,k] and
+    tan γ = -s R[i,j] / R[i,i]. At β = ±90° only α ± γ is defined: γ = 0 there.
+    """
+    i, j, k = ("XYZ".index(axis) for axis in order.upper())
+    s = 1.0 if (j - i) % 3 == 1 else -1.0
+    m = np.asarray(matrices, dtype=np.float64)
+    sin_b = np.clip(s * m[..., i, k], -1.0, 1.0)
+    beta = np.arcsin(sin_b)
+    alpha = np.arctan2(-s * m[..., j, k], m[..., k, k])
+    gamma = np.arctan2(-s * m[..., i, j], m[..., i, i])
+    locked = np.abs(sin_b) > 1.0 - 1e-9
+    if np.any(locked):  # gimbal lock: Ra(α) Rb(±90°) alone, read α from the j-th column
+        gamma = np.where(locked, 0.0, gamma)
+        alpha = np.where(locked, np.arctan2(s * m[..., k, j], m[..., j, j]), alpha)
+    return np.rad2deg(np.stack([alpha, beta, gamma], axis=-1))
 
 
 def local_rotations(motion: BvhMotion) -> np.ndarray:

@@ -8,7 +8,6 @@ from keymask.core.bvh.convert import check_joints
 from keymask.core.bvh.from_joints import bvh_to_joints, joints_to_bvh
 from keymask.core.bvh.writer import write_bvh
 from keymask.core.fileio import write_npy
-from keymask.core.preview import render_animation, save_gif
 
 
 def output_paths(output: Path, count: int) -> list[Path]:
@@ -40,7 +39,17 @@ def export_motion(joints: np.ndarray, bvh_path: Path, *, fps: float = 20, units:
     return [bvh_path, npy_path], fitted
 
 
+def export_contact_sheet(motions: list[tuple[str, np.ndarray]], png_path: Path, frames: int = 8) -> Path:
+    """One PNG: a row of `frames` stills per motion, titled with its prompt."""
+    from keymask.core.preview import render_contact_sheet, save_png  # Pillow loads only when pictures are asked for
+
+    save_png(render_contact_sheet(motions, frames=frames), png_path)
+    return Path(png_path)
+
+
 def export_preview(motions: list[tuple[str, np.ndarray]], gif_path: Path, fps: int = 20) -> Path:
     """A stick-figure GIF with the motions side by side."""
+    from keymask.core.preview import render_animation, save_gif
+
     save_gif(render_animation(motions, fps=fps), gif_path, fps=fps)
     return Path(gif_path)

@@ -169,8 +169,20 @@ class RVQVAE(SavesPretrained, nn.Module):
                                config.dilation_growth_rate, **blocks)
         self.quantizer = ResidualVQ(config.quantizer_config())
 
-    def forward(self, motion: torch.Tensor) -> tuple[torch.Tensor, QuantizerLosses]:
-        """motion (B, T, D) -> (reconstruction (B, T, D), QuantizerLosses), for training."""
+    def forward(self, motion: torch.Tensor, *, frozen_tokens: bool = False) -> tuple[torch.Tensor, QuantizerLosses]:
+        """motion (B, T, D) -> (reconstruction (B, T, D), QuantizerLosses), for training.
+
+        frozen_tokens: encode with the encoder and codebooks as they are (no sampling, no
+        dropout, no codebook update) and train the decoder alone; the tokens, and so the data
+        the transformers were trained on, stay valid.
+        """
+        if frozen_tokens:
+            was_training = self.training
+            indices = self.eval().encode(motion)  # no dropout in the encoder: the tokens of inference
+            self.train(was_training)
+            reconstruction = self.decode(indices)
+            zero = motion.new_zeros(())
+            return reconstruction, QuantizerLosses(commitment=zero, perplexity=zero)
         latent = self.encoder(motion.permute(0, 2, 1).float())  # (B, T, D) -> (B, D, T) -> (B, C, N)
         quantized, _, losses = self.quantizer(latent, temperature=self.config.sample_codebook_temperature)
         return self.decoder(quantized).permute(0, 2, 1), losses  # (B, D, T) -> (B, T, D)

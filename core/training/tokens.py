@@ -75,4 +75,5 @@ class TokenCrops(Dataset):
 
 def collate(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     ids, lengths, texts = zip(*items)
-    return torch.stack(ids), torch.tensor(lengths), torch.stack(texts)  # (B, N, Q), (B,), (B, text_dim)
+    longest = max(lengths)  # padding past the batch's longest clip would only cost time
+    return torch.stack(ids)[:, :longest], torch.tensor(lengths), torch.stack(texts)  # (B, N, Q), (B,), (B, text_dim)

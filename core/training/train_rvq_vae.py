@@ -28,6 +28,7 @@ class RVQTrainingConfig(RunConfig):
     window: int = 64  # frames per training window
     commitment: float = 0.02
     position_weight: float = 0.5
+    decoder_only: bool = False  # fine-tune the decoder alone: every clip keeps its tokens
 
 
 def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_seconds: float | None = None,
@@ -40,6 +41,9 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
     env = setup_distributed()
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = RVQVAE(config.model)
+    if config.decoder_only:
+        for parameter in [*model.encoder.parameters(), *model.quantizer.parameters()]:
+            parameter.requires_grad_(False)
     windows = FeatureWindows(config.dataset_dir, "train", config.window)
     ric = FeatureLayout.from_size(config.model.input_dim).ric
 
@@ -47,7 +51,7 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
         return torch.stack([windows[int(i)] for i in indices])  # (B, T, D)
 
     def loss_function(network: torch.nn.Module, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        reconstruction, losses = network(batch)
+        reconstruction, losses = network(batch, frozen_tokens=config.decoder_only)
         recon = F.smooth_l1_loss(reconstruction, batch)
         positions = F.smooth_l1_loss(reconstruction[..., ric], batch[..., ric])
         loss = recon + config.position_weight * positions + config.commitment * losses.commitment
