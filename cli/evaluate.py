@@ -35,6 +35,10 @@ def add_parser(subparsers) -> None:
                         help="texts sampled 10 times each for multimodality; 0 skips it (default: %(default)s)")
     parser.add_argument("--group-size", type=int, default=32,
                         help="R-precision ranks each text's motion among this many (default: %(default)s, as published)")
+    parser.add_argument("--guidance", type=float, default=4.0,
+                        help="classifier-free guidance of the masked transformer (default: %(default)s)")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
     parser.add_argument("--seed", type=int, default=0, help="seed of generation and of the metric draws")
     parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON")
@@ -53,13 +57,14 @@ def _evaluator_folder(args) -> Path:
     return folder
 
 
-def feature_generator(pipeline, settings):
-    """A GenerateFeatures for the benchmark from a MotionPipeline."""
+def feature_generator(pipeline, settings, cleanup):
+    """A GenerateFeatures for the benchmark from a MotionPipeline: features for the evaluator, the
+    joints a user gets (cleaned up unless --no-cleanup) for the physical metrics."""
 
     def generate(prompts, lengths, seed):
         result = pipeline(list(prompts), frames=None if lengths is None else list(lengths), seed=seed,
-                          settings=settings)
-        return [motion.features for motion in result.motions]
+                          settings=settings, cleanup=cleanup)
+        return [(motion.features, motion.joints) for motion in result.motions]
 
     return generate
 
@@ -103,6 +108,7 @@ def markdown_tables(report) -> str:
 def run(args) -> int:
     from keymask.cli.generate import load_pipeline
     from keymask.core.fileio import write_json, write_text
+    from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.pipeline import SamplingSettings
     from keymask.core.metrics.evaluation import Benchmark, EvaluationReport, EvaluationSettings, load_paraphrases
     from keymask.core.metrics.evaluator import MotionTextEvaluator
@@ -120,7 +126,8 @@ def run(args) -> int:
     if not args.real_only:
         args.clip_weights = None
         pipeline = load_pipeline(args)
-        generate = feature_generator(pipeline, SamplingSettings())
+        generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance),
+                                       None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")
         # A model without a length estimator gets 6 seconds per paraphrase.

@@ -43,6 +43,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
+    sampling.add_argument("--no-cleanup", action="store_true",
+                          help="keep the decoder's raw joints: no smoothing, no foot locking")
     output = parser.add_argument_group("output")
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
@@ -128,6 +130,12 @@ def _settings(args):
                             topk_filter_thres=args.topk, greedy=args.greedy)
 
 
+def _cleanup(args):
+    from keymask.core.generation.cleanup import CleanupSettings
+
+    return None if getattr(args, "no_cleanup", False) else CleanupSettings()
+
+
 def _progress_bar():
     from tqdm import tqdm
 
@@ -171,7 +179,7 @@ def run_generate(args) -> int:
             raise CommandError("Give a length on every line of the prompt file, or on none.")
         frames = None if short_entries[0][1] is None else [f for _, f in short_entries]
         result = pipeline([p for p, _ in short_entries], frames=frames, samples=args.samples, seed=args.seed,
-                          settings=settings, progress=progress)
+                          settings=settings, cleanup=_cleanup(args), progress=progress)
         motions += [(m.prompt, m.joints) for m in result.motions]
         seeds.append(result.seed)
     for prompt, frames in long_entries:

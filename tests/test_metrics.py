@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from keymask.core.features import recover_from_ric
 from keymask.core.metrics.embedding import (diversity, frechet_distance, matching_score, multimodality,
                                             r_precision)
 from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
@@ -142,13 +143,16 @@ def test_a_model_that_returns_the_real_motions_scores_like_the_real_data(benchma
     in_order = list(benchmark.clips.features)
     by_caption = {(c, len(f)): f for c, f in zip(benchmark.clips.captions, benchmark.clips.features)}
 
+    def with_joints(features):
+        return [(f, recover_from_ric(f)) for f in features]
+
     def perfect(prompts, lengths, seed):
         if in_order:
-            return [in_order.pop(0) for _ in prompts]
-        return [by_caption[p, n] for p, n in zip(prompts, lengths)]
+            return with_joints([in_order.pop(0) for _ in prompts])
+        return with_joints([by_caption[p, n] for p, n in zip(prompts, lengths)])
 
     def still(prompts, lengths, seed):  # every motion is the first frame held
-        return [np.repeat(benchmark.clips.features[0][:1], n, axis=0) for n in lengths]
+        return with_joints([np.repeat(benchmark.clips.features[0][:1], n, axis=0) for n in lengths])
 
     real = benchmark.real_scores()
     copied = benchmark.model_scores(perfect)
@@ -177,7 +181,7 @@ def test_paraphrases_are_classified_by_the_action_they_show(benchmark):
 
     def shows_the_first_clip(prompts, lengths, seed):
         assert lengths is None  # the model picks the length of a paraphrase
-        return [features_of[label] for _ in prompts]
+        return [(features_of[label], recover_from_ric(features_of[label])) for _ in prompts]
 
     entries = [{"prompt": "someone does the first thing", "accepts": [label]},
                {"prompt": "someone does another thing", "accepts": [other]}]

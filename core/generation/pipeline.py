@@ -15,6 +15,7 @@ import torch
 
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.bundle import CLIP_TEXT_ENCODER, MotionModelBundle
+from keymask.core.generation.cleanup import CleanupSettings, clean_motion
 from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
 from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.text.encoders import TextEncoder, clean_prompts
@@ -113,12 +114,15 @@ class MotionPipeline:
     def __call__(self, prompts: Sequence[str], *, frames: int | Sequence[int] | None = None, samples: int = 1,
                  seed: int | None = None, settings: SamplingSettings | None = None,
                  fixed: FixedTokens | None = None, text_embedding: torch.Tensor | None = None,
-                 progress: Progress | None = None, cancel: Cancel | None = None) -> GenerationResult:
+                 cleanup: CleanupSettings | None = None, progress: Progress | None = None,
+                 cancel: Cancel | None = None) -> GenerationResult:
         """Generate `samples` motions per prompt in one batched pass.
 
         frames: length per prompt (or one for all), in 20 fps frames, rounded to whole tokens
         (4 frames); None asks the length estimator. fixed: token ids held fixed, (B, N, Q) with
         B = prompts x samples. text_embedding (P, dim) skips the text encoder (tests, parity).
+        cleanup: smooth the joints and lock planted feet (cleanup.py); None gives the decoder's
+        joints as they are (features are never changed).
         """
         settings = settings or SamplingSettings()
         seed = secrets.randbits(31) if seed is None else int(seed)
@@ -172,9 +176,12 @@ class MotionPipeline:
         for i in range(batch):
             n = int(token_lengths[i])
             motion_features = features[i, : n * self.spec.frames_per_token]
+            joints = recover_from_ric(motion_features).cpu().numpy()
+            if cleanup is not None:
+                joints = clean_motion(joints, cleanup)
             motions.append(GeneratedMotion(
                 prompt=prompts[i // samples], sample=i % samples, tokens=all_ids[i, :n].cpu().numpy(),
-                features=motion_features.cpu().numpy(), joints=recover_from_ric(motion_features).cpu().numpy(),
+                features=motion_features.cpu().numpy(), joints=joints,
                 fps=self.spec.fps,
             ))
         return GenerationResult(motions=motions, seed=seed, settings=settings)

@@ -25,9 +25,9 @@ from keymask.core.spec import HUMANML3D
 from keymask.core.text.encoders import TextEncoder
 from keymask.core.training.data import manifest, read_split
 
-# (prompts, lengths in frames or None for the model's own choice, seed) -> features (T_i, D) per
-# prompt: one motion each
-GenerateFeatures = Callable[[Sequence[str], Sequence[int] | None, int], list[np.ndarray]]
+# (prompts, lengths in frames or None for the model's own choice, seed) -> one motion per prompt, as
+# (features (T_i, D) for the evaluator, joints (T_i, J, 3) as delivered, e.g. after clean-up)
+GenerateFeatures = Callable[[Sequence[str], Sequence[int] | None, int], list[tuple[np.ndarray, np.ndarray]]]
 
 
 @dataclass
@@ -139,7 +139,7 @@ def _joints(features: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [recover_from_ric(np.asarray(f)) for f in features]
 
 
-def score(motion: np.ndarray, text: np.ndarray, features: Sequence[np.ndarray], train_motion: np.ndarray,
+def score(motion: np.ndarray, text: np.ndarray, joints: Sequence[np.ndarray], train_motion: np.ndarray,
           test_motion: np.ndarray | None, *, multimodal: np.ndarray | None = None, seed: int = 0,
           group_size: int = 32) -> Scores:
     """motion, text (N, E) paired; train_motion / test_motion (M, E) references."""
@@ -150,7 +150,7 @@ def score(motion: np.ndarray, text: np.ndarray, features: Sequence[np.ndarray], 
         matching=matching_score(text, motion),
         diversity=diversity(motion, seed=seed),
         multimodality=None if multimodal is None else multimodality(multimodal, seed=seed),
-        physical=physical_report(_joints(features)),
+        physical=physical_report(joints),
     )
 
 
@@ -181,14 +181,14 @@ class Benchmark:
                                    for label in labels])  # (labels, E)
 
     def real_scores(self) -> Scores:
-        return score(self.test_motion, self.test_text, self.clips.features, self.train_motion, None,
+        return score(self.test_motion, self.test_text, _joints(self.clips.features), self.train_motion, None,
                      seed=self.settings.seed, group_size=self.settings.group_size)
 
     def model_scores(self, generate: GenerateFeatures) -> Scores:
         s = self.settings
         lengths = [len(f) for f in self.clips.features]
-        features = _generate_in_batches(generate, self.clips.captions, lengths, s.batch_size, s.seed, "benchmark")
-        motion = embed_motions(self.evaluator, features)
+        generated = _generate_in_batches(generate, self.clips.captions, lengths, s.batch_size, s.seed, "benchmark")
+        motion = embed_motions(self.evaluator, [features for features, _ in generated])
         multimodal = None
         if s.multimodality_texts and s.multimodality_samples >= 2:
             rng = np.random.default_rng(s.seed)
@@ -196,9 +196,10 @@ class Benchmark:
                                 replace=False)
             prompts = [self.clips.captions[i] for i in chosen for _ in range(s.multimodality_samples)]
             mm_lengths = [lengths[i] for i in chosen for _ in range(s.multimodality_samples)]
-            mm_features = _generate_in_batches(generate, prompts, mm_lengths, s.batch_size, s.seed + 1, "multimodality")
-            multimodal = embed_motions(self.evaluator, mm_features).reshape(len(chosen), s.multimodality_samples, -1)
-        return score(motion, self.test_text, features, self.train_motion, self.test_motion, multimodal=multimodal,
+            mm_generated = _generate_in_batches(generate, prompts, mm_lengths, s.batch_size, s.seed + 1, "multimodality")
+            multimodal = embed_motions(self.evaluator, [f for f, _ in mm_generated]).reshape(
+                len(chosen), s.multimodality_samples, -1)
+        return score(motion, self.test_text, [joints for _, joints in generated], self.train_motion, self.test_motion, multimodal=multimodal,
                      seed=s.seed, group_size=s.group_size)
 
     def classify(self, motion: np.ndarray) -> list[str]:
@@ -212,9 +213,9 @@ class Benchmark:
         classified."""
         prompts = [e["prompt"] for e in entries]
         lengths = None if frames is None else [frames] * len(prompts)
-        features = _generate_in_batches(generate, prompts, lengths, self.settings.batch_size, self.settings.seed,
-                                        "paraphrases")
-        predicted = self.classify(embed_motions(self.evaluator, features))
+        generated = _generate_in_batches(generate, prompts, lengths, self.settings.batch_size, self.settings.seed,
+                                         "paraphrases")
+        predicted = self.classify(embed_motions(self.evaluator, [features for features, _ in generated]))
         real = self.classify(self.test_motion)
         real_accuracy = float(np.mean([p == c for p, c in zip(real, self.clips.contents)]))
         results = [ParaphraseResult(e["prompt"], list(e["accepts"]), p) for e, p in zip(entries, predicted)]

@@ -1,0 +1,45 @@
+"""The model that ships: present, small, documented, and used when no --model is given."""
+
+from pathlib import Path
+
+import numpy as np
+
+from keymask.resources import RESOURCES_DIR
+
+DEFAULT = RESOURCES_DIR / "models" / "default"
+EVALUATOR = RESOURCES_DIR / "models" / "evaluator"
+
+
+def test_shipped_weights_are_safetensors_under_60_mb():
+    files = [p for p in (RESOURCES_DIR / "models").rglob("*") if p.is_file()]
+    weights = [p for p in files if p.suffix == ".safetensors"]
+    assert len(weights) >= 5  # RVQ-VAE, two transformers, length estimator, evaluator
+    assert not [p for p in files if p.suffix in (".pt", ".tar", ".pth", ".ckpt")]
+    assert sum(p.stat().st_size for p in files) < 60 * 1024 * 1024
+
+
+def test_model_card_states_licence_citation_metrics_and_retraining():
+    card = (DEFAULT / "README.md").read_text()
+    for needed in ("CC BY-NC 4.0", "arXiv:2306.08861", "MoMask", "FID", "R-precision", "MPJPE",
+                   "keymask train rvq-vae", "keymask train assemble", "keymask eval"):
+        assert needed in card, needed
+
+
+def test_generate_without_model_uses_the_shipped_default(tmp_path, capsys, monkeypatch):
+    from keymask.cli.main import main
+    from keymask.core.bvh.reader import read_bvh
+
+    monkeypatch.delenv("KEYMASK_MODEL", raising=False)
+    assert main(["generate", "a person waves with the right hand", "--seed", "0", "-o", str(tmp_path / "w.bvh")]) == 0
+    motion = read_bvh(tmp_path / "w.bvh")
+    joints = np.load(tmp_path / "w.npy")
+    assert motion.n_frames == len(joints) >= 20 and joints.shape[1:] == (22, 3)
+    assert np.isfinite(joints).all() and 0.5 < joints[..., 1].max() < 2.5  # a standing body's height in metres
+    assert "seed: 0" in capsys.readouterr().out
+
+
+def test_shipped_evaluator_loads():
+    from keymask.core.metrics.evaluator import MotionTextEvaluator
+
+    evaluator = MotionTextEvaluator.from_pretrained(EVALUATOR)
+    assert evaluator.config.text_dim == 384
