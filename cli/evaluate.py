@@ -37,6 +37,8 @@ def add_parser(subparsers) -> None:
                         help="R-precision ranks each text's motion among this many (default: %(default)s, as published)")
     parser.add_argument("--guidance", type=float, default=4.0,
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
@@ -92,7 +94,7 @@ def markdown_tables(report) -> str:
             ("Bone-length drift", real.physical.bone_drift, model and model.physical.bone_drift, "lower")]
     lines = ["| metric | real (test split) | model | ratio model/real | better |", "|---|---|---|---|---|"]
     for name, real_value, model_value, better in rows:
-        ratio = model_value / real_value if model_value is not None and real_value else None
+        ratio = model_value / real_value if model_value is not None and real_value and abs(real_value) > 1e-6 else None
         lines.append(f"| {name} | {_fmt(real_value)} | {_fmt(model_value)} | {_fmt(ratio, 2)} | {better} |")
     if report.paraphrases is not None:
         p = report.paraphrases
@@ -126,7 +128,8 @@ def run(args) -> int:
     if not args.real_only:
         args.clip_weights = None
         pipeline = load_pipeline(args)
-        generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance),
+        generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
+                                                                steps=args.steps),
                                        None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")

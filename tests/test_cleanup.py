@@ -91,7 +91,18 @@ def test_the_pipeline_cleans_joints_only_when_asked(parity_pipeline):
     assert np.allclose(clean_motion(raw.joints), clean.joints, atol=1e-6)
 
 
-@pytest.mark.parametrize("settings", [CleanupSettings(smoothing_sigma=0, foot_locking=False)])
+def test_stretching_bones_get_their_median_length_back():
+    from keymask.core.generation.cleanup import make_bones_rigid
+    from keymask.core.metrics.physical import bone_length_drift
+
+    joints = standing(9)
+    joints[::2, 15] += (joints[::2, 15] - joints[::2, 12]) * 0.1  # the head bone stretches by 10% every other frame
+    rigid = make_bones_rigid(joints)
+    assert bone_length_drift(joints) > 1e-3 and bone_length_drift(rigid) < 1e-9
+    assert np.allclose(rigid[:, :15], joints[:, :15])
+
+
+@pytest.mark.parametrize("settings", [CleanupSettings(smoothing_sigma=0, foot_locking=False, rigid_bones=False)])
 def test_cleanup_off_is_identity(settings):
     joints = standing(10)
     assert np.allclose(clean_motion(joints, settings), joints)

@@ -12,7 +12,6 @@ from keymask.core.bvh.format import BvhMotion
 from keymask.core.bvh.from_joints import bvh_to_joints, joints_to_bvh
 from keymask.core.bvh.reader import read_bvh
 from keymask.core.bvh.writer import write_bvh
-from keymask.core.data.retarget import BANDAI_JOINT_FOR, bandai_to_humanml3d
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
 
@@ -49,6 +48,8 @@ def motion_to_joints(motion: BvhMotion, fps: float = 20.0) -> np.ndarray:
         if abs(motion.fps - fps) > 1e-3:
             joints = _resample_positions(joints, motion.fps, fps)
         return joints
+    from keymask.core.data.retarget import BANDAI_JOINT_FOR, bandai_to_humanml3d  # SciPy, slow to load: only here
+
     if set(BANDAI_JOINT_FOR.values()) <= names:
         return bandai_to_humanml3d(motion, fps=fps)
     raise JointsFormatError(

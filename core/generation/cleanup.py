@@ -1,7 +1,8 @@
-"""Clean-up of generated joint positions: light temporal smoothing and foot locking.
+"""Clean-up of generated joint positions: light temporal smoothing, rigid bones and foot locking.
 
 The decoder's motions tremble a little at token boundaries and their planted feet slide (both
-measured by `keymask eval`). Smoothing is a Gaussian over time on every joint. Foot locking
+measured by `keymask eval`). Smoothing is a Gaussian over time on every joint; then every bone
+takes its median length (the decoder's joints stretch a few per cent). Foot locking
 finds, per foot, the runs of frames where the foot is on the floor (its lowest joint below
 `contact_height`), holds the foot where the run's middle frame puts it (horizontally), and
 bends the leg to reach it with two-bone IK (hip, knee, ankle; the toe follows the ankle); the
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keymask.core.skeleton import LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS
+from keymask.core.skeleton import HUMANML3D_SKELETON, LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS, Skeleton
 
 LEFT_LEG = (1, 4, *LEFT_FOOT_JOINTS)  # hip, knee, ankle, toe
 RIGHT_LEG = (2, 5, *RIGHT_FOOT_JOINTS)
@@ -21,6 +22,7 @@ RIGHT_LEG = (2, 5, *RIGHT_FOOT_JOINTS)
 @dataclass(frozen=True)
 class CleanupSettings:
     smoothing_sigma: float = 1.0  # frames; 0 turns smoothing off
+    rigid_bones: bool = True  # every bone at its median length in every frame
     foot_locking: bool = True
     contact_height: float = 0.05  # metres above the floor (y = 0)
     contact_speed: float = 1.2  # m/s: a foot moving faster is swinging, not planted
@@ -39,6 +41,19 @@ def smooth_positions(joints: np.ndarray, sigma: float) -> np.ndarray:
     weights /= weights.sum()
     padded = np.concatenate([np.repeat(joints[:1], radius, 0), joints, np.repeat(joints[-1:], radius, 0)])
     return sum(w * padded[radius + o: radius + o + len(joints)] for o, w in zip(offsets, weights))
+
+
+def make_bones_rigid(joints: np.ndarray, skeleton: Skeleton = HUMANML3D_SKELETON) -> np.ndarray:
+    """(T, J, 3) -> (T, J, 3): each bone keeps its direction and takes its median length over the
+    motion, placed from the root outwards (parents come before children in the joint order)."""
+    out = joints.copy()
+    for child, parent in enumerate(skeleton.parents):
+        if parent < 0:
+            continue
+        bone = joints[:, child] - joints[:, parent]  # (T, 3)
+        length = np.linalg.norm(bone, axis=-1, keepdims=True)
+        out[:, child] = out[:, parent] + bone / np.maximum(length, 1e-9) * np.median(length)
+    return out
 
 
 def foot_contact_runs(foot: np.ndarray, settings: CleanupSettings) -> list[tuple[int, int]]:
@@ -143,8 +158,11 @@ def stop_root_sliding(joints: np.ndarray, settings: CleanupSettings = CleanupSet
 
 
 def clean_motion(joints: np.ndarray, settings: CleanupSettings = CleanupSettings()) -> np.ndarray:
-    """(T, J, 3) generated joints -> smoothed, body held back by its planted feet, feet locked."""
+    """(T, J, 3) generated joints -> smoothed, bones rigid, body held back by its planted feet,
+    feet locked."""
     cleaned = smooth_positions(np.asarray(joints, dtype=np.float64), settings.smoothing_sigma)
+    if settings.rigid_bones:
+        cleaned = make_bones_rigid(cleaned)
     if settings.foot_locking:
         cleaned = lock_feet(stop_root_sliding(cleaned, settings), settings)
     return cleaned.astype(np.asarray(joints).dtype)
