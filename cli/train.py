@@ -63,7 +63,7 @@ def add_parser(subparsers) -> None:
                            help="stop after this long with the state saved; run again to continue")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
-            token.add_argument("--layers", type=int, default=6, help="transformer layers (default: %(default)s)")
+            token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
         _add_schedule_arguments(token)
         token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
 

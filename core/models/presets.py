@@ -26,9 +26,10 @@ def official_size(text_dim: int = 512) -> ModelSizes:
 
 
 def keymask_default(text_dim: int = 384) -> ModelSizes:
-    """Half the official width: trains on the Bandai data within CPU sessions (MiniLM text, 384-d)."""
-    vq = RVQVAEConfig(nb_code=512, code_dim=256, width=256, depth=3, num_quantizers=6)
-    common = dict(num_tokens=512, code_dim=256, latent_dim=256, ff_size=768, n_layers=6, n_heads=4, text_dim=text_dim)
+    """The shipped default's sizes (resources/models/default), small enough to train on the Bandai
+    data in CPU sessions (MiniLM text, 384-d)."""
+    vq = RVQVAEConfig(nb_code=512, code_dim=128, width=128, depth=2, num_quantizers=6)
+    common = dict(num_tokens=512, code_dim=128, latent_dim=256, ff_size=768, n_layers=4, n_heads=4, text_dim=text_dim)
     return ModelSizes(vq, MaskTransformerConfig(**common, cond_drop_prob=0.1),
                       ResidualTransformerConfig(**common, num_quantizers=6, cond_drop_prob=0.2),
                       LengthEstimatorConfig(text_dim=text_dim))

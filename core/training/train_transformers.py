@@ -34,7 +34,7 @@ class TokenTrainingConfig(RunConfig):
     model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
 
 
-def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 6):
+def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4):
     """KeyMask's default sizes, matched to a trained RVQ-VAE and a text encoder."""
     common = dict(num_tokens=vq.config.nb_code, code_dim=vq.config.code_dim, latent_dim=latent_dim,
                   ff_size=3 * latent_dim, n_layers=n_layers, n_heads=4, dropout=0.1, text_dim=text_dim)
