@@ -1,7 +1,6 @@
 """`keymask eval`: score a model against real data, as the text-to-motion papers do."""
 
 import argparse
-import json
 from pathlib import Path
 
 EPILOG = """\
@@ -60,7 +59,7 @@ def _evaluator_folder(args) -> Path:
 
 
 def feature_generator(pipeline, settings, cleanup):
-    """A GenerateFeatures for the benchmark from a MotionPipeline: features for the evaluator, the
+    """A GenerateMotions for the benchmark from a MotionPipeline: features for the evaluator, the
     joints a user gets (cleaned up unless --no-cleanup) for the physical metrics."""
 
     def generate(prompts, lengths, seed):
@@ -126,8 +125,7 @@ def run(args) -> int:
     benchmark = Benchmark(evaluator, SentenceEncoder(), dataset, settings)
     report = EvaluationReport(real=benchmark.real_scores())
     if not args.real_only:
-        args.clip_weights = None
-        pipeline = load_pipeline(args)
+        pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
                                                                 steps=args.steps),
                                        None if args.no_cleanup else CleanupSettings())
@@ -148,5 +146,5 @@ def run(args) -> int:
                         "accuracy": report.paraphrases.accuracy, "real_accuracy": report.paraphrases.real_accuracy,
                         "results": [vars(r) for r in report.paraphrases.results]},
                     "extra": report.extra, "split": args.split, "seed": args.seed}
-        write_json(args.json, json.loads(json.dumps(document)))
+        write_json(args.json, document)
     return 0

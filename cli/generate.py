@@ -43,8 +43,6 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
-    sampling.add_argument("--no-cleanup", action="store_true",
-                          help="keep the decoder's raw joints: no smoothing, no foot locking")
     output = parser.add_argument_group("output")
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
@@ -66,6 +64,8 @@ def add_parser(subparsers) -> None:
     length.add_argument("--seconds", type=float, default=None, help="length in seconds (default: estimated from text)")
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames")
     generate.add_argument("--samples", type=int, default=1, help="motions per prompt (default: %(default)s)")
+    generate.add_argument("--no-cleanup", action="store_true",
+                          help="keep the decoder's raw joints: no smoothing, rigid bones or foot locking")
     _add_model_options(generate)
     generate.set_defaults(run=run_generate)
 
@@ -107,19 +107,20 @@ def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
     return prompts
 
 
-def load_pipeline(args):
+def load_pipeline(model: Path | None, clip_weights: Path | None = None):
+    """The pipeline of `model`, else $KEYMASK_MODEL, else the shipped default."""
     from keymask.cli.errors import CommandError
     from keymask.core.generation.pipeline import MotionPipeline
     from keymask.resources import RESOURCES_DIR
 
-    folder = args.model or (Path(os.environ["KEYMASK_MODEL"]) if os.environ.get("KEYMASK_MODEL") else None)
+    folder = model or (Path(os.environ["KEYMASK_MODEL"]) if os.environ.get("KEYMASK_MODEL") else None)
     if folder is None:
         default = RESOURCES_DIR / "models" / "default"
         if not (default / "keymask_model.json").exists():
-            raise CommandError("No default model is installed yet: pass --model with a KeyMask model folder or "
-                               "official MoMask checkpoints (and --clip-weights for those).")
+            raise CommandError(f"The shipped default model is missing from {default}: reinstall KeyMask, or pass "
+                               "--model with a KeyMask model folder or official MoMask checkpoints.")
         folder = default
-    return MotionPipeline.from_folder(folder, clip_weights=args.clip_weights)
+    return MotionPipeline.from_folder(folder, clip_weights=clip_weights)
 
 
 def _settings(args):
@@ -128,12 +129,6 @@ def _settings(args):
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
                             topk_filter_thres=args.topk, greedy=args.greedy)
-
-
-def _cleanup(args):
-    from keymask.core.generation.cleanup import CleanupSettings
-
-    return None if getattr(args, "no_cleanup", False) else CleanupSettings()
 
 
 def _progress_bar():
@@ -153,6 +148,7 @@ def _progress_bar():
 def run_generate(args) -> int:
     from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
+    from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
     from keymask.core.generation.long_motion import generate_long
 
@@ -161,7 +157,7 @@ def run_generate(args) -> int:
     if args.samples < 1:
         raise CommandError("--samples must be at least 1.")
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
-    pipeline = load_pipeline(args)
+    pipeline = load_pipeline(args.model, args.clip_weights)
     fps = pipeline.spec.fps
     if args.prompts:
         entries = read_prompt_file(args.prompts)
@@ -169,6 +165,7 @@ def run_generate(args) -> int:
         frames = args.frames if args.seconds is None else int(round(args.seconds * fps))
         entries = [(args.prompt, frames)]
     settings = _settings(args)
+    cleanup = None if args.no_cleanup else CleanupSettings()
 
     bar, progress = _progress_bar()
     motions, seeds = [], []
@@ -179,14 +176,14 @@ def run_generate(args) -> int:
             raise CommandError("Give a length on every line of the prompt file, or on none.")
         frames = None if short_entries[0][1] is None else [f for _, f in short_entries]
         result = pipeline([p for p, _ in short_entries], frames=frames, samples=args.samples, seed=args.seed,
-                          settings=settings, cleanup=_cleanup(args), progress=progress)
+                          settings=settings, cleanup=cleanup, progress=progress)
         motions += [(m.prompt, m.joints) for m in result.motions]
         seeds.append(result.seed)
     for prompt, frames in long_entries:
         seed = args.seed if args.seed is not None else (seeds[0] if seeds else 0)
         for sample in range(args.samples):
             motion = generate_long(pipeline, prompt, frames, seed=seed + 1000 * sample, settings=settings,
-                                   progress=progress)
+                                   cleanup=cleanup, progress=progress)
             motions.append((prompt, motion.joints))
         seeds.append(seed)
     bar.close()
@@ -215,7 +212,7 @@ def run_edit(args) -> int:
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
     if not args.input.exists():
         raise FileNotFoundError(f"The input motion {args.input} does not exist.")
-    pipeline = load_pipeline(args)
+    pipeline = load_pipeline(args.model, args.clip_weights)
     fps = pipeline.spec.fps
     if args.input.suffix.lower() == ".npy":
         source = check_joints(np.load(args.input), str(args.input))

@@ -24,12 +24,8 @@ def add_parser(subparsers) -> None:
                             description="Train the residual VQ-VAE as MoMask does (windows of motion features, "
                                         "quantizer dropout, EMA codebooks, commitment loss).",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    rvq.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
-    rvq.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the model")
-    rvq.add_argument("--iterations", type=int, default=3000, help="training steps (default: %(default)s)")
-    rvq.add_argument("--batch-size", type=int, default=128, help="windows per step and process (default: %(default)s)")
+    _add_run_arguments(rvq, iterations=3000, batch_size=128, batch_items="windows")
     rvq.add_argument("--window", type=int, default=64, help="frames per window (default: %(default)s)")
-    rvq.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
     rvq.add_argument("--width", type=int, default=128, help="encoder/decoder channels (default: %(default)s)")
     rvq.add_argument("--code-dim", type=int, default=128, help="code width (default: %(default)s)")
     rvq.add_argument("--codes", type=int, default=512, help="codes per codebook (default: %(default)s)")
@@ -40,10 +36,6 @@ def add_parser(subparsers) -> None:
     rvq.add_argument("--decoder-only", action="store_true",
                      help="fine-tune the decoder alone (with --init-from): tokens stay as they are, so "
                           "transformers trained on them stay valid")
-    rvq.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    rvq.add_argument("--max-minutes", type=float, default=None,
-                     help="stop after this long with the state saved; run again to continue")
-    _add_schedule_arguments(rvq)
     rvq.set_defaults(run=run_rvq_vae)
 
     for kind, what in (("mask-transformer", "the text-conditioned masked transformer (base token layer)"),
@@ -52,19 +44,11 @@ def add_parser(subparsers) -> None:
         token = models.add_parser(kind, help=what, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                                   description=f"Train {what} on the training split's tokens (from a trained "
                                               "RVQ-VAE) and caption embeddings (the packaged MiniLM encoder).")
-        token.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
+        _add_run_arguments(token, iterations=3000, batch_size=64, batch_items="clips")
         token.add_argument("--rvq", type=Path, required=True, help="a trained RVQ-VAE folder (<run>/rvq_vae)")
-        token.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the model")
-        token.add_argument("--iterations", type=int, default=3000, help="training steps (default: %(default)s)")
-        token.add_argument("--batch-size", type=int, default=64, help="clips per step and process (default: %(default)s)")
-        token.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
-        token.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-        token.add_argument("--max-minutes", type=float, default=None,
-                           help="stop after this long with the state saved; run again to continue")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
-        _add_schedule_arguments(token)
         token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
 
     evaluator = models.add_parser(
@@ -72,16 +56,8 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train the evaluator's motion and text encoders contrastively on the training split "
                     "(the part the HumanML3D evaluator plays in the papers' FID and R-precision).")
-    evaluator.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
-    evaluator.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the evaluator")
-    evaluator.add_argument("--iterations", type=int, default=1500, help="training steps (default: %(default)s)")
-    evaluator.add_argument("--batch-size", type=int, default=96, help="clips per step and process (default: %(default)s)")
-    evaluator.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
+    _add_run_arguments(evaluator, iterations=1500, batch_size=96, batch_items="clips")
     evaluator.add_argument("--width", type=int, default=192, help="encoder width (default: %(default)s)")
-    evaluator.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    evaluator.add_argument("--max-minutes", type=float, default=None,
-                           help="stop after this long with the state saved; run again to continue")
-    _add_schedule_arguments(evaluator)
     evaluator.set_defaults(run=run_evaluator)
 
     assemble = models.add_parser(
@@ -96,7 +72,17 @@ def add_parser(subparsers) -> None:
     assemble.set_defaults(run=run_assemble)
 
 
-def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_run_arguments(parser: argparse.ArgumentParser, *, iterations: int, batch_size: int, batch_items: str) -> None:
+    """The options every training run has (RunConfig's fields, plus where the data is and a time limit)."""
+    parser.add_argument("--dataset", type=Path, default=None, help="built dataset folder (default: the cache's)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder: state, logs and the model")
+    parser.add_argument("--iterations", type=int, default=iterations, help="training steps (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help=f"{batch_items} per step and process (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after this long with the state saved; run again to continue")
     parser.add_argument("--warmup", type=int, default=200, help="steps of linear learning-rate warm-up "
                         "(default: %(default)s)")
     parser.add_argument("--milestones", type=float, nargs="+", default=[0.7, 0.9], metavar="FRACTION",
@@ -105,23 +91,29 @@ def _add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from the weights of another run folder of the same model (fine-tuning)")
 
 
-def _schedule(args) -> dict:
-    return dict(warmup=args.warmup, milestones=tuple(args.milestones),
+def _run_settings(args) -> dict:
+    """RunConfig fields and the dataset folder from the options of _add_run_arguments."""
+    from keymask.core.paths import default_dataset_dir
+
+    return dict(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
+                iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                warmup=args.warmup, milestones=tuple(args.milestones),
                 init_from=None if args.init_from is None else str(args.init_from))
+
+
+def _time_limit(args) -> float | None:
+    return None if args.max_minutes is None else args.max_minutes * 60
 
 
 def run_rvq_vae(args) -> int:
     from keymask.core.models.rvq_vae import RVQVAEConfig
-    from keymask.core.paths import default_dataset_dir
     from keymask.core.training.train_rvq_vae import RVQTrainingConfig, reconstruction_mpjpe, train_rvq_vae
 
     model = RVQVAEConfig(nb_code=args.codes, code_dim=args.code_dim, width=args.width, depth=args.depth,
                          num_quantizers=args.quantizers)
-    config = RVQTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
-                               model=model, iterations=args.iterations, batch_size=args.batch_size,
-                               window=args.window, lr=args.lr, seed=args.seed,
-                               position_weight=args.position_weight, decoder_only=args.decoder_only, **_schedule(args))
-    trained = train_rvq_vae(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    config = RVQTrainingConfig(model=model, window=args.window, position_weight=args.position_weight,
+                               decoder_only=args.decoder_only, **_run_settings(args))
+    trained = train_rvq_vae(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report
         print(f"model: {args.out / 'rvq_vae'}; log: {args.out / 'rvq_vae.csv'}")
         print(f"validation MPJPE: {reconstruction_mpjpe(trained, config.dataset_dir, 'val') * 1000:.1f} mm "
@@ -130,15 +122,12 @@ def run_rvq_vae(args) -> int:
 
 
 def run_token_model(args) -> int:
-    from keymask.core.paths import default_dataset_dir
     from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
 
-    config = TokenTrainingConfig(kind=args.kind, dataset_dir=str(args.dataset or default_dataset_dir()),
-                                 rvq_dir=str(args.rvq), output_dir=str(args.out), iterations=args.iterations,
-                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed, **_schedule(args),
+    config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
                                  {"latent_dim": args.latent_dim, "n_layers": args.layers})
-    train_token_model(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    train_token_model(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {args.out / args.kind}; log: {args.out / (args.kind + '.csv')}")
     return 0
@@ -146,13 +135,10 @@ def run_token_model(args) -> int:
 
 def run_evaluator(args) -> int:
     from keymask.core.metrics.evaluator import EvaluatorConfig
-    from keymask.core.paths import default_dataset_dir
     from keymask.core.training.train_evaluator import EvaluatorTrainingConfig, train_evaluator
 
-    config = EvaluatorTrainingConfig(dataset_dir=str(args.dataset or default_dataset_dir()), output_dir=str(args.out),
-                                     model=EvaluatorConfig(hidden_dim=args.width), iterations=args.iterations,
-                                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, **_schedule(args))
-    train_evaluator(config, stop_after_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    config = EvaluatorTrainingConfig(model=EvaluatorConfig(hidden_dim=args.width), **_run_settings(args))
+    train_evaluator(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"evaluator: {args.out / 'evaluator'}; log: {args.out / 'evaluator.csv'}")
     return 0

@@ -1,12 +1,15 @@
 """Clean-up of generated joint positions: light temporal smoothing, rigid bones and foot locking.
 
 The decoder's motions tremble a little at token boundaries and their planted feet slide (both
-measured by `keymask eval`). Smoothing is a Gaussian over time on every joint; then every bone
-takes its median length (the decoder's joints stretch a few per cent). Foot locking
-finds, per foot, the runs of frames where the foot is on the floor (its lowest joint below
-`contact_height`), holds the foot where the run's middle frame puts it (horizontally), and
-bends the leg to reach it with two-bone IK (hip, knee, ankle; the toe follows the ankle); the
-correction fades in and out over `blend_frames` around each run so nothing pops.
+measured by `keymask eval`). In order:
+1. smoothing: a Gaussian over time on every joint;
+2. rigid bones: every bone takes its median length (the decoder's joints stretch a few per cent);
+3. root: a foot is planted in runs of frames where its lowest joint is below `contact_height`
+   and it moves slower than `contact_speed`; the whole body is moved back by how far its
+   planted feet slid, so it travels as far as its steps carry it;
+4. foot locking: each planted foot is held where its run's middle frame puts it (horizontally)
+   and the leg bends to reach it by two-bone IK (hip, knee, ankle; the toe follows the ankle);
+   the correction fades in and out over `blend_frames` around each run so nothing pops.
 """
 
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keymask.core.skeleton import HUMANML3D_SKELETON, LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS, Skeleton
+from keymask.core.spec import HUMANML3D
 
 LEFT_LEG = (1, 4, *LEFT_FOOT_JOINTS)  # hip, knee, ankle, toe
 RIGHT_LEG = (2, 5, *RIGHT_FOOT_JOINTS)
@@ -26,7 +30,7 @@ class CleanupSettings:
     foot_locking: bool = True
     contact_height: float = 0.05  # metres above the floor (y = 0)
     contact_speed: float = 1.2  # m/s: a foot moving faster is swinging, not planted
-    fps: int = 20
+    fps: int = HUMANML3D.fps
     min_contact_frames: int = 2
     blend_frames: int = 3
 

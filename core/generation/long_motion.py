@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from keymask.core.features import recover_from_ric
+from keymask.core.generation.cleanup import CleanupSettings, clean_motion
 from keymask.core.generation.pipeline import (
     Cancel,
     FixedTokens,
@@ -24,9 +25,9 @@ DEFAULT_OVERLAP_TOKENS = 12  # 2.4 s of context carried into each new window
 
 
 def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
-                  seed: int = 0, settings: SamplingSettings | None = None, progress: Progress | None = None,
-                  cancel: Cancel | None = None) -> GeneratedMotion:
-    """One motion of `frames` frames (any length) for `prompt`."""
+                  seed: int = 0, settings: SamplingSettings | None = None, cleanup: CleanupSettings | None = None,
+                  progress: Progress | None = None, cancel: Cancel | None = None) -> GeneratedMotion:
+    """One motion of `frames` frames (any length) for `prompt`; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
     total = int(round(frames / spec.frames_per_token))
@@ -56,6 +57,8 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
     # 2. All tokens through the decoder at once, then joints.
     with torch.no_grad():
         features = pipeline.decode_tokens(tokens[None])[0]  # (T, D)
+    joints = np.asarray(recover_from_ric(features.cpu().numpy()))
+    if cleanup is not None:
+        joints = clean_motion(joints, cleanup)
     return GeneratedMotion(prompt=first.motions[0].prompt, sample=0, tokens=tokens.numpy(),
-                           features=features.cpu().numpy(), joints=np.asarray(recover_from_ric(features.cpu().numpy())),
-                           fps=spec.fps)
+                           features=features.cpu().numpy(), joints=joints, fps=spec.fps)

@@ -27,7 +27,7 @@ from keymask.core.training.data import manifest, read_split
 
 # (prompts, lengths in frames or None for the model's own choice, seed) -> one motion per prompt, as
 # (features (T_i, D) for the evaluator, joints (T_i, J, 3) as delivered, e.g. after clean-up)
-GenerateFeatures = Callable[[Sequence[str], Sequence[int] | None, int], list[tuple[np.ndarray, np.ndarray]]]
+GenerateMotions = Callable[[Sequence[str], Sequence[int] | None, int], list[tuple[np.ndarray, np.ndarray]]]
 
 
 @dataclass
@@ -135,10 +135,6 @@ def embed_texts(evaluator: MotionTextEvaluator, text_encoder: TextEncoder, texts
     return np.concatenate(rows)
 
 
-def _joints(features: Sequence[np.ndarray]) -> list[np.ndarray]:
-    return [recover_from_ric(np.asarray(f)) for f in features]
-
-
 def score(motion: np.ndarray, text: np.ndarray, joints: Sequence[np.ndarray], train_motion: np.ndarray,
           test_motion: np.ndarray | None, *, multimodal: np.ndarray | None = None, seed: int = 0,
           group_size: int = 32) -> Scores:
@@ -154,7 +150,7 @@ def score(motion: np.ndarray, text: np.ndarray, joints: Sequence[np.ndarray], tr
     )
 
 
-def _generate_in_batches(generate: GenerateFeatures, prompts: Sequence[str], lengths: Sequence[int] | None,
+def _generate_in_batches(generate: GenerateMotions, prompts: Sequence[str], lengths: Sequence[int] | None,
                          batch_size: int, seed: int, desc: str) -> list[np.ndarray]:
     out = []
     for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
@@ -181,10 +177,10 @@ class Benchmark:
                                    for label in labels])  # (labels, E)
 
     def real_scores(self) -> Scores:
-        return score(self.test_motion, self.test_text, _joints(self.clips.features), self.train_motion, None,
+        return score(self.test_motion, self.test_text, [recover_from_ric(f) for f in self.clips.features], self.train_motion, None,
                      seed=self.settings.seed, group_size=self.settings.group_size)
 
-    def model_scores(self, generate: GenerateFeatures) -> Scores:
+    def model_scores(self, generate: GenerateMotions) -> Scores:
         s = self.settings
         lengths = [len(f) for f in self.clips.features]
         generated = _generate_in_batches(generate, self.clips.captions, lengths, s.batch_size, s.seed, "benchmark")
@@ -207,7 +203,7 @@ class Benchmark:
         distances = ((motion[:, None] - self.centroids[None]) ** 2).sum(-1)
         return [self.labels[i] for i in distances.argmin(1)]
 
-    def paraphrases(self, generate: GenerateFeatures, entries: Sequence[dict],
+    def paraphrases(self, generate: GenerateMotions, entries: Sequence[dict],
                     frames: int | None = None) -> ParaphraseReport:
         """Each prompt generated once, at `frames` frames or (None) the length the model chooses, then
         classified."""

@@ -20,7 +20,7 @@ from keymask.core.models.persistence import SavesPretrained
 class EvaluatorConfig:
     input_dim: int = 263  # motion features per frame (normalised)
     text_dim: int = 384  # sentence-encoder embedding width
-    hidden_dim: int = 256
+    hidden_dim: int = 192
     n_layers: int = 2
     n_heads: int = 4
     embed_dim: int = 256

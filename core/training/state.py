@@ -42,9 +42,7 @@ def load_state(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.O
         changed = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
         raise CheckpointError(f"{path} was saved with other settings ({', '.join(changed)}): resume with the same "
                               "settings or choose a new output folder.")
-    model.load_state_dict(state["model"])
-    if state.get("model_extra") is not None:
-        model.load_training_state(state["model_extra"])
+    _load_model(model, state)
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
@@ -61,10 +59,15 @@ def load_weights(folder: Path, model: torch.nn.Module) -> int:
                               f"that holds {STATE_FILE}.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     try:
-        model.load_state_dict(state["model"])
+        _load_model(model, state)
     except RuntimeError as error:
         raise CheckpointError(f"The run in {folder} trained a differently shaped model "
                               f"({str(error).splitlines()[1].strip()[:120]}).") from error
+    return int(state["step"])
+
+
+def _load_model(model: torch.nn.Module, state: dict) -> None:
+    """The weights, and what the model keeps outside its state dict (see save_state)."""
+    model.load_state_dict(state["model"])
     if state.get("model_extra") is not None:
         model.load_training_state(state["model_extra"])
-    return int(state["step"])

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from keymask.core.fileio import atomic_write
 from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
@@ -26,9 +25,8 @@ MIN_FRAMES = 16
 class EvaluatorTrainingConfig(RunConfig):
     dataset_dir: str
     model: EvaluatorConfig = field(default_factory=EvaluatorConfig)
-    iterations: int = 2000
-    batch_size: int = 128
-    lr: float = 1e-4
+    iterations: int = 1500
+    batch_size: int = 96
 
 
 @dataclass
@@ -41,27 +39,29 @@ class CaptionedClips:
 @torch.no_grad()
 def prepare_captioned_clips(dataset_dir: Path, split: str, text_encoder: TextEncoder, cache: Path | None = None,
                             progress: bool = True) -> CaptionedClips:
-    if cache is not None and Path(cache).exists():
-        return CaptionedClips(**torch.load(cache, weights_only=True))
+    """The split's clips (at least MIN_FRAMES long) with their captions' embeddings, which are kept
+    in `cache` (the features are read from the dataset each time)."""
     dataset_dir = Path(dataset_dir)
     records = manifest(dataset_dir)
     label_ids: dict[tuple[str, str], int] = {}
-    clips = CaptionedClips([], [], torch.zeros(0, dtype=torch.long))
-    labels, caption_lists = [], []
-    for clip_id in tqdm(read_split(dataset_dir, split), desc=f"captions ({split})", disable=not progress):
-        features = np.load(dataset_dir / "features" / f"{clip_id}.npy")
-        if len(features) < MIN_FRAMES:
+    clip_ids, features, labels = [], [], []
+    for clip_id in read_split(dataset_dir, split):
+        clip = np.load(dataset_dir / "features" / f"{clip_id}.npy")
+        if len(clip) < MIN_FRAMES:
             continue
         record = records[clip_id]
-        clips.features.append(torch.from_numpy(features.astype(np.float32)))
-        caption_lists.append(record["captions"])
+        clip_ids.append(clip_id)
+        features.append(torch.from_numpy(clip.astype(np.float32)))
         labels.append(label_ids.setdefault((record["content"], record["style"]), len(label_ids)))
-    clips.labels = torch.tensor(labels)
-    clips.caption_embeddings = embed_captions(caption_lists, text_encoder, progress=progress)
-    if cache is not None:
-        with atomic_write(cache, "wb") as handle:
-            torch.save(vars(clips), handle)
-    return clips
+    cached = torch.load(cache, weights_only=True) if cache is not None and Path(cache).exists() else None
+    if cached is not None and cached["clip_ids"] == clip_ids:
+        embeddings = cached["caption_embeddings"]
+    else:
+        embeddings = embed_captions([records[c]["captions"] for c in clip_ids], text_encoder, progress=progress)
+        if cache is not None:
+            with atomic_write(cache, "wb") as handle:
+                torch.save({"clip_ids": clip_ids, "caption_embeddings": embeddings}, handle)
+    return CaptionedClips(features, embeddings, torch.tensor(labels))
 
 
 def collate_crops(clips: CaptionedClips, indices: torch.Tensor, max_frames: int):
