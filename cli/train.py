@@ -146,7 +146,7 @@ def run_evaluator(args) -> int:
 
 def run_assemble(args) -> int:
     from keymask.core.data.bandai import LICENSE_NOTE
-    from keymask.core.generation.bundle import MotionModelBundle
+    from keymask.core.models.bundle import MotionModelBundle
     from keymask.core.models.length_estimator import LengthEstimator
     from keymask.core.models.mask_transformer import MaskTransformer
     from keymask.core.models.residual_transformer import ResidualTransformer

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from keymask.core.generation.bundle import MotionModelBundle
+from keymask.core.models.bundle import MotionModelBundle
 from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
 from keymask.core.models.official.options import CheckpointError
 

@@ -4,21 +4,12 @@ The output is a distribution over token counts 0..n_classes-1 (frames = tokens *
 samples from it (or takes its most likely value in greedy mode).
 """
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
+from keymask.core.models.configs import LengthEstimatorConfig
 from keymask.core.models.persistence import SavesPretrained
-
-
-@dataclass
-class LengthEstimatorConfig:
-    text_dim: int = 512
-    n_classes: int = 50  # token counts 0..49 (HumanML3D: at most 196 frames = 49 tokens)
-    hidden_dim: int = 512
-    dropout: float = 0.2
+from torch import nn
 
 
 def _block(in_dim: int, out_dim: int, dropout: float) -> list[nn.Module]:

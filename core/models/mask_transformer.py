@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
+from keymask.core.models.configs import MaskTransformerConfig
 from keymask.core.models.persistence import SavesPretrained
-
+from torch import Tensor, nn
 
 # ----------------------------------------------------------------------------------------------
 # Blocks
@@ -121,20 +120,6 @@ def token_loss(logits: Tensor, targets: Tensor, ignore_id: int) -> TokenLoss:  #
 
 # ----------------------------------------------------------------------------------------------
 # Model
-
-
-@dataclass
-class MaskTransformerConfig:
-    num_tokens: int = 512  # RVQ codebook size; id num_tokens is the mask, num_tokens + 1 the padding
-    code_dim: int = 512  # width of the token embedding
-    latent_dim: int = 384
-    ff_size: int = 1024
-    n_layers: int = 8
-    n_heads: int = 6
-    dropout: float = 0.2
-    text_dim: int = 512  # width of the text embedding (official: CLIP ViT-B/32, 512)
-    cond_drop_prob: float = 0.1  # training: probability of dropping the text for guidance
-    max_len: int = 5000  # rows of the positional table (official: 5000)
 
 
 class MaskTransformer(SavesPretrained, nn.Module):

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
-from keymask.core.models.length_estimator import LengthEstimatorConfig
-from keymask.core.models.mask_transformer import MaskTransformerConfig
-from keymask.core.models.residual_transformer import ResidualTransformerConfig
-from keymask.core.models.rvq_vae import RVQVAEConfig
+from keymask.core.models.configs import (
+    LengthEstimatorConfig,
+    MaskTransformerConfig,
+    ResidualTransformerConfig,
+    RVQVAEConfig,
+)
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from keymask.core.models.configs import QuantizerConfig
 from torch import nn
 
 PAD_INDEX = -1  # a dropped quantizer layer or a padded token: decodes to the zero vector
-
-
-@dataclass
-class QuantizerConfig:
-    nb_code: int = 512  # codes per codebook
-    code_dim: int = 512  # C, the latent channels
-    num_quantizers: int = 6  # Q
-    shared_codebook: bool = False  # one codebook for all layers
-    quantize_dropout_prob: float = 0.2  # chance, per training step, of dropping the upper layers
-    quantize_dropout_cutoff_index: int = 0  # layers up to this index are never dropped
-    ema_decay: float = 0.99  # official `mu`
 
 
 @dataclass

@@ -18,12 +18,10 @@ Without `share_weight` each output table has a bias, and (as in the official cod
 added after the projection is doubled: logits = 2 * (h . W) + bias.
 """
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
+from keymask.core.models.configs import ResidualTransformerConfig
 from keymask.core.models.mask_transformer import (
     Encoder,
     PredictionHead,
@@ -36,27 +34,11 @@ from keymask.core.models.mask_transformer import (
     token_loss,
 )
 from keymask.core.models.persistence import SavesPretrained
+from torch import Tensor, nn
 
 
 def _table(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.randn(*shape) * 0.02)
-
-
-@dataclass
-class ResidualTransformerConfig:
-    num_tokens: int = 512  # RVQ codebook size; id num_tokens is the padding
-    num_quantizers: int = 6  # Q: layer 0 comes from the masked transformer, 1..Q-1 from this model
-    code_dim: int = 512
-    latent_dim: int = 384
-    ff_size: int = 1024
-    n_layers: int = 8
-    n_heads: int = 6
-    dropout: float = 0.2
-    text_dim: int = 512
-    cond_drop_prob: float = 0.2
-    share_weight: bool = True  # tie output table j-1 to embedding table j
-    shared_codebook: bool = False  # one token table for every layer
-    max_len: int = 5000
 
 
 class ResidualTransformer(SavesPretrained, nn.Module):

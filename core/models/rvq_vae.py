@@ -9,13 +9,12 @@ Module names follow the official implementation (`encoder.model.<i>...`, `decode
 a shared codebook stored once, is handled in `official/rvq_vae.py`.
 """
 
-from dataclasses import dataclass
 
 import torch
-from torch import nn
-
+from keymask.core.models.configs import RVQVAEConfig
 from keymask.core.models.persistence import SavesPretrained
-from keymask.core.models.quantizer import QuantizerConfig, QuantizerLosses, ResidualVQ
+from keymask.core.models.quantizer import QuantizerLosses, ResidualVQ
+from torch import nn
 
 
 class SiLU(nn.Module):
@@ -126,33 +125,6 @@ class Decoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-@dataclass
-class RVQVAEConfig:
-    input_dim: int = 263  # D (official dim_pose)
-    nb_code: int = 512  # codes per codebook
-    code_dim: int = 512  # C, latent channels (official code_dim = output_emb_width)
-    down_t: int = 2  # downsampling stages: T = N * 2 ** down_t
-    stride_t: int = 2
-    width: int = 512  # channels inside encoder and decoder
-    depth: int = 3  # residual blocks per stage
-    dilation_growth_rate: int = 3
-    activation: str = "relu"  # in the residual blocks: relu, silu or gelu (official vq_act)
-    norm: str | None = None  # in the residual blocks: None, "LN", "GN" or "BN" (official vq_norm)
-    dropout: float = 0.2  # on each residual branch during training
-    num_quantizers: int = 6  # Q
-    shared_codebook: bool = False
-    quantize_dropout_prob: float = 0.2
-    quantize_dropout_cutoff_index: int = 0
-    ema_decay: float = 0.99  # official mu
-    sample_codebook_temperature: float = 0.5  # Gumbel sampling of codes in training (official 0.5)
-
-    def quantizer_config(self) -> QuantizerConfig:
-        return QuantizerConfig(
-            nb_code=self.nb_code, code_dim=self.code_dim, num_quantizers=self.num_quantizers,
-            shared_codebook=self.shared_codebook, quantize_dropout_prob=self.quantize_dropout_prob,
-            quantize_dropout_cutoff_index=self.quantize_dropout_cutoff_index, ema_decay=self.ema_decay)
 
 
 class RVQVAE(SavesPretrained, nn.Module):

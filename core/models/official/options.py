@@ -13,9 +13,7 @@ from typing import Any
 
 import torch
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, of the wrong kind or of the wrong shape: one sentence."""
+from keymask.core.models.saved import CheckpointError
 
 
 def _parse_value(text: str) -> Any:

@@ -20,7 +20,7 @@ import torch
 from keymask.core.fileio import ensure_output_dir, write_json, write_npy
 from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
 from keymask.core.models.mask_transformer import MaskTransformer
-from keymask.core.models.official.options import CheckpointError, load_checkpoint, load_state_strict, read_options
+from keymask.core.models.official.options import load_checkpoint, load_state_strict, read_options
 from keymask.core.models.official.rvq_vae import load_official_rvq_vae
 from keymask.core.models.official.transformers import (
     load_official_mask_transformer,
@@ -28,10 +28,15 @@ from keymask.core.models.official.transformers import (
 )
 from keymask.core.models.residual_transformer import ResidualTransformer
 from keymask.core.models.rvq_vae import RVQVAE
+from keymask.core.models.saved import (
+    BUNDLE_FILE,
+    BUNDLE_FORMAT,
+    CLIP_TEXT_ENCODER,
+    CheckpointError,
+    read_bundle_document,
+    read_statistics,
+)
 
-BUNDLE_FILE = "keymask_model.json"
-BUNDLE_FORMAT = 1
-CLIP_TEXT_ENCODER = "clip"
 
 
 @dataclass
@@ -76,19 +81,15 @@ class MotionModelBundle:
 
     @classmethod
     def _load_ours(cls, folder: Path) -> "MotionModelBundle":
-        document = json.loads((folder / BUNDLE_FILE).read_text())
-        if document.get("format") != BUNDLE_FORMAT:
-            raise CheckpointError(f"{folder / BUNDLE_FILE} has format {document.get('format')}; this KeyMask reads "
-                                  f"format {BUNDLE_FORMAT}.")
+        text_encoder, info = read_bundle_document(folder)
+        mean, std = read_statistics(folder)
         estimator = None
         if (folder / "length_estimator").exists():
             estimator = LengthEstimator.from_pretrained(folder / "length_estimator")
-        info = {k: v for k, v in document.items() if k not in ("format", "text_encoder")}
         return cls(vq=RVQVAE.from_pretrained(folder / "rvq_vae"),
                    mask_transformer=MaskTransformer.from_pretrained(folder / "mask_transformer"),
                    residual_transformer=ResidualTransformer.from_pretrained(folder / "residual_transformer"),
-                   mean=_load_stats(folder / "mean.npy"), std=_load_stats(folder / "std.npy"),
-                   text_encoder=document["text_encoder"], length_estimator=estimator, info=info)
+                   mean=mean, std=std, text_encoder=text_encoder, length_estimator=estimator, info=info)
 
     @classmethod
     def _load_official(cls, folder: Path) -> "MotionModelBundle":
@@ -107,12 +108,6 @@ class MotionModelBundle:
                    residual_transformer=load_official_residual_transformer(residual_dir),
                    mean=mean, std=std, text_encoder=CLIP_TEXT_ENCODER, length_estimator=estimator,
                    info={"source": f"official MoMask checkpoints in {dataset_dir}"})
-
-
-def _load_stats(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise CheckpointError(f"{path} is missing: a model folder needs the feature statistics it was trained with.")
-    return np.load(path).astype(np.float32)
 
 
 def _is_residual(options: dict) -> bool:
