@@ -5,14 +5,8 @@ import warnings
 import pytest
 import torch
 
-from keymask.core.text.encoders import (
-    MAX_PROMPT_CHARACTERS,
-    ClipTextEncoder,
-    PromptError,
-    SentenceEncoder,
-    TextEncoderUnavailable,
-    clean_prompts,
-)
+from keymask.core.text.encoders import ClipTextEncoder, SentenceEncoder
+from keymask.core.text.prompts import MAX_PROMPT_CHARACTERS, PromptError, TextEncoderUnavailable, clean_prompts
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +17,7 @@ def sentence_encoder():
 def test_sentence_encoder_matches_sentence_transformers(sentence_encoder):
     from sentence_transformers import SentenceTransformer
 
-    from keymask.core.text.encoders import packaged_minilm_folder
+    from keymask.core.text.prompts import packaged_minilm_folder
 
     texts = ["a person walks forward", "Someone waves with the left hand, happily."]
     reference = SentenceTransformer(str(packaged_minilm_folder()), device="cpu").encode(texts, convert_to_tensor=True)

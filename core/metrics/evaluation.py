@@ -22,7 +22,7 @@ from keymask.core.metrics.embedding import diversity, frechet_distance, matching
 from keymask.core.metrics.evaluator import MotionTextEvaluator
 from keymask.core.metrics.physical import PhysicalReport, physical_report
 from keymask.core.spec import HUMANML3D
-from keymask.core.text.encoders import TextEncoder
+from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.data import manifest, read_split
 
 # (prompts, lengths in frames or None for the model's own choice, seed) -> one motion per prompt, as

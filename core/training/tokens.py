@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from keymask.core.fileio import atomic_write
 from keymask.core.models.rvq_vae import RVQVAE
-from keymask.core.text.encoders import TextEncoder
+from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.data import embed_captions, load_statistics, read_split
 
 

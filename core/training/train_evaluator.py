@@ -13,7 +13,8 @@ import torch
 
 from keymask.core.fileio import atomic_write
 from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
-from keymask.core.text.encoders import SentenceEncoder, TextEncoder
+from keymask.core.text.encoders import SentenceEncoder
+from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.data import embed_captions, load_statistics, manifest, read_split
 from keymask.core.training.distributed import setup_distributed
 from keymask.core.training.loop import RunConfig, run_training, shuffled_batches

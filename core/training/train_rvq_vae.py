@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from keymask.core.backends.interface import MotionTokenizer
+from keymask.core.backends.torch_backend import TorchRVQVAE
 from keymask.core.features import FeatureLayout, recover_from_ric
 from keymask.core.models.rvq_vae import RVQVAE, RVQVAEConfig
 from keymask.core.training.data import FeatureWindows, clip_features, load_statistics
@@ -65,24 +67,25 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
 
 
 @torch.no_grad()
-def reconstruction_mpjpe(model: RVQVAE, dataset_dir: str | Path, split: str = "test", *,
+def reconstruction_mpjpe(model: RVQVAE | MotionTokenizer, dataset_dir: str | Path, split: str = "test", *,
                          root_aligned: bool = True) -> float:
     """Mean per-joint position error (metres) of encode -> decode over every clip of a split, on the
     joints recovered from the features (each clip cut to whole tokens).
 
     root_aligned: measure each frame's pose relative to its pelvis, as MoMask's `calculate_mpjpe`
     does; otherwise global positions, where small root-velocity errors add up along long clips.
+    model: a torch RVQVAE or any backend's tokenizer.
     """
-    model.eval()
+    tokenizer = TorchRVQVAE(model) if isinstance(model, RVQVAE) else model
     mean, std = load_statistics(Path(dataset_dir))
-    errors, frames_per_token = [], 2 ** model.config.down_t
+    errors, frames_per_token = [], 2 ** tokenizer.config.down_t
     for features in clip_features(dataset_dir, split).values():
         usable = len(features) // frames_per_token * frames_per_token
         if usable == 0:
             continue
         target = features[:usable]
-        normalised = torch.from_numpy(((target - mean) / std).astype(np.float32))[None]
-        decoded = model.decode(model.encode(normalised))[0].numpy() * std + mean
+        normalised = ((target - mean) / std).astype(np.float32)[None]  # (1, T, D)
+        decoded = tokenizer.decode(tokenizer.encode(normalised))[0] * std + mean
         ours, theirs = recover_from_ric(decoded), recover_from_ric(target)  # (T, J, 3)
         if root_aligned:
             ours, theirs = ours - ours[:, :1], theirs - theirs[:, :1]

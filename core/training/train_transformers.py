@@ -17,7 +17,8 @@ from keymask.core.models.mask_transformer import MaskTransformer, MaskTransforme
 from keymask.core.models.residual_transformer import ResidualTransformer, ResidualTransformerConfig
 from keymask.core.models.rvq_vae import RVQVAE
 from keymask.core.spec import HUMANML3D
-from keymask.core.text.encoders import SentenceEncoder, TextEncoder
+from keymask.core.text.encoders import SentenceEncoder
+from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.distributed import setup_distributed
 from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
 from keymask.core.training.tokens import TokenCrops, collate, prepare_token_clips

