@@ -1,14 +1,20 @@
-"""Text -> BVH timing at the official MoMask size and at KeyMask's default size (random weights).
+"""Text -> BVH timing at the official MoMask size and at KeyMask's default size (random weights),
+on the torch and the numpy backend, and the start-up of the whole `keymask generate` command.
 
-    python bench/generate.py [--size official|keymask|both] [--batch 32] [--repeats 5] [--threads N]
+    python bench/generate.py [--size official|keymask|both] [--backend torch|numpy|both]
+                             [--batch 32] [--repeats 5] [--threads N] [--startup-runs 5]
 
 Prints wall time per stage for one 196-frame motion (median of repeats after a warm-up), the
 same for a batch of prompts, motions per minute with BVH writing, the FLOPs of one generation
-and the share of this machine's measured fp32 matmul throughput that the models reach.
+and the share of this machine's measured fp32 matmul throughput that the models reach. Then the
+wall time of `keymask generate "a person waves with the right hand" --seed 0` with the shipped
+model as a fresh process (start-up included), on each backend, and their ratio.
 """
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from keymask.core.backends.numpy_backend import numpy_models_from_bundle
+from keymask.core.backends.torch_backend import torch_models
 from keymask.core.bvh.from_joints import joints_to_bvh
 from keymask.core.bvh.writer import write_bvh
-from keymask.core.generation.bundle import MotionModelBundle
+from keymask.core.models.bundle import MotionModelBundle
 from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.models.length_estimator import LengthEstimator
 from keymask.core.models.mask_transformer import MaskTransformer
@@ -31,7 +39,7 @@ PROMPTS = ["a person jumps over a puddle", "someone walks forward slowly", "a ma
            "someone dances happily", "a person sits down on a chair"]
 
 
-def build_pipeline(size: str) -> MotionPipeline:
+def build_pipeline(size: str, backend: str) -> MotionPipeline:
     torch.manual_seed(0)
     if size == "official":
         from clip.model import CLIP
@@ -45,17 +53,18 @@ def build_pipeline(size: str) -> MotionPipeline:
         text_encoder = ClipTextEncoder.from_model(clip_model)
         name = "clip"
     else:
-        from keymask.core.text.encoders import SentenceEncoder
+        from keymask.core.text.numpy_minilm import NumpySentenceEncoder
 
         sizes = keymask_default()
-        text_encoder = SentenceEncoder()
-        name = SentenceEncoder.name
+        text_encoder = NumpySentenceEncoder()
+        name = NumpySentenceEncoder.name
     d = sizes.vq.input_dim
     bundle = MotionModelBundle(vq=RVQVAE(sizes.vq).eval(), mask_transformer=MaskTransformer(sizes.mask_transformer).eval(),
                                residual_transformer=ResidualTransformer(sizes.residual_transformer).eval(),
                                mean=np.zeros(d, np.float32), std=np.ones(d, np.float32), text_encoder=name,
                                length_estimator=LengthEstimator(sizes.length_estimator).eval())
-    return MotionPipeline(bundle, text_encoder)
+    models = torch_models(bundle) if backend == "torch" else numpy_models_from_bundle(bundle)
+    return MotionPipeline(models, text_encoder)
 
 
 def timed_generation(pipeline: MotionPipeline, prompts: list[str], frames: int) -> tuple[dict[str, float], list]:
@@ -101,11 +110,12 @@ def median_stages(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def bench(size: str, batch: int, repeats: int, frames: int = 196) -> None:
-    pipeline = build_pipeline(size)
+def bench(size: str, backend: str, batch: int, repeats: int, frames: int = 196) -> None:
+    pipeline = build_pipeline(size, backend)
     peak = matmul_gflops()
-    flops = model_flops(pipeline, frames)
-    print(f"\n== {size} size, {torch.get_num_threads()} threads, fp32 matmul {peak:.0f} GFLOPS ==")
+    flops = model_flops(build_pipeline(size, "torch"), frames)
+    print(f"\n== {size} size on {backend}, {torch.get_num_threads()} torch threads, "
+          f"fp32 matmul {peak:.0f} GFLOPS ==")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         timed_generation(pipeline, PROMPTS[:1], frames)  # warm-up
@@ -137,17 +147,41 @@ def bench(size: str, batch: int, repeats: int, frames: int = 196) -> None:
               f"motions/min with BVH")
 
 
+def startup(backend: str, runs: int) -> float:
+    """Median wall time of `keymask generate` with the shipped model, as a fresh process."""
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "keymask.cli.main", "generate", "a person waves with the right hand",
+                   "--seed", "0", "--backend", backend, "-o", str(Path(tmp) / "w.bvh")]
+        subprocess.run(command, check=True, capture_output=True)  # warm the file cache
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=("official", "keymask", "both"), default="both")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--backend", choices=("torch", "numpy", "both"), default="both")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="fresh `keymask generate` processes per backend; "
+                                                                     "0 skips the start-up timing")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    backends = ["torch", "numpy"] if args.backend == "both" else [args.backend]
     for size in (["official", "keymask"] if args.size == "both" else [args.size]):
-        bench(size, args.batch, args.repeats)
+        for backend in backends:
+            bench(size, backend, args.batch, args.repeats)
+    if args.startup_runs:
+        seconds = {backend: startup(backend, args.startup_runs) for backend in ("numpy", "torch")}
+        print(f"\n== keymask generate, shipped model, fresh process (median of {args.startup_runs}) ==")
+        print(f"numpy backend {seconds['numpy']:.2f} s, torch backend {seconds['torch']:.2f} s, "
+              f"ratio torch / numpy {seconds['torch'] / seconds['numpy']:.1f}x")
 
 
 if __name__ == "__main__":

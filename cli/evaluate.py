@@ -132,9 +132,9 @@ def run(args) -> int:
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")
         # A model without a length estimator gets 6 seconds per paraphrase.
-        frames = None if pipeline.bundle.length_estimator is not None else 120
+        frames = None if pipeline.models.length_estimator is not None else 120
         report.paraphrases = benchmark.paraphrases(generate, entries, frames)
-        mpjpe = reconstruction_mpjpe(pipeline.bundle.vq, dataset, args.split)
+        mpjpe = reconstruction_mpjpe(pipeline.models.vq, dataset, args.split)
         report.extra["RVQ-VAE reconstruction MPJPE"] = f"{mpjpe * 1000:.1f} mm (root-aligned, {args.split} split)"
     tables = markdown_tables(report)
     print(tables)

@@ -33,6 +33,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                             "else the model shipped with KeyMask)")
     group.add_argument("--clip-weights", type=Path, default=os.environ.get("KEYMASK_CLIP_WEIGHTS"),
                        help="OpenAI CLIP ViT-B-32.pt, needed by official MoMask models ($KEYMASK_CLIP_WEIGHTS)")
+    group.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
+                       help="what runs the models: numpy starts fast (no torch import), torch runs official "
+                            "checkpoints; auto picks numpy for KeyMask model folders (default: %(default)s)")
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
     sampling.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
@@ -107,7 +110,7 @@ def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
     return prompts
 
 
-def load_pipeline(model: Path | None, clip_weights: Path | None = None):
+def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend: str = "auto"):
     """The pipeline of `model`, else $KEYMASK_MODEL, else the shipped default."""
     from keymask.cli.errors import CommandError
     from keymask.core.generation.pipeline import MotionPipeline
@@ -120,7 +123,7 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None):
             raise CommandError(f"The shipped default model is missing from {default}: reinstall KeyMask, or pass "
                                "--model with a KeyMask model folder or official MoMask checkpoints.")
         folder = default
-    return MotionPipeline.from_folder(folder, clip_weights=clip_weights)
+    return MotionPipeline.from_folder(folder, clip_weights=clip_weights, backend=backend)
 
 
 def _settings(args):
@@ -157,7 +160,7 @@ def run_generate(args) -> int:
     if args.samples < 1:
         raise CommandError("--samples must be at least 1.")
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
-    pipeline = load_pipeline(args.model, args.clip_weights)
+    pipeline = load_pipeline(args.model, args.clip_weights, args.backend)
     fps = pipeline.spec.fps
     if args.prompts:
         entries = read_prompt_file(args.prompts)
@@ -212,7 +215,7 @@ def run_edit(args) -> int:
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
     if not args.input.exists():
         raise FileNotFoundError(f"The input motion {args.input} does not exist.")
-    pipeline = load_pipeline(args.model, args.clip_weights)
+    pipeline = load_pipeline(args.model, args.clip_weights, args.backend)
     fps = pipeline.spec.fps
     if args.input.suffix.lower() == ".npy":
         source = check_joints(np.load(args.input), str(args.input))

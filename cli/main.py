@@ -53,8 +53,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from keymask.core.bvh.convert import JointsFormatError
     from keymask.core.generation.masked_decoding import GenerationCancelled
     from keymask.core.generation.pipeline import GenerationInputError
-    from keymask.core.models.official.options import CheckpointError
-    from keymask.core.text.encoders import PromptError, TextEncoderUnavailable
+    from keymask.core.models.saved import CheckpointError
+    from keymask.core.text.prompts import PromptError, TextEncoderUnavailable
 
     return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
             GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,

@@ -1,4 +1,5 @@
-"""KeyMask core: motion representation, skeleton, BVH, data, models, generation, training, metrics.
+"""KeyMask core: motion representation, skeleton, BVH, data, models (torch), backends (torch or numpy
+at inference), generation, training, metrics.
 
 Shape notation used in comments and names across the code base:
     B  batch

@@ -43,3 +43,32 @@ def test_shipped_evaluator_loads():
 
     evaluator = MotionTextEvaluator.from_pretrained(EVALUATOR)
     assert evaluator.config.text_dim == 384
+
+
+def test_generate_with_the_shipped_model_never_imports_torch(tmp_path):
+    """The default path runs on the numpy backend: no torch import, so it starts in about a second."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from keymask.cli.main import main\n"
+            f"assert main(['generate', 'a person bows', '--seed', '1', '-o', {str(tmp_path / 'b.bvh')!r}]) == 0\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    env = {k: v for k, v in os.environ.items() if k != "KEYMASK_MODEL"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    assert (tmp_path / "b.bvh").exists() and (tmp_path / "b.npy").exists()
+
+
+def test_the_shipped_model_gives_the_same_motion_on_both_backends():
+    from keymask.core.backends.loading import load_models
+    from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
+    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+
+    text = NumpySentenceEncoder()
+    pipelines = [MotionPipeline(load_models(DEFAULT, backend=backend), text) for backend in ("numpy", "torch")]
+    results = [p(["a person walks forward", "someone waves with both arms"], frames=[80, 120], seed=3,
+                 settings=SamplingSettings(greedy=True)) for p in pipelines]
+    for a, b in zip(*(r.motions for r in results)):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+        np.testing.assert_allclose(a.joints, b.joints, atol=1e-4)

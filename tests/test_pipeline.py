@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
 
-from keymask.core.generation.bundle import MotionModelBundle
+from keymask.core.backends.numpy_backend import numpy_models_from_bundle
+from keymask.core.backends.torch_backend import torch_models
+from keymask.core.models.bundle import MotionModelBundle
 from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.generation.pipeline import (
     FixedTokens,
@@ -12,7 +13,8 @@ from keymask.core.generation.pipeline import (
     MotionPipeline,
     SamplingSettings,
 )
-from keymask.core.text.encoders import ClipTextEncoder, PromptError, TextEncoderUnavailable
+from keymask.core.text.encoders import ClipTextEncoder
+from keymask.core.text.prompts import PromptError, TextEncoderUnavailable
 
 GREEDY = SamplingSettings(greedy=True, steps=10, guidance_scale=4, residual_guidance_scale=5)
 
@@ -29,12 +31,12 @@ def golden(parity_dir):
 
 def test_official_checkpoints_generate_the_official_motion(official_pipeline, golden):
     result = official_pipeline(["first", "second"], frames=[int(f) for f in golden["m_lens_frames"]],
-                               text_embedding=torch.from_numpy(golden["text_embedding"]), settings=GREEDY)
+                               text_embedding=golden["text_embedding"], settings=GREEDY)
     for i, motion in enumerate(result.motions):
         n = int(golden["token_lens"][i])
         np.testing.assert_array_equal(motion.tokens, golden["gen_all_ids"][i, :n])
-        np.testing.assert_allclose(motion.features, golden["gen_decoded"][i, : 4 * n] * official_pipeline.bundle.std
-                                   + official_pipeline.bundle.mean, atol=1e-4)
+        np.testing.assert_allclose(motion.features, golden["gen_decoded"][i, : 4 * n] * official_pipeline.models.std
+                                   + official_pipeline.models.mean, atol=1e-4)
         np.testing.assert_allclose(motion.joints, golden["gen_joints"][i, : 4 * n], atol=1e-4)
 
 
@@ -55,13 +57,13 @@ def test_samples_and_seeds(official_pipeline):
 
 def test_fixed_tokens_are_kept_in_every_layer(official_pipeline, golden):
     n = 16
-    source = torch.from_numpy(golden["rvq_code_idx"][:1])  # (1, N, Q)
-    mask = torch.zeros(1, n, 3, dtype=torch.bool)
+    source = golden["rvq_code_idx"][:1]  # (1, N, Q)
+    mask = np.zeros((1, n, 3), dtype=bool)
     mask[:, :5] = True
     mask[:, 12:] = True
     result = official_pipeline(["a person waves"], frames=64, seed=1, fixed=FixedTokens(source, mask))
     tokens = result.motions[0].tokens
-    np.testing.assert_array_equal(tokens[mask[0].numpy()], source[0][mask[0]].numpy())
+    np.testing.assert_array_equal(tokens[mask[0]], source[0][mask[0]])
 
 
 @pytest.mark.parametrize("frames, message", [(0, "at least"), (-8, "at least"), (400, "window"),
@@ -89,11 +91,27 @@ def test_progress_and_cancel(official_pipeline):
         official_pipeline(["a person bows"], frames=40, cancel=lambda: True)
 
 
-def test_bundle_round_trips_through_our_folder_layout(official_pipeline, golden, tmp_path, tiny_clip_512):
-    official_pipeline.bundle.save(tmp_path / "model")
-    again = MotionModelBundle.load(tmp_path / "model")
-    assert again.text_encoder == "clip"
-    pipeline = MotionPipeline(again, ClipTextEncoder(tiny_clip_512))
+def test_official_models_saved_in_our_layout_run_on_numpy_with_the_same_result(parity_dir, golden, tmp_path,
+                                                                                  tiny_clip_512):
+    MotionModelBundle.load(parity_dir / "checkpoints" / "t2m" / "mtrans_A").save(tmp_path / "model")
+    pipeline = MotionPipeline.from_folder(tmp_path / "model", clip_weights=tiny_clip_512)
+    assert pipeline.models.backend == "numpy" and pipeline.models.text_encoder == "clip"
     result = pipeline(["first", "second"], frames=[int(f) for f in golden["m_lens_frames"]],
-                      text_embedding=torch.from_numpy(golden["text_embedding"]), settings=GREEDY)
-    np.testing.assert_array_equal(result.motions[1].tokens, golden["gen_all_ids"][1, : int(golden["token_lens"][1])])
+                      text_embedding=golden["text_embedding"], settings=GREEDY)
+    for i, motion in enumerate(result.motions):
+        n = int(golden["token_lens"][i])
+        np.testing.assert_array_equal(motion.tokens, golden["gen_all_ids"][i, :n])
+        np.testing.assert_allclose(motion.joints, golden["gen_joints"][i, : 4 * n], atol=1e-4)
+
+
+def test_one_seed_gives_the_same_motion_on_both_backends(parity_dir, tiny_clip_512):
+    bundle = MotionModelBundle.load(parity_dir / "checkpoints" / "t2m" / "mtrans_A")
+    text = ClipTextEncoder(tiny_clip_512)
+    on_torch = MotionPipeline(torch_models(bundle), text)
+    on_numpy = MotionPipeline(numpy_models_from_bundle(bundle), text)
+    settings = SamplingSettings(temperature=1.5, topk_filter_thres=0.5)  # sampled, not greedy
+    a, b = (p(["a person jumps", "a person bows"], frames=[40, 64], samples=2, seed=11, settings=settings)
+            for p in (on_torch, on_numpy))
+    for x, y in zip(a.motions, b.motions):
+        np.testing.assert_array_equal(x.tokens, y.tokens)
+        np.testing.assert_allclose(x.joints, y.joints, atol=1e-4)

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from keymask.core.features import canonical_frame, features_from_canonical
 from keymask.core.generation.pipeline import (
@@ -131,9 +130,9 @@ def edit_motion(pipeline: MotionPipeline, source: np.ndarray, prompt: str, keep:
     kept_tokens = kept_frames.reshape(n_total, spec.frames_per_token).all(axis=1)  # (N,)
     if kept_tokens.all():
         raise GenerationInputError("Every frame is kept: leave some part of the motion to regenerate.")
-    ids = torch.zeros(1, n_total, pipeline.num_quantizers, dtype=torch.long)
-    ids[:, :n_source] = source_tokens.cpu()
-    mask = torch.from_numpy(kept_tokens)[None, :, None].expand_as(ids).clone()
+    ids = np.zeros((1, n_total, pipeline.num_quantizers), dtype=np.int64)
+    ids[:, :n_source] = source_tokens
+    mask = np.broadcast_to(kept_tokens[None, :, None], ids.shape).copy()
 
     # 3. Decode the rest from the text, then bring it back onto the source.
     result = pipeline([prompt], frames=n_frames, fixed=FixedTokens(ids, mask), seed=seed, settings=settings,

@@ -7,7 +7,6 @@ frame, and the features (root velocities, not positions) integrate into one cont
 """
 
 import numpy as np
-import torch
 
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
@@ -40,25 +39,24 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
     # 1. Tokens, window by window; each new window keeps the previous `overlap` tokens fixed.
     first = pipeline([prompt], frames=min(total, window) * spec.frames_per_token, seed=seed, settings=settings,
                      text_embedding=text, progress=progress, cancel=cancel)
-    tokens = torch.from_numpy(first.motions[0].tokens)  # (N, Q)
+    tokens = first.motions[0].tokens  # (N, Q)
     index = 1
     while len(tokens) < total:
         fresh = min(window - overlap_tokens, total - len(tokens))
-        ids = torch.zeros(1, overlap_tokens + fresh, tokens.shape[1], dtype=torch.long)
+        ids = np.zeros((1, overlap_tokens + fresh, tokens.shape[1]), dtype=np.int64)
         carried = tokens[-overlap_tokens:]  # (O, Q); -1 where a residual layer predicted "no code"
-        mask = torch.zeros_like(ids, dtype=torch.bool)
+        mask = np.zeros(ids.shape, dtype=bool)
         mask[0, :overlap_tokens] = carried >= 0
-        ids[0, :overlap_tokens] = carried.clamp(min=0)
+        ids[0, :overlap_tokens] = np.maximum(carried, 0)
         result = pipeline([prompt], frames=ids.shape[1] * spec.frames_per_token, fixed=FixedTokens(ids, mask),
                           seed=seed + index, settings=settings, text_embedding=text, progress=progress, cancel=cancel)
-        tokens = torch.cat([tokens, torch.from_numpy(result.motions[0].tokens[overlap_tokens:])])
+        tokens = np.concatenate([tokens, result.motions[0].tokens[overlap_tokens:]])
         index += 1
 
     # 2. All tokens through the decoder at once, then joints.
-    with torch.no_grad():
-        features = pipeline.decode_tokens(tokens[None])[0]  # (T, D)
-    joints = np.asarray(recover_from_ric(features.cpu().numpy()))
+    features = pipeline.decode_tokens(tokens[None])[0]  # (T, D)
+    joints = np.asarray(recover_from_ric(features), dtype=np.float32)
     if cleanup is not None:
         joints = clean_motion(joints, cleanup)
-    return GeneratedMotion(prompt=first.motions[0].prompt, sample=0, tokens=tokens.numpy(),
-                           features=features.cpu().numpy(), joints=joints, fps=spec.fps)
+    return GeneratedMotion(prompt=first.motions[0].prompt, sample=0, tokens=tokens,
+                           features=features, joints=joints, fps=spec.fps)

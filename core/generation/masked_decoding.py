@@ -12,19 +12,18 @@ other positions through attention. Temporal inpainting (the official `edit`) is 
 "fix everything outside the edited span": `edit_base_tokens`.
 
 Sampling is the Gumbel-max trick over the top-k filtered, temperature-scaled logits, with noise from
-an optional torch.Generator; `greedy=True` uses zero noise (argmax), as the parity goldens do.
-Ids are -1 on padding in every result.
+a numpy Generator; `greedy=True` uses zero noise (argmax), as the parity goldens do. Ids are -1 on
+padding in every result. Everything here is numpy: the models come behind the protocols of
+`core/backends/interface.py` (torch modules or numpy ones), so one seed gives the same motion on
+either backend.
 """
 
 import math
-from contextlib import contextmanager
 from typing import Callable
 
-import torch
-from torch import Tensor
+import numpy as np
 
-from keymask.core.models.mask_transformer import MaskTransformer, cosine_schedule, padding_from_lengths
-from keymask.core.models.residual_transformer import ResidualTransformer
+from keymask.core.backends.interface import BaseTokenModel, ResidualTokenModel
 
 NEVER_MASKED = 1e5  # confidence of fixed and padding positions: above any probability
 
@@ -37,41 +36,49 @@ class GenerationCancelled(RuntimeError):
 
 
 # ----------------------------------------------------------------------------------------------
-# Sampling helpers
+# Schedules and sampling
 
 
-def top_k_filter(logits: Tensor, thres: float = 0.9) -> Tensor:
+def cosine_schedule(t: np.ndarray | float) -> np.ndarray:
+    """Fraction of tokens kept masked at time t in [0, 1]: 1 at t=0, 0 at t=1.
+
+    In float32 as the official torch code computes it, so the rounded token counts agree.
+    """
+    return np.cos(np.asarray(t, dtype=np.float32) * np.float32(math.pi) * np.float32(0.5))
+
+
+def padding_from_lengths(lengths: np.ndarray, n: int) -> np.ndarray:  # (B,) -> (B, n), True on padding
+    return np.arange(n)[None, :] >= np.asarray(lengths)[:, None]
+
+
+def top_k_filter(logits: np.ndarray, thres: float = 0.9) -> np.ndarray:
     """Keep the ceil((1 - thres) * V) largest logits of the last axis (V), set the others to -inf."""
     k = math.ceil((1 - thres) * logits.shape[-1])
-    values, indices = logits.topk(k, dim=-1)
-    return torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
+    if k >= logits.shape[-1]:
+        return logits
+    kth_largest = -np.partition(-logits, k - 1, axis=-1)[..., k - 1: k]  # (..., 1)
+    return np.where(logits >= kth_largest, logits, -np.inf)
 
 
-def gumbel_noise(shape: torch.Size, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-    """-log(-log(u)), u ~ U(0, 1), drawn on the generator's device so a seed gives the same ids anywhere."""
-    draw_device = generator.device if generator is not None else device
-    u = torch.rand(shape, generator=generator, device=draw_device).to(device)
-    return -torch.log((-torch.log(u.clamp(min=1e-20))).clamp(min=1e-20))
+def gumbel_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """-log(-log(u)), u ~ U(0, 1)."""
+    u = rng.random(shape, dtype=np.float32)
+    return -np.log(np.maximum(-np.log(np.maximum(u, 1e-20)), 1e-20))
 
 
-def sample_tokens(logits: Tensor, *, temperature: float = 1.0, greedy: bool = False,
-                  generator: torch.Generator | None = None) -> Tensor:
+def sample_tokens(logits: np.ndarray, *, temperature: float = 1.0, greedy: bool = False,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
     """Ids (...) from logits (..., V): argmax of logits / temperature + Gumbel noise (zero if greedy)."""
     scaled = logits / max(temperature, 1e-10)
     if greedy:
-        return scaled.argmax(dim=-1)
-    return (scaled + gumbel_noise(logits.shape, logits.device, generator)).argmax(dim=-1)
+        return scaled.argmax(axis=-1)
+    rng = rng if rng is not None else np.random.default_rng()
+    return (scaled + gumbel_noise(logits.shape, rng)).argmax(axis=-1)
 
 
-@contextmanager
-def _eval_mode(model: torch.nn.Module):
-    """Run a model in eval mode and give back its training flag afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
+def softmax(logits: np.ndarray) -> np.ndarray:  # over the last axis
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def _check_cancel(cancel: Cancel | None, what: str, step: int, total: int) -> None:
@@ -79,21 +86,21 @@ def _check_cancel(cancel: Cancel | None, what: str, step: int, total: int) -> No
         raise GenerationCancelled(f"{what} cancelled after {step} of {total} steps.")
 
 
-def _fixed_positions(fixed_tokens: Tensor | None, fixed_mask: Tensor | None, shape: tuple[int, ...],
-                     padding: Tensor, num_tokens: int) -> Tensor:
+def _fixed_positions(fixed_tokens: np.ndarray | None, fixed_mask: np.ndarray | None, shape: tuple[int, ...],
+                     padding: np.ndarray, num_tokens: int) -> np.ndarray:
     """The validated fixed mask of `shape`, False on padding (padding broadcast over any trailing axis)."""
     if (fixed_tokens is None) != (fixed_mask is None):
         raise ValueError("Pass fixed_tokens and fixed_mask together (or neither).")
     if fixed_mask is None:
-        return torch.zeros(shape, dtype=torch.bool, device=padding.device)
-    if tuple(fixed_tokens.shape) != shape or tuple(fixed_mask.shape) != shape:
-        raise ValueError(f"fixed_tokens {tuple(fixed_tokens.shape)} and fixed_mask {tuple(fixed_mask.shape)} "
+        return np.zeros(shape, dtype=bool)
+    fixed_tokens, fixed_mask = np.asarray(fixed_tokens), np.asarray(fixed_mask)
+    if fixed_tokens.shape != shape or fixed_mask.shape != shape:
+        raise ValueError(f"fixed_tokens {fixed_tokens.shape} and fixed_mask {fixed_mask.shape} "
                          f"must both have the shape {shape}.")
-    fixed_tokens = fixed_tokens.to(padding.device)
-    padding = padding.reshape(padding.shape + (1,) * (len(shape) - padding.dim()))
-    fixed = fixed_mask.to(device=padding.device, dtype=torch.bool) & ~padding
+    padding = padding.reshape(padding.shape + (1,) * (len(shape) - padding.ndim))
+    fixed = fixed_mask.astype(bool) & ~padding
     bad = fixed & ((fixed_tokens < 0) | (fixed_tokens >= num_tokens))
-    if bool(bad.any()):
+    if bad.any():
         raise ValueError(f"Fixed tokens must be codebook ids in 0..{num_tokens - 1}; "
                          f"found {int(fixed_tokens[bad][0])}.")
     return fixed
@@ -103,113 +110,107 @@ def _fixed_positions(fixed_tokens: Tensor | None, fixed_mask: Tensor | None, sha
 # Base layer
 
 
-@torch.no_grad()
-def decode_base_tokens(model: MaskTransformer, text_embedding: Tensor, lengths: Tensor, *, steps: int = 10,
+def decode_base_tokens(model: BaseTokenModel, text_embedding: np.ndarray, lengths: np.ndarray, *, steps: int = 10,
                        guidance_scale: float = 4.0, temperature: float = 1.0, topk_filter_thres: float = 0.9,
-                       greedy: bool = False, generator: torch.Generator | None = None,
-                       fixed_tokens: Tensor | None = None, fixed_mask: Tensor | None = None,
-                       callback: Callback | None = None, cancel: Cancel | None = None) -> Tensor:
+                       greedy: bool = False, rng: np.random.Generator | None = None,
+                       fixed_tokens: np.ndarray | None = None, fixed_mask: np.ndarray | None = None,
+                       callback: Callback | None = None, cancel: Cancel | None = None) -> np.ndarray:
     """Base-layer ids (B, N), -1 on padding, for text (B, text_dim) and lengths (B,) in tokens.
 
     N is fixed_tokens.shape[1] when fixed tokens are given, else max(lengths). fixed_tokens (B, N)
     and fixed_mask (B, N): see the module docstring.
     """
     # 1. Inputs: padding, fixed and free positions.
-    device = text_embedding.device
-    lengths = lengths.to(device)
-    n = fixed_tokens.shape[1] if fixed_tokens is not None else int(lengths.max())
+    text_embedding = np.asarray(text_embedding, dtype=np.float32)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = np.asarray(fixed_tokens).shape[1] if fixed_tokens is not None else int(lengths.max())
     padding = padding_from_lengths(lengths, n)  # (B, N)
-    fixed = _fixed_positions(fixed_tokens, fixed_mask, tuple(padding.shape), padding, model.config.num_tokens)
+    fixed = _fixed_positions(fixed_tokens, fixed_mask, padding.shape, padding, model.config.num_tokens)
     free = ~padding & ~fixed  # (B, N)
-    free_count = free.sum(dim=1)  # (B,)
+    free_count = free.sum(axis=1)  # (B,)
 
     # 2. Start: fixed ids in place, every free position masked and least confident.
-    ids = torch.where(padding, model.pad_id, model.mask_id)
+    ids = np.where(padding, model.pad_id, model.mask_id).astype(np.int64)
     if fixed_tokens is not None:
-        ids = torch.where(fixed, fixed_tokens.to(device), ids)
-    confidence = torch.where(free, 0.0, NEVER_MASKED)  # (B, N)
+        ids = np.where(fixed, np.asarray(fixed_tokens, dtype=np.int64), ids)
+    confidence = np.where(free, 0.0, NEVER_MASKED)  # (B, N)
 
     # 3. Decode: re-mask the least confident, predict them, update their confidences.
-    with _eval_mode(model):
-        for step, t in enumerate(torch.linspace(0, 1, steps, device=device)):
-            _check_cancel(cancel, "Token decoding", step, steps)
-            masked_count = torch.round(cosine_schedule(t) * free_count).clamp(min=1)  # (B,)
-            ranks = confidence.argsort(dim=1).argsort(dim=1)  # (B, N): 0 = least confident
-            is_masked = (ranks < masked_count[:, None]) & free
-            ids = torch.where(is_masked, model.mask_id, ids)
+    for step, t in enumerate(np.linspace(0, 1, steps, dtype=np.float32)):
+        _check_cancel(cancel, "Token decoding", step, steps)
+        masked_count = np.maximum(np.round(cosine_schedule(t) * free_count.astype(np.float32)), 1)  # (B,)
+        ranks = confidence.argsort(axis=1, kind="stable").argsort(axis=1, kind="stable")  # (B, N): 0 = least confident
+        is_masked = (ranks < masked_count[:, None]) & free
+        ids = np.where(is_masked, model.mask_id, ids)
 
-            logits = model.guided_logits(ids, text_embedding, padding, guidance_scale)  # (B, N, V)
-            predicted = sample_tokens(top_k_filter(logits, topk_filter_thres), temperature=temperature,
-                                      greedy=greedy, generator=generator)  # (B, N)
-            ids = torch.where(is_masked, predicted, ids)
+        logits = model.guided_logits(ids, text_embedding, padding, guidance_scale)  # (B, N, V)
+        predicted = sample_tokens(top_k_filter(logits, topk_filter_thres), temperature=temperature,
+                                  greedy=greedy, rng=rng)  # (B, N)
+        ids = np.where(is_masked, predicted, ids)
 
-            probability = logits.softmax(dim=-1).gather(-1, predicted.unsqueeze(-1)).squeeze(-1)  # (B, N)
-            confidence = probability.masked_fill(~is_masked, NEVER_MASKED)
-            if callback is not None:
-                callback(step + 1, steps)
+        probability = np.take_along_axis(softmax(logits), predicted[..., None], axis=-1)[..., 0]  # (B, N)
+        confidence = np.where(is_masked, probability, NEVER_MASKED)
+        if callback is not None:
+            callback(step + 1, steps)
 
-    return torch.where(padding, -1, ids)
+    return np.where(padding, -1, ids)
 
 
-def edit_base_tokens(model: MaskTransformer, source_ids: Tensor, edit_mask: Tensor, text_embedding: Tensor,
-                     lengths: Tensor, **options) -> Tensor:
+def edit_base_tokens(model: BaseTokenModel, source_ids: np.ndarray, edit_mask: np.ndarray,
+                     text_embedding: np.ndarray, lengths: np.ndarray, **options) -> np.ndarray:
     """Temporal inpainting, the official `edit`: regenerate the positions where edit_mask (B, N) is True.
 
     Every other position keeps its id from source_ids (B, N). Options as for decode_base_tokens.
     """
-    return decode_base_tokens(model, text_embedding, lengths, fixed_tokens=source_ids, fixed_mask=~edit_mask.bool(),
-                              **options)
+    return decode_base_tokens(model, text_embedding, lengths, fixed_tokens=source_ids,
+                              fixed_mask=~np.asarray(edit_mask, dtype=bool), **options)
 
 
 # ----------------------------------------------------------------------------------------------
 # Residual layers
 
 
-@torch.no_grad()
-def decode_residual_layers(model: ResidualTransformer, base_ids: Tensor, text_embedding: Tensor, lengths: Tensor, *,
-                           guidance_scale: float = 5.0, temperature: float = 1.0, topk_filter_thres: float = 0.9,
-                           greedy: bool = False, generator: torch.Generator | None = None,
-                           num_layers: int | None = None, fixed_tokens: Tensor | None = None,
-                           fixed_mask: Tensor | None = None, callback: Callback | None = None,
-                           cancel: Cancel | None = None) -> Tensor:
+def decode_residual_layers(model: ResidualTokenModel, base_ids: np.ndarray, text_embedding: np.ndarray,
+                           lengths: np.ndarray, *, guidance_scale: float = 5.0, temperature: float = 1.0,
+                           topk_filter_thres: float = 0.9, greedy: bool = False,
+                           rng: np.random.Generator | None = None, num_layers: int | None = None,
+                           fixed_tokens: np.ndarray | None = None, fixed_mask: np.ndarray | None = None,
+                           callback: Callback | None = None, cancel: Cancel | None = None) -> np.ndarray:
     """All-layer ids (B, N, 1 + num_layers), -1 on padding, from base ids (B, N) (-1 allowed on padding).
 
     num_layers: residual layers to decode (default all, Q - 1). fixed_tokens / fixed_mask (B, N, Q):
     fixed ids of any layer, base layer included. A predicted pad id becomes -1, as in the official code.
     """
     # 1. Inputs.
-    device = text_embedding.device
     q = model.config.num_quantizers
     num_layers = q - 1 if num_layers is None else num_layers
     if not 0 <= num_layers <= q - 1:
         raise ValueError(f"num_layers must be in 0..{q - 1}, got {num_layers}.")
-    base_ids = base_ids.to(device)
+    text_embedding = np.asarray(text_embedding, dtype=np.float32)
+    base_ids = np.asarray(base_ids, dtype=np.int64)
     b, n = base_ids.shape
-    padding = padding_from_lengths(lengths.to(device), n)  # (B, N)
+    padding = padding_from_lengths(np.asarray(lengths), n)  # (B, N)
     fixed = _fixed_positions(fixed_tokens, fixed_mask, (b, n, q), padding, model.config.num_tokens)  # (B, N, Q)
-    if fixed_tokens is not None:
-        fixed_tokens = fixed_tokens.to(device)
 
-    def constrain(ids: Tensor, layer: int) -> Tensor:  # (B, N): padding and fixed ids of `layer` in place
-        ids = torch.where(padding, model.pad_id, ids)
-        return ids if fixed_tokens is None else torch.where(fixed[..., layer], fixed_tokens[..., layer], ids)
+    def constrain(ids: np.ndarray, layer: int) -> np.ndarray:  # (B, N): padding and fixed ids of `layer` in place
+        ids = np.where(padding, model.pad_id, ids)
+        return ids if fixed_tokens is None else np.where(fixed[..., layer], np.asarray(fixed_tokens)[..., layer], ids)
 
     # 2. One guided prediction per layer, from the summed embeddings of the layers below.
     ids = constrain(base_ids, 0)
     layers = [ids]
-    with _eval_mode(model):
-        tables = model.embedding_tables()  # (Q-1, V, C)
-        history = tables.new_zeros(b, n, tables.shape[-1])  # (B, N, C)
-        for j in range(1, num_layers + 1):
-            _check_cancel(cancel, "Residual decoding", j - 1, num_layers)
-            history = history + tables[j - 1][ids]  # (B, N, C)
-            logits = model.guided_logits(history, j, text_embedding, padding, guidance_scale)  # (B, N, V + 1)
-            predicted = sample_tokens(top_k_filter(logits, topk_filter_thres), temperature=temperature,
-                                      greedy=greedy, generator=generator)  # (B, N)
-            ids = constrain(predicted, j)
-            layers.append(ids)
-            if callback is not None:
-                callback(j, num_layers)
+    tables = model.embedding_tables()  # (Q-1, V, C)
+    history = np.zeros((b, n, tables.shape[-1]), dtype=np.float32)  # (B, N, C)
+    for j in range(1, num_layers + 1):
+        _check_cancel(cancel, "Residual decoding", j - 1, num_layers)
+        history = history + tables[j - 1][ids]  # (B, N, C)
+        logits = model.guided_logits(history, j, text_embedding, padding, guidance_scale)  # (B, N, V + 1)
+        predicted = sample_tokens(top_k_filter(logits, topk_filter_thres), temperature=temperature,
+                                  greedy=greedy, rng=rng)  # (B, N)
+        ids = constrain(predicted, j)
+        layers.append(ids)
+        if callback is not None:
+            callback(j, num_layers)
 
-    all_ids = torch.stack(layers, dim=-1)  # (B, N, 1 + num_layers)
-    return torch.where(all_ids == model.pad_id, -1, all_ids)
+    all_ids = np.stack(layers, axis=-1)  # (B, N, 1 + num_layers)
+    return np.where(all_ids == model.pad_id, -1, all_ids)

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
+from keymask.core.backends.interface import MotionModels
 from keymask.core.features import recover_from_ric
-from keymask.core.generation.bundle import CLIP_TEXT_ENCODER, MotionModelBundle
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
 from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
+from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
-from keymask.core.text.encoders import TextEncoder, clean_prompts
+from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable, clean_prompts
 
 # progress(stage, done, total): stage is "text", "tokens", "residual" or "decode"
 Progress = Callable[[str, int, int], None]
@@ -46,8 +46,8 @@ class FixedTokens:
     A fixed base-layer position is never masked; fixed residual ids are kept as they are.
     """
 
-    ids: torch.Tensor
-    mask: torch.Tensor
+    ids: np.ndarray
+    mask: np.ndarray
 
 
 @dataclass
@@ -71,49 +71,58 @@ class GenerationResult:
     settings: SamplingSettings = field(default_factory=SamplingSettings)
 
 
-def load_text_encoder(name: str, clip_weights: str | Path | None = None) -> TextEncoder:
+def load_text_encoder(name: str, clip_weights: str | Path | None = None, device: str = "cpu") -> TextEncoder:
     """The text encoder a model was trained with; CLIP needs a local weights file."""
-    from keymask.core.text.encoders import ClipTextEncoder, SentenceEncoder, TextEncoderUnavailable
-
     if name == CLIP_TEXT_ENCODER:
         if clip_weights is None:
             raise TextEncoderUnavailable(
                 "These official MoMask models need CLIP ViT-B/32 weights, which are not on this machine: copy "
                 "OpenAI's ViT-B-32.pt somewhere and pass --clip-weights PATH (or set KEYMASK_CLIP_WEIGHTS)."
             )
-        return ClipTextEncoder(clip_weights)
-    if name == SentenceEncoder.name:
-        return SentenceEncoder()
+        from keymask.core.text.encoders import ClipTextEncoder
+
+        return ClipTextEncoder(clip_weights, device=device)
+    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+
+    if name == NumpySentenceEncoder.name:
+        return NumpySentenceEncoder()
     raise TextEncoderUnavailable(f"Unknown text encoder '{name}' in the model folder.")
 
 
+def as_numpy(array) -> np.ndarray:
+    """A numpy copy of an array or a (possibly GPU) torch tensor, without importing torch."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
 class MotionPipeline:
-    def __init__(self, bundle: MotionModelBundle, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D):
-        if text_encoder.dim != bundle.mask_transformer.config.text_dim:
+    def __init__(self, models: MotionModels, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D):
+        if text_encoder.dim != models.mask_transformer.config.text_dim:
             raise GenerationInputError(f"The text encoder gives {text_encoder.dim}-d features but the model expects "
-                                       f"{bundle.mask_transformer.config.text_dim}-d ones.")
-        self.bundle = bundle
+                                       f"{models.mask_transformer.config.text_dim}-d ones.")
+        self.models = models
         self.text_encoder = text_encoder
         self.spec = spec
-        self.device = next(bundle.vq.parameters()).device
-        self._mean = torch.as_tensor(bundle.mean, device=self.device)
-        self._std = torch.as_tensor(bundle.std, device=self.device)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, *, clip_weights: str | Path | None = None) -> "MotionPipeline":
-        bundle = MotionModelBundle.load(folder)
-        return cls(bundle, load_text_encoder(bundle.text_encoder, clip_weights))
+    def from_folder(cls, folder: str | Path, *, clip_weights: str | Path | None = None, backend: str = "auto",
+                    device: str = "cpu") -> "MotionPipeline":
+        """A KeyMask model folder or official checkpoints; backend "auto" picks numpy for ours on the CPU."""
+        from keymask.core.backends.loading import load_models
+
+        models = load_models(folder, backend=backend, device=device)
+        return cls(models, load_text_encoder(models.text_encoder, clip_weights, device))
 
     @property
     def num_quantizers(self) -> int:
-        return self.bundle.residual_transformer.config.num_quantizers
+        return self.models.num_quantizers
 
     # ------------------------------------------------------------------------------------------
 
-    @torch.no_grad()
     def __call__(self, prompts: Sequence[str], *, frames: int | Sequence[int] | None = None, samples: int = 1,
                  seed: int | None = None, settings: SamplingSettings | None = None,
-                 fixed: FixedTokens | None = None, text_embedding: torch.Tensor | None = None,
+                 fixed: FixedTokens | None = None, text_embedding: np.ndarray | None = None,
                  cleanup: CleanupSettings | None = None, progress: Progress | None = None,
                  cancel: Cancel | None = None) -> GenerationResult:
         """Generate `samples` motions per prompt in one batched pass.
@@ -126,7 +135,7 @@ class MotionPipeline:
         """
         settings = settings or SamplingSettings()
         seed = secrets.randbits(31) if seed is None else int(seed)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
+        rng = np.random.default_rng(seed)
 
         # 1. Check inputs.
         prompts = clean_prompts(prompts)
@@ -137,21 +146,21 @@ class MotionPipeline:
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
             text_embedding = self.text_encoder.encode(prompts)
-        text = text_embedding.to(self.device).repeat_interleave(samples, dim=0)  # (B, text_dim)
+        text = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
 
         # 3. Lengths in tokens.
-        token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, generator, fixed)  # (B,)
+        token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, rng, fixed)  # (B,)
 
         # 4. Fixed tokens (never masked) and the rest to decode.
         fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
 
         # 5. Base layer by iterative masked decoding.
         base = decode_base_tokens(
-            self.bundle.mask_transformer, text, token_lengths, steps=settings.steps,
+            self.models.mask_transformer, text, token_lengths, steps=settings.steps,
             guidance_scale=settings.guidance_scale, temperature=settings.temperature,
-            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, generator=generator,
+            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, rng=rng,
             fixed_tokens=None if fixed_ids is None else fixed_ids[..., 0],
             fixed_mask=None if fixed_mask is None else fixed_mask[..., 0],
             callback=(lambda done, total: progress("tokens", done, total)) if progress else None, cancel=cancel,
@@ -159,9 +168,9 @@ class MotionPipeline:
 
         # 6. Residual layers.
         all_ids = decode_residual_layers(
-            self.bundle.residual_transformer, base, text, token_lengths,
+            self.models.residual_transformer, base, text, token_lengths,
             guidance_scale=settings.residual_guidance_scale, temperature=settings.temperature,
-            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, generator=generator,
+            topk_filter_thres=settings.topk_filter_thres, greedy=settings.greedy, rng=rng,
             fixed_tokens=fixed_ids, fixed_mask=fixed_mask,
             callback=(lambda done, total: progress("residual", done, total)) if progress else None, cancel=cancel,
         )  # (B, N, Q)
@@ -176,45 +185,41 @@ class MotionPipeline:
         for i in range(batch):
             n = int(token_lengths[i])
             motion_features = features[i, : n * self.spec.frames_per_token]
-            joints = recover_from_ric(motion_features).cpu().numpy()
+            joints = np.asarray(recover_from_ric(motion_features), dtype=np.float32)
             if cleanup is not None:
                 joints = clean_motion(joints, cleanup)
             motions.append(GeneratedMotion(
-                prompt=prompts[i // samples], sample=i % samples, tokens=all_ids[i, :n].cpu().numpy(),
-                features=motion_features.cpu().numpy(), joints=joints,
+                prompt=prompts[i // samples], sample=i % samples, tokens=all_ids[i, :n],
+                features=motion_features, joints=joints,
                 fps=self.spec.fps,
             ))
         return GenerationResult(motions=motions, seed=seed, settings=settings)
 
     # ------------------------------------------------------------------------------------------
 
-    def decode_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+    def decode_tokens(self, ids: np.ndarray) -> np.ndarray:
         """(B, N, Q) ids (-1 on padding) -> (B, 4 N, D) un-normalised features."""
-        normalised = self.bundle.vq.decode(ids.to(self.device))
-        return normalised * self._std + self._mean
+        normalised = self.models.vq.decode(np.asarray(ids, dtype=np.int64))
+        return normalised * self.models.std + self.models.mean
 
-    def encode_features(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def encode_features(self, features: np.ndarray) -> np.ndarray:
         """(T, D) un-normalised features -> (1, T // 4, Q) token ids (T cut to whole tokens)."""
-        features = torch.as_tensor(np.asarray(features), dtype=torch.float32, device=self.device)
+        features = np.asarray(features, dtype=np.float32)
         usable = (features.shape[0] // self.spec.frames_per_token) * self.spec.frames_per_token
         if usable == 0:
             raise GenerationInputError(f"A motion of {features.shape[0]} frames is shorter than one token "
                                        f"({self.spec.frames_per_token} frames).")
-        normalised = (features[:usable] - self._mean) / self._std
-        return self.bundle.vq.encode(normalised[None])
+        normalised = (features[:usable] - self.models.mean) / self.models.std
+        return self.models.vq.encode(normalised[None])
 
-    def _token_lengths(self, frames, n_prompts: int, samples: int, text: torch.Tensor,
-                       settings: SamplingSettings, generator: torch.Generator,
-                       fixed: FixedTokens | None) -> torch.Tensor:
+    def _token_lengths(self, frames, n_prompts: int, samples: int, text: np.ndarray,
+                       settings: SamplingSettings, rng: np.random.Generator,
+                       fixed: FixedTokens | None) -> np.ndarray:
         max_tokens = self.spec.max_tokens
         if frames is None and fixed is not None:
             frames = fixed.ids.shape[1] * self.spec.frames_per_token
         if frames is None:
-            estimator = self.bundle.length_estimator
-            if estimator is None:
-                raise GenerationInputError("This model has no length estimator: give the length (--seconds or --frames).")
-            tokens = estimator.sample_token_counts(text, greedy=settings.greedy, generator=generator)
-            return tokens.clamp(1, max_tokens).to(self.device)
+            return np.clip(self._estimate_token_counts(text, settings.greedy, rng), 1, max_tokens)
         per_prompt = [frames] * n_prompts if isinstance(frames, (int, float, np.number)) else list(frames)
         if len(per_prompt) != n_prompts:
             raise GenerationInputError(f"Got {len(per_prompt)} lengths for {n_prompts} prompts.")
@@ -229,7 +234,21 @@ class MotionPipeline:
                     f"{length} frames is longer than the model's window of {self.spec.max_frames} frames "
                     f"({self.spec.max_frames / self.spec.fps:.1f} s); use generate_long for longer motions.")
             tokens.append(count)
-        return torch.tensor(tokens, device=self.device).repeat_interleave(samples)
+        return np.repeat(np.asarray(tokens, dtype=np.int64), samples)
+
+    def _estimate_token_counts(self, text: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
+        """(B,) token counts of at least 1 from the length estimator: sampled, or most likely if greedy."""
+        estimator = self.models.length_estimator
+        if estimator is None:
+            raise GenerationInputError("This model has no length estimator: give the length (--seconds or --frames).")
+        logits = estimator.logits(text).astype(np.float64)  # (B, n_classes)
+        logits[:, :1] = -np.inf
+        if greedy:
+            return logits.argmax(axis=-1)
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        cumulative = np.cumsum(probabilities / probabilities.sum(axis=-1, keepdims=True), axis=-1)  # (B, n_classes)
+        draws = rng.random((len(text), 1))
+        return np.minimum((cumulative < draws).sum(axis=-1), logits.shape[1] - 1)
 
     def _check_fixed(self, fixed: FixedTokens | None, batch: int, n_tokens: int):
         if fixed is None:
@@ -241,8 +260,8 @@ class MotionPipeline:
         if fixed.ids.shape[1] < n_tokens:
             raise GenerationInputError(f"Fixed tokens cover {fixed.ids.shape[1]} positions, fewer than the "
                                        f"{n_tokens} to generate.")
-        ids, mask = fixed.ids[:, :n_tokens].to(self.device), fixed.mask[:, :n_tokens].to(self.device)
-        vocabulary = self.bundle.vq.config.nb_code
+        ids, mask = np.asarray(fixed.ids)[:, :n_tokens], np.asarray(fixed.mask)[:, :n_tokens].astype(bool)
+        vocabulary = self.models.vq.config.nb_code
         if ((ids < 0) | (ids >= vocabulary))[mask].any():
             raise GenerationInputError(f"Fixed token ids must lie in 0..{vocabulary - 1}.")
-        return ids.long(), mask.bool()
+        return ids.astype(np.int64), mask
