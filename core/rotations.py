@@ -65,12 +65,21 @@ def quat_rotate(q, v) -> np.ndarray:
 def quat_between(u, v) -> np.ndarray:
     """(..., 4) the shortest-arc rotation taking direction u to direction v.
 
-    w = |u||v| + u.v and xyz = u x v, then normalised (HumanML3D's formula). Undefined (NaN)
-    for opposite vectors, as in the reference.
+    w = |u||v| + u.v and xyz = u x v, then normalised (HumanML3D's formula). For opposite
+    vectors, where that formula gives 0 / 0, a half turn about an axis perpendicular to u (the
+    reference returns NaN there; a drawn or lifted pose can hold a bone exactly reversed).
     """
     u, v = _f64(u), _f64(v)
     w = np.sqrt((u * u).sum(-1) * (v * v).sum(-1)) + (u * v).sum(-1)
-    return quat_normalize(_join_w_xyz(w, np.cross(u, v)))
+    q = _join_w_xyz(w, np.cross(u, v))
+    length = np.linalg.norm(q, axis=-1, keepdims=True)
+    opposite = length <= 1e-12 * np.maximum(np.sqrt((u * u).sum(-1, keepdims=True) * (v * v).sum(-1, keepdims=True)), 1e-300)
+    if not opposite.any():
+        return q / length
+    least_aligned = np.eye(3)[np.abs(u).argmin(-1)]  # (..., 3) the axis u points least along
+    half_turn = _join_w_xyz(np.zeros(u.shape[:-1]), np.cross(u, least_aligned))
+    q = np.where(opposite, half_turn, q)
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
 def quat_from_axis_angle(axis, angle) -> np.ndarray:

@@ -135,3 +135,13 @@ def test_rotate_about_y_matches_quaternion_and_torch(angle):
     as_tensor = rot.rotate_about_y(torch.from_numpy(v), torch.from_numpy(angles))
     assert isinstance(as_tensor, torch.Tensor)
     np.testing.assert_allclose(as_tensor.numpy(), expected, atol=1e-12)
+
+
+def test_quat_between_opposite_vectors_is_a_half_turn():
+    from keymask.core.rotations import quat_between, quat_rotate
+
+    u = np.array([[0.0, -1.0, 0.0], [0.3, 0.2, 0.1], [0.0, 0.0, 2.0]])
+    q = quat_between(u, -3 * u)
+    assert np.isfinite(q).all()
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0)
+    np.testing.assert_allclose(quat_rotate(q, u), -u, atol=1e-12)
