@@ -1,0 +1,239 @@
+"""Photo -> Pose2D with mediapipe, offline: a real photo, two people, nobody, and bad files."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keymask.conditioning.photo import (
+    ImageError,
+    MediapipeMissingError,
+    NoPersonError,
+    PhotoPoseExtractor,
+    PoseExtractionError,
+    SeveralPeopleError,
+    extract_pose,
+)
+from keymask.conditioning.poses import COCO18_JOINTS
+
+PERSON_JPG = Path(__file__).parent / "data" / "person.jpg"  # 320 x 480, facing the camera
+WIDTH, HEIGHT = 320, 480
+PIXELS = 12  # tolerance when the same person is found in another image
+J = {name: index for index, name in enumerate(COCO18_JOINTS)}
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    if importlib.util.find_spec("mediapipe") is None:
+        if os.environ.get("KEYMASK_REQUIRE_ALL") == "1" or os.environ.get("CI") == "true":
+            pytest.fail("mediapipe is required in CI but missing (pip install --no-deps mediapipe==0.10.21)")
+        pytest.skip("mediapipe is not installed (pip install --no-deps mediapipe==0.10.21)")
+    with PhotoPoseExtractor() as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def pose(extractor):
+    return extractor.extract(PERSON_JPG)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return np.asarray(Image.open(PERSON_JPG).convert("RGB"))  # (H, W, 3)
+
+
+def _one_sentence(error: pytest.ExceptionInfo, *words: str) -> str:
+    message = str(error.value)
+    assert "\n" not in message and message.endswith("."), message
+    for word in words:
+        assert word in message, message
+    return message
+
+
+# ---- one person -------------------------------------------------------------------------------
+
+
+def test_the_photo_gives_every_body_joint(pose):
+    assert pose.canvas == (WIDTH, HEIGHT)
+    assert pose.present.all(), [name for name, ok in zip(COCO18_JOINTS, pose.present) if not ok]
+    assert ((pose.keypoints >= 0) & (pose.keypoints <= (WIDTH, HEIGHT))).all()
+    assert ((pose.confidence > 0.5) & (pose.confidence <= 1)).all()
+    assert pose.source == {"extractor": "mediapipe-pose 0.10.21", "file": str(PERSON_JPG), "person": 1,
+                           "people": 1}
+
+
+def test_the_photo_geometry_is_a_standing_person_facing_the_camera(pose):
+    x, y = pose.keypoints[:, 0], pose.keypoints[:, 1]
+    # Top to bottom: head, shoulders, hips, knees, ankles (y grows downwards).
+    assert y[J["nose"]] < y[J["neck"]]
+    for side in ("left", "right"):
+        assert y[J["neck"]] - 5 < y[J[f"{side}_shoulder"]] < y[J[f"{side}_hip"]]
+        assert y[J[f"{side}_hip"]] < y[J[f"{side}_knee"]] < y[J[f"{side}_ankle"]]
+    # Facing the camera: the person's right is on the left of the photo.
+    for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye", "ear"):
+        assert x[J[f"right_{part}"]] < x[J[f"left_{part}"]], part
+    # The neck is the shoulders' midpoint, the nose above it.
+    shoulders = pose.keypoints[[J["right_shoulder"], J["left_shoulder"]]]
+    np.testing.assert_allclose(pose.keypoints[J["neck"]], shoulders.mean(axis=0))
+    assert abs(x[J["nose"]] - x[J["neck"]]) < 0.3 * (x[J["left_shoulder"]] - x[J["right_shoulder"]])
+    # Arms held out: the wrists are wider apart than the hips; the body is most of the photo's height.
+    assert x[J["right_wrist"]] < x[J["right_hip"]] - 50 and x[J["left_wrist"]] > x[J["left_hip"]] + 50
+    assert y[J["left_ankle"]] - y[J["nose"]] > 0.6 * HEIGHT
+
+
+def test_the_photo_joints_land_where_the_person_is(pose):
+    # Where the joints are in the photo (pixels), checked by eye on a drawing; 20 px of slack.
+    expected = {"nose": (163, 94), "right_shoulder": (133, 146), "left_shoulder": (211, 149),
+                "right_wrist": (51, 223), "left_wrist": (294, 230), "right_hip": (147, 257),
+                "left_hip": (189, 258), "right_ankle": (147, 413), "left_ankle": (196, 417)}
+    for name, where in expected.items():
+        assert np.linalg.norm(pose.keypoints[J[name]] - where) < 20, name
+
+
+def test_the_photo_world_landmarks_are_metres_around_the_hips(pose):
+    world = pose.world
+    assert world.shape == (18, 3) and np.isfinite(world).all()
+    hips = world[[J["right_hip"], J["left_hip"]]]
+    assert np.linalg.norm(hips.mean(axis=0)) < 0.05  # mediapipe's origin: between the hips
+    shoulder_width = np.linalg.norm(world[J["left_shoulder"]] - world[J["right_shoulder"]])
+    assert 0.25 < shoulder_width < 0.5
+    # Camera axes: x to the photo's right, y down.
+    assert world[J["left_shoulder"], 0] > world[J["right_shoulder"], 0]
+    assert world[J["nose"], 1] < world[J["neck"], 1] < 0 < world[J["left_knee"], 1] < world[J["left_ankle"], 1]
+    np.testing.assert_allclose(world[J["neck"]], world[[J["right_shoulder"], J["left_shoulder"]]].mean(axis=0))
+    assert 1.2 < world[J["left_ankle"], 1] - world[J["nose"], 1] < 1.8  # nose to ankle of an adult
+
+
+def test_extract_pose_opens_and_closes_its_own_graphs(pose):
+    again = extract_pose(PERSON_JPG)
+    np.testing.assert_allclose(again.keypoints, pose.keypoints, atol=1e-3)
+    np.testing.assert_allclose(again.world, pose.world, atol=1e-4)
+
+
+def test_an_array_and_a_rotated_phone_photo_give_the_same_pose(extractor, pose, photo, tmp_path):
+    from_array = extractor.extract(photo)
+    np.testing.assert_allclose(from_array.keypoints, pose.keypoints, atol=1e-3)
+    assert from_array.source["file"] is None
+    # Stored sideways with EXIF orientation 6 ("turn 90 degrees clockwise to show"), as phones do.
+    sideways = tmp_path / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo).transpose(Image.Transpose.ROTATE_90).save(sideways, quality=95, exif=exif)
+    upright = extractor.extract(sideways)
+    assert upright.canvas == (WIDTH, HEIGHT)
+    assert np.abs(upright.keypoints - pose.keypoints).max() < PIXELS
+
+
+def test_joints_below_the_visibility_threshold_are_missing(extractor, pose):
+    strict = extractor.extract(PERSON_JPG, min_visibility=0.99)
+    assert (strict.confidence[~strict.present] == 0).all()
+    assert np.isnan(strict.world[~strict.present]).all()
+    assert strict.present.sum() < pose.present.sum()  # the ankles are seen at about 0.95
+    assert strict.present[J["nose"]] and strict.present[J["left_shoulder"]]
+
+
+# ---- several people, nobody -------------------------------------------------------------------
+
+
+def test_two_people_must_be_chosen_between(extractor, photo):
+    two = np.hstack([photo, photo])  # (H, 2W, 3): the same person twice, side by side
+    with pytest.raises(SeveralPeopleError) as error:
+        extractor.extract(two)
+    assert error.value.count == 2
+    _one_sentence(error, "2 people", "choose one with --person N (1 = leftmost)")
+
+
+def test_person_n_counts_from_the_left(extractor, pose, photo, tmp_path):
+    path = tmp_path / "two_people.png"
+    Image.fromarray(np.hstack([photo, photo])).save(path)
+    left = extractor.extract(path, person=1)
+    right = extractor.extract(path, person=2)
+    assert left.canvas == right.canvas == (2 * WIDTH, HEIGHT)
+    assert left.source["person"] == 1 and right.source["person"] == 2 and left.source["people"] == 2
+    assert (left.keypoints[:, 0] < WIDTH).all() and (right.keypoints[:, 0] > WIDTH).all()
+    # Each is the single person's pose, moved by its place in the wider photo.
+    assert np.abs(left.keypoints - pose.keypoints).max() < PIXELS
+    assert np.abs(right.keypoints - (pose.keypoints + (WIDTH, 0))).max() < PIXELS
+
+
+def test_a_person_number_beyond_those_found(extractor, photo):
+    with pytest.raises(PoseExtractionError) as error:
+        extractor.extract(np.hstack([photo, photo]), person=3)
+    _one_sentence(error, "Person 3", "2 people were found")
+    with pytest.raises(PoseExtractionError) as error:
+        extractor.extract(photo, person=0)
+    _one_sentence(error, "counts from 1")
+
+
+def test_no_person_in_a_flat_colour_or_noise(extractor, tmp_path):
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (WIDTH, HEIGHT), (120, 140, 160)).save(flat)
+    with pytest.raises(NoPersonError) as error:
+        extractor.extract(flat)
+    _one_sentence(error, "No person was found in", str(flat))
+    noise = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    with pytest.raises(NoPersonError):
+        extractor.extract(noise)
+
+
+# ---- files that are not photos (no mediapipe needed) -------------------------------------------
+
+
+def test_a_text_file_named_png(tmp_path):
+    fake = tmp_path / "pose.png"
+    fake.write_text("not a picture\n")
+    with pytest.raises(ImageError) as error:
+        extract_pose(fake)
+    _one_sentence(error, str(fake), "not an image")
+
+
+def test_an_empty_file(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+    with pytest.raises(ImageError) as error:
+        extract_pose(empty)
+    _one_sentence(error, str(empty), "empty")
+
+
+def test_a_truncated_photo(tmp_path):
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(PERSON_JPG.read_bytes()[:2000])
+    with pytest.raises(ImageError) as error:
+        extract_pose(truncated)
+    _one_sentence(error, str(truncated))
+
+
+def test_a_missing_file_and_a_folder(tmp_path):
+    missing = tmp_path / "nowhere.jpg"
+    with pytest.raises(ImageError) as error:
+        extract_pose(missing)
+    _one_sentence(error, str(missing), "does not exist")
+    with pytest.raises(ImageError) as error:
+        extract_pose(tmp_path)
+    _one_sentence(error, str(tmp_path), "folder")
+
+
+def test_an_array_that_is_not_rgb_uint8():
+    with pytest.raises(ImageError) as error:
+        extract_pose(np.zeros((8, 8, 3), dtype=np.float32))
+    _one_sentence(error, "RGB uint8")
+
+
+def test_missing_mediapipe_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # makes `import mediapipe` fail
+    with pytest.raises(MediapipeMissingError) as error:
+        extract_pose(PERSON_JPG)
+    _one_sentence(error, "pip install --no-deps mediapipe==0.10.21")
+    assert isinstance(error.value, PoseExtractionError)
+
+
+def test_importing_the_module_loads_neither_mediapipe_nor_opencv():
+    code = ("import sys, keymask.conditioning.photo; "
+            "print(sorted(m for m in ('mediapipe', 'cv2', 'PIL', 'google.protobuf') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
