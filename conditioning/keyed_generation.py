@@ -1,0 +1,130 @@
+"""Text + key poses -> motion: the key poses' tokens are held fixed, then the motion is refined.
+
+1. Check the keys: inside the motion, at most one per token window (4 frames, 0.2 s).
+2. Tokens for each key (key_tokens.py), placed at the token of its frame and held fixed (never
+   masked) through the base-layer decoding; the residual layers keep them too (all layers are
+   fixed by default; `fixed_layers="base"` fixes only the base layer).
+3. The pipeline decodes the rest from the text, through the engine's one fixed-token mechanism.
+4. Refinement (refine.py) makes each motion pass exactly through its placed key poses.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from keymask.conditioning.key_tokens import context_tokens, hold_tokens
+from keymask.conditioning.poses import KeyPose3D
+from keymask.conditioning.refine import CONSTRAINTS, PlacedKey, place_key_pose, refine_to_keys
+from keymask.core.generation.cleanup import CleanupSettings
+from keymask.core.generation.pipeline import (
+    Cancel,
+    FixedTokens,
+    GenerationInputError,
+    GenerationResult,
+    MotionPipeline,
+    Progress,
+    SamplingSettings,
+)
+
+TOKEN_METHODS = ("hold", "context")
+
+
+@dataclass(frozen=True)
+class KeyFrame:
+    pose: KeyPose3D
+    frame: int  # 20 fps frame of the motion where the pose must be reached
+    constrain: str = "body"  # "body": the pose only; "root": also its root position and facing
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    token_method: str = "context"  # how a pose becomes tokens: "hold" or "context"
+    fixed_layers: str = "all"  # "all" quantizer layers of a key's token, or only the "base" layer
+    span: int = 1  # "context" only: also hold this many tokens on either side of each key's token
+    refine: bool = True  # pass exactly through the keys after decoding
+    refine_radius: int = 15  # frames on either side of a key over which refinement fades out
+
+
+def check_keys(keys: Sequence[KeyFrame], frames: int, fps: float, frames_per_token: int) -> None:
+    """One clear sentence for a key outside the motion or two keys in one token window."""
+    for key in keys:
+        if key.constrain not in CONSTRAINTS:
+            raise GenerationInputError(f"A key pose constrains {' or '.join(CONSTRAINTS)}, not {key.constrain!r}.")
+        if not 0 <= key.frame < frames:
+            raise GenerationInputError(f"A key pose at {key.frame / fps:.2f} s lies outside the motion, which lasts "
+                                       f"{frames / fps:.2f} s ({frames} frames).")
+    ordered = sorted(keys, key=lambda k: k.frame)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.frame // frames_per_token == b.frame // frames_per_token:
+            window = frames_per_token / fps
+            raise GenerationInputError(f"The key poses at {a.frame / fps:.2f} s and {b.frame / fps:.2f} s fall in "
+                                       f"the same {window:.1f} s token window: put them at least {window:.1f} s apart.")
+
+
+def generate_with_key_poses(pipeline: MotionPipeline, prompts: Sequence[str], keys: Sequence[Sequence[KeyFrame]], *,
+                            frames: int | Sequence[int], samples: int = 1, seed: int | None = None,
+                            settings: SamplingSettings | None = None,
+                            cleanup: CleanupSettings | None = CleanupSettings(),
+                            key_settings: KeySettings = KeySettings(), progress: Progress | None = None,
+                            cancel: Cancel | None = None) -> GenerationResult:
+    """`samples` motions per prompt, prompt i lasting frames[i] frames and passing through keys[i].
+
+    One batched pass (two with the "context" token method), as MotionPipeline.__call__.
+    """
+    spec = pipeline.spec
+    if key_settings.token_method not in TOKEN_METHODS:
+        raise GenerationInputError(f"Unknown token method {key_settings.token_method!r}: use "
+                                   f"{' or '.join(TOKEN_METHODS)}.")
+    frames = [frames] * len(prompts) if isinstance(frames, (int, np.integer)) else list(frames)
+    if not len(prompts) == len(keys) == len(frames):
+        raise GenerationInputError(f"Got {len(prompts)} prompts, {len(keys)} key lists and {len(frames)} lengths.")
+    n_tokens = [int(round(f / spec.frames_per_token)) for f in frames]
+    for motion_keys, n in zip(keys, n_tokens):
+        check_keys(motion_keys, n * spec.frames_per_token, spec.fps, spec.frames_per_token)
+    lengths = [n * spec.frames_per_token for n in n_tokens]
+    per_sample_keys = [motion_keys for motion_keys in keys for _ in range(samples)]  # B lists
+    text = pipeline.text_encoder.encode(list(prompts))
+    common = dict(samples=samples, settings=settings, text_embedding=text, cleanup=cleanup, progress=progress,
+                  cancel=cancel)
+
+    # 1. Tokens of every key, per sample: {token position: (Q,) ids} per key.
+    if key_settings.token_method == "hold":
+        key_ids = [[{k.frame // spec.frames_per_token: hold_tokens(pipeline, k.pose)} for k in motion_keys]
+                   for motion_keys in per_sample_keys]
+    else:
+        first = pipeline(prompts, frames=lengths, seed=seed, **common)
+        seed = first.seed
+        key_ids = []
+        for motion, motion_keys in zip(first.motions, per_sample_keys):
+            tokens = context_tokens(pipeline, refine_motion(motion.joints, motion_keys, key_settings.refine_radius))
+            key_ids.append([{p: tokens[p] for p in _span(k.frame // spec.frames_per_token, key_settings.span,
+                                                          len(tokens))} for k in motion_keys])
+
+    # 2. Held fixed at their token positions; the rest decoded from the text.
+    ids = np.zeros((len(per_sample_keys), max(n_tokens), pipeline.num_quantizers), dtype=np.int64)
+    mask = np.zeros_like(ids, dtype=bool)
+    layers = slice(None) if key_settings.fixed_layers == "all" else slice(0, 1)
+    for i, motion_ids in enumerate(key_ids):
+        for held in motion_ids:
+            for position, key_tokens in held.items():
+                ids[i, position] = np.maximum(key_tokens, 0)
+                mask[i, position, layers] = key_tokens[layers] >= 0
+    result = pipeline(prompts, frames=lengths, seed=seed, fixed=FixedTokens(ids, mask), **common)
+
+    # 3. Through every key exactly.
+    if key_settings.refine:
+        result.motions = [replace(m, joints=refine_motion(m.joints, motion_keys, key_settings.refine_radius)
+                                  .astype(np.float32)) for m, motion_keys in zip(result.motions, per_sample_keys)]
+    return result
+
+
+def _span(position: int, span: int, n_tokens: int) -> range:
+    return range(max(position - span, 0), min(position + span + 1, n_tokens))
+
+
+def refine_motion(joints: np.ndarray, keys: Sequence[KeyFrame], radius: int) -> np.ndarray:
+    """The motion (T, J, 3) through its keys, each placed against the motion's own frame."""
+    joints = np.asarray(joints, dtype=np.float64)
+    placed = [PlacedKey(k.frame, place_key_pose(k.pose, joints[k.frame], k.constrain)) for k in keys]
+    return refine_to_keys(joints, placed, radius)
