@@ -60,6 +60,21 @@ def add_parser(subparsers) -> None:
     evaluator.add_argument("--width", type=int, default=192, help="encoder width (default: %(default)s)")
     evaluator.set_defaults(run=run_evaluator)
 
+    lifter = models.add_parser(
+        "lifter", help="the 2D -> 3D key-pose lifter", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the MLP that lifts 2D keypoints (COCO-18, pixels) to a 3D key pose, on the training "
+                    "split's poses projected through fresh random cameras (noise and dropped joints added); "
+                    "measured on the val split every --val-every steps.")
+    _add_run_arguments(lifter, iterations=15000, batch_size=256, batch_items="poses")
+    lifter.set_defaults(lr=1e-3)
+    lifter.add_argument("--width", type=int, default=512, help="hidden features (default: %(default)s)")
+    lifter.add_argument("--blocks", type=int, default=2, help="residual blocks (default: %(default)s)")
+    lifter.add_argument("--frame-step", type=int, default=3,
+                        help="train on every n-th frame of each clip (default: %(default)s)")
+    lifter.add_argument("--val-every", type=int, default=1000, help="steps between val measures (default: %(default)s)")
+    lifter.set_defaults(run=run_lifter)
+
     assemble = models.add_parser(
         "assemble", help="put trained parts together into one model folder",
         description="Gather a trained RVQ-VAE, masked and residual transformers and length estimator, with the "
@@ -141,6 +156,17 @@ def run_evaluator(args) -> int:
     train_evaluator(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"evaluator: {args.out / 'evaluator'}; log: {args.out / 'evaluator.csv'}")
+    return 0
+
+
+def run_lifter(args) -> int:
+    from keymask.conditioning.lifting.model import LifterConfig
+    from keymask.conditioning.lifting.train import LifterTrainingConfig, train_lifter
+
+    config = LifterTrainingConfig(model=LifterConfig(width=args.width, blocks=args.blocks),
+                                  frame_step=args.frame_step, val_every=args.val_every, **_run_settings(args))
+    train_lifter(config, stop_after_seconds=_time_limit(args))
+    print(f"lifter: {args.out / 'lifter'}; log: {args.out / 'lifter.csv'}, val: {args.out / 'lifter_val.csv'}")
     return 0
 
 

@@ -1,0 +1,46 @@
+"""Pose2D -> KeyPose3D with the shipped lifter, in numpy (importing this does not import torch)."""
+
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from keymask.conditioning.lifting.numpy_lifter import N_BODY_KEYPOINTS, NumpyPoseLifter
+from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
+from keymask.resources import RESOURCES_DIR
+
+SHIPPED_LIFTER = RESOURCES_DIR / "models" / "lifter"
+MIN_BODY_JOINTS = 8  # of the 14 body keypoints (nose, neck, shoulders, elbows, wrists, hips, knees, ankles)
+
+
+class LiftingError(ValueError):
+    """A 2D pose that cannot be lifted: one sentence saying why."""
+
+
+class Lifter(Protocol):
+    def lift(self, keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """(..., 18, 2) pixels and (..., 18) presence -> (..., 22, 3) joints in metres."""
+
+
+@lru_cache(maxsize=1)
+def shipped_lifter() -> NumpyPoseLifter:
+    """The lifter in resources/models/lifter, loaded once."""
+    return NumpyPoseLifter.from_folder(SHIPPED_LIFTER)
+
+
+def check_enough_joints(pose: Pose2D) -> None:
+    """LiftingError when fewer than MIN_BODY_JOINTS of the 14 body keypoints are present."""
+    present = pose.present[:N_BODY_KEYPOINTS]
+    if present.sum() < MIN_BODY_JOINTS:
+        missing = ", ".join(name.replace("_", " ") for name, there in zip(COCO18_JOINTS, present) if not there)
+        raise LiftingError(f"The 2D pose has {int(present.sum())} of the 14 body joints and lifting needs at least "
+                           f"{MIN_BODY_JOINTS}: place more of them (missing: {missing}).")
+
+
+def lift_pose(pose: Pose2D, lifter: Lifter | None = None) -> KeyPose3D:
+    """The 3D key pose (22 joints, metres, pelvis at the origin, facing +Z) seen in a 2D pose."""
+    check_enough_joints(pose)
+    name = "resources/models/lifter" if lifter is None else type(lifter).__name__
+    lifter = shipped_lifter() if lifter is None else lifter
+    joints = lifter.lift(pose.keypoints[None], pose.present[None])[0]  # (1, 18, 2) -> (22, 3)
+    return KeyPose3D(joints=joints, source={"lifter": name, "pose2d": dict(pose.source)})
