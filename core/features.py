@@ -16,8 +16,9 @@ Per frame, in this order (J = 22, D = 263):
 from dataclasses import dataclass
 
 import numpy as np
-
 from keymask.core import skeleton as skel
+from keymask.core.arrays import concat as _concat
+from keymask.core.arrays import stack_last as _stack_last_axis
 from keymask.core.kinematics import forward_kinematics, inverse_kinematics, offsets_from_joints
 from keymask.core.rotations import (
     quat_between,
@@ -259,19 +260,3 @@ def _as_float(x):
     if isinstance(x, np.ndarray) or not hasattr(x, "cumsum"):
         return np.asarray(x, dtype=np.float64)
     return x if x.is_floating_point() else x.float()
-
-
-def _concat(parts, axis: int):
-    if isinstance(parts[0], np.ndarray):
-        return np.concatenate(parts, axis=axis)
-    import torch
-
-    return torch.cat(parts, dim=axis)
-
-
-def _stack_last_axis(parts):
-    if isinstance(parts[0], np.ndarray):
-        return np.stack(parts, axis=-1)
-    import torch
-
-    return torch.stack(parts, dim=-1)

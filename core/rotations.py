@@ -9,6 +9,7 @@ The 6D representation is the first two columns of the rotation matrix, concatena
 """
 
 import numpy as np
+from keymask.core.arrays import stack_last as _stack_last
 
 
 def _f64(x) -> np.ndarray:
@@ -202,11 +203,3 @@ def _cos(x):
 
 def _sin(x):
     return x.sin() if hasattr(x, "sin") else np.sin(x)
-
-
-def _stack_last(parts):
-    if isinstance(parts[0], np.ndarray):
-        return np.stack(parts, axis=-1)
-    import torch
-
-    return torch.stack(parts, dim=-1)
