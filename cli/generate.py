@@ -11,8 +11,15 @@ examples:
   keymask generate "someone waves with the left hand" --samples 3 -o wave.bvh --preview
   keymask generate --prompts prompts.txt -o batch/motion.bvh     # lines: text#frames (MoMask's format)
   keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
+  keymask generate "a person jumps" --key-pose crouch.json@1s --key-pose arms_up.json@2s -o jump.bvh
+  keymask generate "a person walks" --key-pose turn3d.json@2.5s:root -o walk.bvh   # pose, place and facing
   keymask generate "a man kicks" --model checkpoints/t2m/t2m_nlayer8_nhead6_ld384_ff1024_cdp0.1_rvq6ns \\
       --clip-weights ~/models/ViT-B-32.pt -o kick.bvh                        # official MoMask weights
+
+Key poses (--key-pose FILE@TIME) are OpenPose 2D JSON files (lifted to 3D) or KeyMask 3D key pose
+files (keymask pose --help makes both); TIME is in seconds (1.5s) or frames (30). The motion
+passes through each pose exactly at its time; `:root` also holds the key's root position and
+facing (3D files that give them). Keys must be at least 0.2 s apart.
 
 Each motion is written as BVH plus its joint positions (.npy, (T, 22, 3) metres, 20 fps).
 The seed is printed: pass it back with --seed to get the same motions again."""
@@ -67,6 +74,8 @@ def add_parser(subparsers) -> None:
     length.add_argument("--seconds", type=float, default=None, help="length in seconds (default: estimated from text)")
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames")
     generate.add_argument("--samples", type=int, default=1, help="motions per prompt (default: %(default)s)")
+    generate.add_argument("--key-pose", action="append", default=[], metavar="FILE@TIME[:root]",
+                          help="a pose the motion passes through at TIME (repeatable), e.g. pose.json@1.5s")
     generate.add_argument("--no-cleanup", action="store_true",
                           help="keep the decoder's raw joints: no smoothing, rigid bones or foot locking")
     _add_model_options(generate)
@@ -162,6 +171,8 @@ def run_generate(args) -> int:
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
     pipeline = load_pipeline(args.model, args.clip_weights, args.backend)
     fps = pipeline.spec.fps
+    if args.key_pose:
+        return _generate_with_keys(args, pipeline)
     if args.prompts:
         entries = read_prompt_file(args.prompts)
     else:
@@ -201,6 +212,58 @@ def run_generate(args) -> int:
     if args.sheet:
         print(f"contact sheet: {export_contact_sheet(motions, args.sheet)}")
     print(f"seed: {seeds[0]}")
+    return 0
+
+
+def parse_key_pose(text: str, fps: float) -> tuple[Path, int, str]:
+    """'pose.json@1.5s', 'pose.json@30' (frames) or 'pose.json@1.5s:root' -> (file, frame, constraint)."""
+    from keymask.cli.errors import CommandError
+
+    path, at, when = text.rpartition("@")
+    constrain = "body"
+    if when.endswith(":root"):
+        when, constrain = when[: -len(":root")], "root"
+    try:
+        frame = int(round(float(when[:-1]) * fps)) if when.endswith("s") else int(when)
+    except ValueError:
+        frame = None
+    if not at or not path or frame is None:
+        raise CommandError(f"Cannot read --key-pose {text!r}: write FILE@TIME, e.g. pose.json@1.5s (seconds) or "
+                           "pose.json@30 (frames), with :root to also hold its position and facing.")
+    return Path(path), frame, constrain
+
+
+def _generate_with_keys(args, pipeline) -> int:
+    from keymask.cli.errors import CommandError
+    from keymask.conditioning.keyed_generation import KeyFrame, generate_with_key_poses, read_key_pose
+    from keymask.core.generation.cleanup import CleanupSettings
+    from keymask.core.generation.export import export_motion, export_preview, output_paths
+
+    if args.prompts:
+        raise CommandError("--key-pose goes with one prompt, not --prompts.")
+    spec = pipeline.spec
+    parsed = [parse_key_pose(text, spec.fps) for text in args.key_pose]
+    keys = [KeyFrame(read_key_pose(path), frame, constrain) for path, frame, constrain in parsed]
+    last = max(k.frame for k in keys)
+    if args.frames is not None or args.seconds is not None:
+        frames = args.frames if args.seconds is None else int(round(args.seconds * spec.fps))
+    else:  # at least 4 s, and a second past the last key
+        frames = min(spec.max_frames, max(4 * spec.fps, last + spec.fps))
+    if frames > spec.max_frames:
+        raise CommandError(f"Key poses work within one window of {spec.max_frames / spec.fps:.1f} s; "
+                           f"ask for a shorter motion.")
+    bar, progress = _progress_bar()
+    result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
+                                     seed=args.seed, settings=_settings(args),
+                                     cleanup=None if args.no_cleanup else CleanupSettings(), progress=progress)
+    bar.close()
+    motions = [(m.prompt, m.joints) for m in result.motions]
+    for (prompt, joints), path in zip(motions, output_paths(args.output, len(motions))):
+        written, _ = export_motion(joints, path, fps=spec.fps, units=args.units, rotation_order=args.order.upper())
+        print(f"{written[0]}  ({len(joints) / spec.fps:.1f} s, {len(keys)} key poses) {prompt}")
+    if args.preview:
+        print(f"preview: {export_preview(motions, args.output.with_suffix('.gif'), fps=spec.fps)}")
+    print(f"seed: {result.seed}")
     return 0
 
 

@@ -3,10 +3,10 @@
 import argparse
 import sys
 
-from keymask.cli import convert, data, evaluate, generate, train
+from keymask.cli import convert, data, evaluate, generate, pose, train
 from keymask.cli.errors import CommandError
 
-SUBCOMMANDS = (generate, data, train, evaluate, convert)
+SUBCOMMANDS = (generate, pose, data, train, evaluate, convert)
 
 
 DESCRIPTION = """\
@@ -15,6 +15,8 @@ KeyMask Studio: turn words and key poses into 3D human animation, exported as BV
 Start with:
   keymask generate "a person jumps over a puddle" -o jump.bvh    text -> BVH
   keymask edit walk.bvh --keep 0-2s "a person jumps" -o out.bvh  regenerate part of a motion
+  keymask pose extract photo.jpg -o pose.json                     a key pose from a photo
+  keymask generate "a person jumps" --key-pose pose.json@1.5s -o jump.bvh   text + key poses
   keymask data build            build the training dataset from the Bandai Namco mocap archives
   keymask eval                  benchmark the model: FID, R-precision, foot skating, paraphrases
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
@@ -53,12 +55,16 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from keymask.core.bvh.convert import JointsFormatError
     from keymask.core.generation.masked_decoding import GenerationCancelled
     from keymask.core.generation.pipeline import GenerationInputError
+    from keymask.conditioning.imagine import WeightsMissing
+    from keymask.conditioning.lifting.lift import LiftingError
+    from keymask.conditioning.photo import PoseExtractionError
+    from keymask.conditioning.pose_files import PoseFileError
     from keymask.core.models.saved import CheckpointError
     from keymask.core.text.prompts import PromptError, TextEncoderUnavailable
 
     return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
             GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,
-            PermissionError, IsADirectoryError)
+            PermissionError, IsADirectoryError, PoseFileError, PoseExtractionError, LiftingError, WeightsMissing)
 
 
 if __name__ == "__main__":

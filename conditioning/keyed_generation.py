@@ -123,6 +123,18 @@ def _span(position: int, span: int, n_tokens: int) -> range:
     return range(max(position - span, 0), min(position + span + 1, n_tokens))
 
 
+def read_key_pose(path, *, person: int | None = None) -> KeyPose3D:
+    """A 3D key pose from a pose file: a KeyMask 3D file as it is, an OpenPose 2D file lifted."""
+    from keymask.conditioning.pose_files import read_pose_file
+
+    pose = read_pose_file(path, person=person)
+    if isinstance(pose, KeyPose3D):
+        return pose
+    from keymask.conditioning.lifting.lift import lift_pose
+
+    return lift_pose(pose)
+
+
 def refine_motion(joints: np.ndarray, keys: Sequence[KeyFrame], radius: int) -> np.ndarray:
     """The motion (T, J, 3) through its keys, each placed against the motion's own frame."""
     joints = np.asarray(joints, dtype=np.float64)

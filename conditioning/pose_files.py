@@ -49,7 +49,7 @@ class PoseFileError(ValueError):
 def read_pose2d(path: str | os.PathLike, *, person: int | None = None, frame: int | None = None) -> Pose2D:
     """Read one person's pose from an OpenPose-style JSON file (see docs/pose_formats.md).
 
-    `person` picks one of several people (required when there are several); `frame` picks one
+    `person` picks one of several people, counting from 1 (required when there are several); `frame` picks one
     document of a file that holds a JSON list of them (required when there are several).
     """
     return pose2d_from_json(_load_json(path), name=str(path), person=person, frame=frame)
@@ -160,15 +160,15 @@ def _pick_person(document: dict, person: int | None, where: str) -> tuple[dict, 
     if person is None:
         if len(people) > 1:
             raise PoseFileError(f"{where} holds {len(people)} people; choose one with --person "
-                                f"(0 to {len(people) - 1}).")
-        person = 0
-    if not 0 <= person < len(people):
+                                f"(1 to {len(people)}).")
+        person = 1
+    if not 1 <= person <= len(people):
         count = f"{len(people)} people" if len(people) > 1 else "1 person"
         raise PoseFileError(f"{where} holds {count}, so there is no person {person} "
-                            f"(choose 0 to {len(people) - 1}).")
-    if not isinstance(people[person], dict):
+                            f"(choose 1 to {len(people)}).")
+    if not isinstance(people[person - 1], dict):
         raise PoseFileError(f"{where} has a person {person} that is not a JSON object.")
-    return people[person], person
+    return people[person - 1], person
 
 
 def _body_keypoints(person: dict, where: str) -> tuple[np.ndarray, str]:
@@ -257,6 +257,14 @@ def _world(person: dict, where: str) -> np.ndarray | None:
 
 
 # ---- 3D: our key pose JSON --------------------------------------------------------------------
+
+def read_pose_file(path: str | os.PathLike, *, person: int | None = None) -> Pose2D | KeyPose3D:
+    """A 3D key pose file as a KeyPose3D, anything else as a 2D OpenPose pose."""
+    data = _load_json(path)
+    if isinstance(data, dict) and data.get("format") == KEYPOSE3D_FORMAT:
+        return keypose3d_from_json(data, name=str(path))
+    return pose2d_from_json(data, name=str(path), person=person)
+
 
 def read_keypose3d(path: str | os.PathLike) -> KeyPose3D:
     """Read a "keymask-keypose-3d" file (see docs/pose_formats.md)."""

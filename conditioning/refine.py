@@ -8,6 +8,8 @@ When windows of nearby keys overlap, the offsets are solved together (a small li
 the keys) so that every key is still hit exactly.
 
 Where the target sits in the world (`place_key_pose`):
+The key pose first takes the motion's bone lengths (its bone directions are kept): a lifted or
+drawn pose has its own proportions, and the exported BVH has one skeleton.
 - "body" (default): only the pose counts. The key pose is turned to the motion's own facing at
   that frame and put where the motion's pelvis is, at the height that keeps its lowest joint at
   the motion's lowest joint in that frame (a crouch sinks, it does not float);
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keymask.conditioning.poses import KeyPose3D
-from keymask.core.skeleton import FACE_JOINTS
+from keymask.core.skeleton import FACE_JOINTS, HUMANML3D_SKELETON
 
 CONSTRAINTS = ("body", "root")
 
@@ -52,6 +54,18 @@ def canonical_pose(pose: np.ndarray) -> np.ndarray:
     return turn_about_y(centred, -heading(pose))
 
 
+def with_bone_lengths(pose: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(J, 3) `pose` with each bone's direction kept and its length taken from `reference` (J, 3)."""
+    out = np.array(pose, dtype=np.float64)
+    for child, parent in enumerate(HUMANML3D_SKELETON.parents):
+        if parent < 0:
+            continue
+        bone = pose[child] - pose[parent]
+        length = np.linalg.norm(reference[child] - reference[parent])
+        out[child] = out[parent] + bone / max(np.linalg.norm(bone), 1e-9) * length
+    return out
+
+
 def pose_error(pose: np.ndarray, target: np.ndarray) -> float:
     """Mean joint distance (m) between two poses (J, 3) once both pelvises are at the origin and
     `pose` is turned about +Y to face the way that fits `target` best: the body-only error."""
@@ -65,7 +79,7 @@ def place_key_pose(key: KeyPose3D, motion_frame: np.ndarray, constrain: str = "b
     """World target (J, 3) for `key` at a frame whose decoded pose is `motion_frame` (J, 3)."""
     if constrain not in CONSTRAINTS:
         raise ValueError(f"A key pose constrains {' or '.join(CONSTRAINTS)}, not {constrain!r}.")
-    pose = canonical_pose(key.joints)
+    pose = canonical_pose(with_bone_lengths(key.joints, motion_frame))
     if constrain == "root" and key.root_position is not None:
         angle = key.facing if key.facing is not None else heading(motion_frame)
         return turn_about_y(pose, angle) + np.asarray(key.root_position, dtype=np.float64)

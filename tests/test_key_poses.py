@@ -15,10 +15,11 @@ from keymask.conditioning.refine import (
     pose_error,
     refine_to_keys,
     turn_about_y,
+    with_bone_lengths,
 )
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.pipeline import GenerationInputError, MotionPipeline
-from keymask.core.skeleton import target_offsets
+from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
 from keymask.resources import RESOURCES_DIR
 
 
@@ -29,8 +30,6 @@ def pipeline():
 
 def rest_pose() -> np.ndarray:
     """(22, 3) the skeleton's rest pose, pelvis at the origin (offsets accumulated down the tree)."""
-    from keymask.core.skeleton import HUMANML3D_SKELETON
-
     offsets = target_offsets()
     pose = np.zeros((22, 3))
     for joint, parent in enumerate(HUMANML3D_SKELETON.parents):
@@ -117,6 +116,15 @@ def test_a_held_pose_decodes_near_itself(pipeline):
     assert pose_error(decoded[6], arms_up()) > pose_error(decoded[6], pose.joints) + 0.05
 
 
+def test_bone_lengths_come_from_the_reference_and_directions_stay():
+    pose, reference = arms_up(), 1.1 * rest_pose()
+    fitted = with_bone_lengths(pose, reference)
+    for child, parent in enumerate(HUMANML3D_SKELETON.parents[1:], start=1):
+        bone, original = fitted[child] - fitted[parent], pose[child] - pose[parent]
+        assert np.linalg.norm(bone) == pytest.approx(np.linalg.norm(reference[child] - reference[parent]))
+        np.testing.assert_allclose(bone / np.linalg.norm(bone), original / np.linalg.norm(original), atol=1e-12)
+
+
 def test_pose_error_ignores_place_and_facing():
     pose = arms_up()
     moved = turn_about_y(pose, 2.0) + [0.3, 0.1, -4.0]
@@ -138,7 +146,10 @@ def test_keyed_generation_passes_through_the_keys(pipeline, method):
     assert [len(m.joints) for m in result.motions] == [80, 80, 100, 100]
     for motion, motion_keys in zip(result.motions, [keys[0], keys[0], keys[1], keys[1]]):
         for key in motion_keys:
-            assert pose_error(motion.joints[key.frame], key.pose.joints) < 1e-4  # float32 joints
+            reached = motion.joints[key.frame]
+            # exactly the key's bone directions on the motion's own bones, so close to the key itself
+            assert pose_error(reached, with_bone_lengths(key.pose.joints, reached)) < 1e-4  # float32 joints
+            assert pose_error(reached, key.pose.joints) < 0.02
         assert np.isfinite(motion.joints).all()
     again = generate_with_key_poses(pipeline, ["a person waves", "a person walks forward"], keys, frames=[80, 100],
                                     samples=2, seed=5, key_settings=settings)

@@ -86,7 +86,7 @@ def test_openpose_output_without_canvas_takes_the_keypoints_extent(tmp_path):
     assert pose.canvas == (math.ceil(1.1 * 342), math.ceil(1.1 * 570))
     assert pose.source["canvas"] == "inferred from the keypoints"
     assert pose.source["format"] == "OpenPose COCO-18"
-    assert pose.source["person"] == 0 and pose.source["file"].endswith("pose.json")
+    assert pose.source["person"] == 1 and pose.source["file"].endswith("pose.json")
 
 
 def test_openpose_output_with_canvas_size(tmp_path):
@@ -180,25 +180,25 @@ def test_missing_joints_get_confidence_zero(tmp_path):
 def test_several_people_need_a_person(tmp_path):
     path = save(tmp_path, editor_file(people=3))
     message = expect_error(path, "holds 3 people")
-    assert "--person" in message and "0 to 2" in message
+    assert "--person" in message and "1 to 3" in message
 
 
 def test_person_picks_one_of_several(tmp_path):
     document = editor_file(people=2)
     document["people"][1] = {"pose_keypoints_2d": flat(STANDING + [100, 0])}
-    pose = read_pose2d(save(tmp_path, document), person=1)
+    pose = read_pose2d(save(tmp_path, document), person=2)
     np.testing.assert_allclose(pose.keypoints, STANDING + [100, 0])
-    assert pose.source["person"] == 1
+    assert pose.source["person"] == 2
 
 
-@pytest.mark.parametrize("person", [2, -1])
+@pytest.mark.parametrize("person", [3, 0, -1])
 def test_person_out_of_range(tmp_path, person):
     path = save(tmp_path, editor_file(people=2))
-    expect_error(path, f"there is no person {person} (choose 0 to 1)", person=person)
+    expect_error(path, f"there is no person {person} (choose 1 to 2)", person=person)
 
 
 def test_person_out_of_range_for_one_person(tmp_path):
-    expect_error(save(tmp_path, editor_file()), "holds 1 person, so there is no person 1", person=1)
+    expect_error(save(tmp_path, editor_file()), "holds 1 person, so there is no person 2", person=2)
 
 
 # ---- round trips ------------------------------------------------------------------------------
