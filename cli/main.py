@@ -3,16 +3,17 @@
 import argparse
 import sys
 
-from keymask.cli import convert, data, evaluate, generate, pose, train
+from keymask.cli import convert, data, evaluate, generate, pose, studio, train
 from keymask.cli.errors import CommandError
 
-SUBCOMMANDS = (generate, pose, data, train, evaluate, convert)
+SUBCOMMANDS = (studio, generate, pose, data, train, evaluate, convert)
 
 
 DESCRIPTION = """\
 KeyMask Studio: turn words and key poses into 3D human animation, exported as BVH.
 
 Start with:
+  keymask studio                the desktop window: text, key poses, 3D preview, export
   keymask generate "a person jumps over a puddle" -o jump.bvh    text -> BVH
   keymask edit walk.bvh --keep 0-2s "a person jumps" -o out.bvh  regenerate part of a motion
   keymask pose extract photo.jpg -o pose.json                     a key pose from a photo

@@ -13,7 +13,6 @@ figure's left side (metres, Y up, body facing +Z), for people to check a lift.
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -52,6 +51,8 @@ def render_openpose(pose: Pose2D, size: tuple[int, int] | None = None) -> np.nda
                          f"from a {pose.canvas[0]} x {pose.canvas[1]} canvas.")
     image = np.zeros((height, width, 3), dtype=np.uint8)
     scale = np.array([width / pose.canvas[0], height / pose.canvas[1]])
+    import cv2  # here, not at the top: OpenCV wheels carry Qt and touch its environment on import
+
     limit = 8.0 * max(width, height)  # keeps far off-canvas points within cv2's integer range
     points = np.clip(pose.keypoints * scale, -limit, limit)  # (18, 2) output pixels
     present = pose.present & np.isfinite(pose.keypoints).all(axis=1)

@@ -46,7 +46,7 @@ def motion_to_joints(motion: BvhMotion, fps: float = 20.0) -> np.ndarray:
     if set(HUMANML3D_SKELETON.joint_names) <= names:
         joints = bvh_to_joints(motion, units=_guess_units(motion))
         if abs(motion.fps - fps) > 1e-3:
-            joints = _resample_positions(joints, motion.fps, fps)
+            joints = resample_positions(joints, motion.fps, fps)
         return joints
     from keymask.core.data.retarget import BANDAI_JOINT_FOR, bandai_to_humanml3d  # SciPy, slow to load: only here
 
@@ -58,7 +58,8 @@ def motion_to_joints(motion: BvhMotion, fps: float = 20.0) -> np.ndarray:
     )
 
 
-def _resample_positions(joints: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
+def resample_positions(joints: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
+    """(T, J, 3) at source_fps -> (T', J, 3) at target_fps, linear in time, same duration."""
     duration = (len(joints) - 1) / source_fps
     times = np.arange(0.0, duration + 1e-9, 1.0 / target_fps) * source_fps  # (T',) in source frames
     low = np.floor(times).astype(int).clip(0, len(joints) - 1)

@@ -1,0 +1,218 @@
+"""Every edit of a project as a QUndoCommand, so the studio's undo stack can take it back.
+
+A command changes the `Project` it was given and then calls `notify(part)` with the part that
+changed ("settings", "keys", "spans", "motions", "sample" or "export"), which is how the window
+learns what to redraw. Commands work on a bare Project: no window is needed to push, undo or redo
+them. Key poses are frozen values; a command keeps the key as it was and as it becomes, so undo
+and redo only swap values. A 2D pose edit is lifted to 3D once, when the command is made, so an
+unliftable pose raises (LiftingError) before anything is pushed.
+"""
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+from PyQt6.QtGui import QUndoCommand
+
+from keymask.conditioning.lifting.lift import lift_pose
+from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
+from keymask.studio.project import ExportSettings, KeyPose, Project
+
+Notify = Callable[[str], None]
+Lift = Callable[[Pose2D], KeyPose3D]
+
+# Fields SetField may change: (the part that changes, the words of its undo text).
+FIELDS = {
+    "prompt": ("settings", "Edit prompt"),
+    "seconds": ("settings", "Change length"),
+    "seed": ("settings", "Change seed"),
+    "samples": ("settings", "Change number of samples"),
+    "guidance": ("settings", "Change guidance"),
+    "steps": ("settings", "Change steps"),
+    "export": ("export", "Change export settings"),
+}
+_MERGE_ID = 1000  # + the field's position in FIELDS
+
+
+def _ignore(part: str) -> None:
+    pass
+
+
+class ProjectCommand(QUndoCommand):
+    """A change of one part of `project`: subclasses set `part` and write `apply(value)`."""
+
+    part = ""
+
+    def __init__(self, project: Project, text: str, old, new, notify: Notify | None = None):
+        super().__init__(text)
+        self.project, self.old, self.new = project, old, new
+        self.notify = notify or _ignore
+
+    def apply(self, value) -> None:
+        raise NotImplementedError
+
+    def redo(self) -> None:
+        self.apply(self.new)
+        self.notify(self.part)
+
+    def undo(self) -> None:
+        self.apply(self.old)
+        self.notify(self.part)
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+class SetField(ProjectCommand):
+    """Set the prompt, a sampling setting or the export settings; consecutive edits of one field merge."""
+
+    def __init__(self, project: Project, name: str, value, notify: Notify | None = None):
+        if name not in FIELDS:
+            raise ValueError(f"SetField cannot set {name!r}; it sets {', '.join(FIELDS)}.")
+        if name == "export" and not isinstance(value, ExportSettings):
+            raise TypeError("The export field takes ExportSettings.")
+        self.name = name
+        self.part, text = FIELDS[name]
+        super().__init__(project, text, getattr(project, name), value, notify)
+
+    def apply(self, value) -> None:
+        setattr(self.project, self.name, value)
+
+    def id(self) -> int:
+        return _MERGE_ID + list(FIELDS).index(self.name)
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetField) or other.name != self.name:
+            return False
+        self.new = other.new
+        self.setObsolete(self.new == self.old)  # typed and deleted again: nothing to undo
+        return True
+
+
+# ---- key poses -----------------------------------------------------------------------------------
+
+class AddKey(ProjectCommand):
+    part = "keys"
+
+    def __init__(self, project: Project, key: KeyPose, notify: Notify | None = None):
+        super().__init__(project, "Add key pose", None, key, notify)
+
+    def redo(self) -> None:
+        self.project.keys.append(self.new)
+        self.notify(self.part)
+
+    def undo(self) -> None:
+        self.project.keys.pop()
+        self.notify(self.part)
+
+
+class DeleteKey(ProjectCommand):
+    part = "keys"
+
+    def __init__(self, project: Project, index: int, notify: Notify | None = None):
+        self.index = index
+        super().__init__(project, "Delete key pose", project.keys[index], None, notify)
+
+    def redo(self) -> None:
+        del self.project.keys[self.index]
+        self.notify(self.part)
+
+    def undo(self) -> None:
+        self.project.keys.insert(self.index, self.old)
+        self.notify(self.part)
+
+
+class ReplaceKey(ProjectCommand):
+    """Any change of one key pose: the key as it was is swapped for the key as it becomes."""
+
+    part = "keys"
+
+    def __init__(self, project: Project, index: int, key: KeyPose, text: str, notify: Notify | None = None):
+        self.index = index
+        super().__init__(project, text, project.keys[index], key, notify)
+
+    def apply(self, value: KeyPose) -> None:
+        self.project.keys[self.index] = value
+
+
+class MoveKey(ReplaceKey):
+    def __init__(self, project: Project, index: int, time: float, notify: Notify | None = None):
+        super().__init__(project, index, replace(project.keys[index], time=float(time)), "Move key pose", notify)
+
+
+class SetConstraint(ReplaceKey):
+    def __init__(self, project: Project, index: int, constrain: str, notify: Notify | None = None):
+        super().__init__(project, index, replace(project.keys[index], constrain=constrain),
+                         f"Constrain key pose: {constrain}", notify)
+
+
+class EditPose(ReplaceKey):
+    """A new 2D pose for a key (mirrored, reset, loaded, extracted, imagined), lifted to 3D."""
+
+    def __init__(self, project: Project, index: int, pose2d: Pose2D, text: str, notify: Notify | None = None,
+                 lift: Lift | None = None):
+        pose3d = (lift or lift_pose)(pose2d)
+        super().__init__(project, index, replace(project.keys[index], pose2d=pose2d, pose3d=pose3d), text, notify)
+
+
+class SetPose3D(ReplaceKey):
+    """A 3D key pose from a file: it replaces the key's pose, and the key has no 2D pose any more."""
+
+    def __init__(self, project: Project, index: int, pose3d: KeyPose3D, notify: Notify | None = None):
+        super().__init__(project, index, replace(project.keys[index], pose2d=None, pose3d=pose3d),
+                         "Load 3D key pose", notify)
+
+
+class MoveJoint(EditPose):
+    """One joint of a key's 2D pose dragged to `xy` (canvas pixels); a non-finite xy takes the joint
+    away (missing). `base` is the pose drawn for a key that has none yet (one loaded from a 3D file)."""
+
+    def __init__(self, project: Project, index: int, joint: int, xy: tuple[float, float], *,
+                 base: Pose2D | None = None, notify: Notify | None = None, lift: Lift | None = None):
+        pose = project.keys[index].pose2d or base
+        if pose is None:
+            raise ValueError("This key pose has no 2D pose to move a joint of.")
+        keypoints, confidence = pose.keypoints.copy(), pose.confidence.copy()  # (18, 2), (18,)
+        placed = bool(np.isfinite(xy).all())
+        keypoints[joint] = xy if placed else (0.0, 0.0)  # pose files write a missing joint as 0, 0
+        confidence[joint] = (confidence[joint] or 1.0) if placed else 0.0
+        moved = replace(pose, keypoints=keypoints, confidence=confidence, source={**pose.source, "edited": True})
+        name = COCO18_JOINTS[joint].replace("_", " ")
+        super().__init__(project, index, moved, f"{'Move' if placed else 'Remove'} {name}", notify, lift)
+
+
+# ---- editing spans, samples, generated motions --------------------------------------------------
+
+class SetKeepSpans(ProjectCommand):
+    part = "spans"
+
+    def __init__(self, project: Project, spans: list[tuple[float, float]], notify: Notify | None = None):
+        super().__init__(project, "Change kept spans", list(project.keep_spans),
+                         [(float(a), float(b)) for a, b in spans], notify)
+
+    def apply(self, value) -> None:
+        self.project.keep_spans = list(value)
+
+
+class ChooseSample(ProjectCommand):
+    part = "sample"
+
+    def __init__(self, project: Project, index: int, notify: Notify | None = None):
+        super().__init__(project, f"Choose sample {index + 1}", project.chosen_sample, index, notify)
+
+    def apply(self, value: int) -> None:
+        self.project.chosen_sample = value
+
+
+class SetMotions(ProjectCommand):
+    """The motions of a generation (or an edit) replace the project's; the first is chosen."""
+
+    part = "motions"
+
+    def __init__(self, project: Project, motions: list[np.ndarray], text: str = "Generate",
+                 notify: Notify | None = None):
+        super().__init__(project, text, (list(project.motions), project.chosen_sample),
+                         ([np.asarray(m, dtype=np.float32) for m in motions], 0), notify)
+
+    def apply(self, value) -> None:
+        motions, chosen = value
+        self.project.motions, self.project.chosen_sample = list(motions), chosen

@@ -1,0 +1,798 @@
+"""The studio window: the widgets, the project they edit, the undo stack and the worker, put together.
+
+Every edit goes through a command on `self.stack` (commands.py), which changes `self.project` and
+says which part changed; `_show(part)` then puts that part into the widgets (with `_quiet` set, so
+that the widgets' own signals do not come back as edits). Long jobs go to the worker thread
+(worker.py); their results come back as commands too. After every change of the undo stack the
+project is written to a recovery file, which the next start offers to restore.
+"""
+
+import functools
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence, QUndoStack
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from keymask.conditioning.keyed_generation import KeyFrame
+from keymask.conditioning.lifting.lift import lift_pose
+from keymask.conditioning.pose_files import read_pose_file
+from keymask.conditioning.poses import KeyPose3D, Pose2D
+from keymask.conditioning.refine import place_key_pose
+from keymask.core.generation.pipeline import SamplingSettings
+from keymask.core.spec import HUMANML3D
+from keymask.studio import commands
+from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, mirrored
+from keymask.studio.project import (
+    SUFFIX,
+    KeyPose,
+    Project,
+    load_project,
+    read_recovery,
+    recovery_dir,
+    recovery_is_newer,
+    recovery_path,
+    save_project,
+    write_recovery,
+)
+from keymask.studio.settings import SettingsDialog, availability, load_locations, save_locations
+from keymask.studio.timeline import PlaybackControls, Timeline
+from keymask.studio.viewport import MotionViewport
+from keymask.studio.worker import ExportJob, GenerateJob, GenerateResult, ImagineJob, PhotoJob, WorkerThread, readable
+
+FPS = HUMANML3D.fps
+RECOVER_CHOICES = ("ask", "yes", "no")
+DEFAULT_CANVAS = (512, 512)  # pixels of the pose drawn for a new key
+EXPORT_KINDS = {"bvh": "BVH motion (*.bvh)", "npy": "Joint positions (*.npy)", "gif": "GIF preview (*.gif)"}
+
+
+def reported(method):
+    """A slot whose errors are shown in the window as one sentence instead of ending the program."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            self.show_error(readable(error))
+    return wrapper
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project_path: str | Path | None = None, *, recover: str = "ask"):
+        super().__init__()
+        self.setObjectName("KeyMaskStudio")
+        if recover not in RECOVER_CHOICES:
+            raise ValueError(f"recover is one of {', '.join(RECOVER_CHOICES)}, not {recover!r}.")
+        self.project = Project()
+        self.path: Path | None = None
+        self.selected_key: int | None = None
+        self.frame = 0
+        self.confirm_close = True  # ask to save unsaved edits on close (tests turn it off)
+        self._quiet = False
+        self._job = None  # the job running for this project
+        self._replacing = False
+        self.locations = load_locations()
+        self.stack = QUndoStack(self)
+        self.jobs = WorkerThread(self)
+        self.jobs.worker.set_model(self.locations.model_folder(), self.locations.clip_file())
+
+        self._build_widgets()
+        self._build_menus()
+        self._connect()
+        self.resize(1400, 860)
+        self._show_everything()
+        if project_path is not None:
+            self.open_project(project_path)
+        self._offer_recovery(recover)
+
+    # ---- layout --------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.viewport = MotionViewport()
+        self.timeline = Timeline()
+        self.playback = PlaybackControls()
+        self.layout_box = QComboBox()
+        self.layout_box.addItems(["Side by side", "Overlaid"])
+        self.sample_box = QComboBox()
+        bar = QHBoxLayout()
+        bar.addWidget(self.playback, 1)
+        bar.addWidget(QLabel("Samples:"))
+        bar.addWidget(self.layout_box)
+        bar.addWidget(QLabel("Use:"))
+        bar.addWidget(self.sample_box)
+        left = self.motion_area = QWidget()
+        column = QVBoxLayout(left)
+        column.addWidget(self.viewport, 1)
+        column.addLayout(bar)
+        column.addWidget(self.timeline)
+
+        panel = QWidget()
+        side = QVBoxLayout(panel)
+        side.addWidget(self._motion_group())
+        self.pose_group = self._pose_group()
+        side.addWidget(self.pose_group)
+        side.addWidget(self._export_group())
+        side.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(460)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
+        self.setCentralWidget(splitter)
+
+    def _motion_group(self) -> QGroupBox:
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("What the person does, e.g. \"a person jumps over a puddle\"")
+        self.prompt_edit.setFixedHeight(64)
+        self.seconds_spin = QDoubleSpinBox(minimum=0.4, maximum=HUMANML3D.max_frames / FPS, singleStep=0.1,
+                                           decimals=1, suffix=" s", value=4.0)
+        self.estimate_box = QCheckBox("estimate from text")
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.new_seed_button = QPushButton("New seed")
+        self.samples_spin = QSpinBox(minimum=1, maximum=8)
+        self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.5, decimals=1)
+        self.steps_spin = QSpinBox(minimum=1, maximum=50)
+        self.advanced_button = QToolButton(text="Advanced", checkable=True)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced = QWidget()
+        fold = QFormLayout(self.advanced)
+        fold.setContentsMargins(16, 0, 0, 0)
+        fold.addRow("Guidance", self.guidance_spin)
+        fold.addRow("Steps", self.steps_spin)
+        self.advanced.hide()
+
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        self.progress_bar = QProgressBar(textVisible=True)
+        self.progress_bar.setFormat("")
+        self.message_label = QLabel(wordWrap=True)
+        self.error_label = QLabel(wordWrap=True)
+        self.error_label.setStyleSheet("color: #b71c1c")
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.addRow(self.prompt_edit)
+        form.addRow("Length", _row(self.seconds_spin, self.estimate_box))
+        form.addRow("Seed", _row(self.seed_spin, self.new_seed_button))
+        form.addRow("Samples", self.samples_spin)
+        form.addRow(self.advanced_button)
+        form.addRow(self.advanced)
+        form.addRow(_row(self.generate_button, self.cancel_button))
+        form.addRow(self.progress_bar)
+        form.addRow(self.message_label)
+        form.addRow(self.error_label)
+        group = QGroupBox("Motion")
+        group.setLayout(form)
+        return group
+
+    def _pose_group(self) -> QGroupBox:
+        self.key_label = QLabel()
+        self.canvas = PoseCanvas()
+        self.canvas.set_pose(default_pose(DEFAULT_CANVAS))
+        self.lifted_view = LiftedPoseView()
+        self.add_key_button = QPushButton("Add key at playhead")
+        self.delete_key_button = QPushButton("Delete key")
+        self.mirror_button = QPushButton("Mirror")
+        self.reset_button = QPushButton("Reset")
+        self.load_pose_button = QPushButton("Load pose…")
+        self.photo_button = QPushButton("From photo…")
+        self.imagine_button = QPushButton("Imagine…")
+        self.constrain_box = QComboBox()
+        self.constrain_box.addItems(["body", "root"])
+        self.constrain_box.setToolTip("body: the pose only; root: also the key's position and facing")
+        views = QHBoxLayout()
+        views.addWidget(self.canvas, 1)
+        views.addWidget(self.lifted_view, 1)
+        column = QVBoxLayout()
+        column.addWidget(self.key_label)
+        column.addLayout(views)
+        column.addWidget(_row(self.add_key_button, self.delete_key_button, self.mirror_button, self.reset_button))
+        column.addWidget(_row(self.load_pose_button, self.photo_button, self.imagine_button,
+                              QLabel("Holds:"), self.constrain_box))
+        group = QGroupBox("Key pose")
+        group.setLayout(column)
+        return group
+
+    def _export_group(self) -> QGroupBox:
+        self.fps_spin = QSpinBox(minimum=1, maximum=240, suffix=" fps")
+        self.units_box = QComboBox()
+        self.units_box.addItems(["m", "cm"])
+        self.export_buttons = {kind: QPushButton(label) for kind, label in
+                               (("bvh", "BVH…"), ("npy", "Joints NPY…"), ("gif", "GIF preview…"))}
+        form = QFormLayout()
+        form.addRow("BVH", _row(self.fps_spin, self.units_box))
+        form.addRow(_row(*self.export_buttons.values()))
+        group = QGroupBox("Export")
+        group.setLayout(form)
+        return group
+
+    def _build_menus(self) -> None:
+        files = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (("&New", QKeySequence.StandardKey.New, self.new_project),
+                                     ("&Open…", QKeySequence.StandardKey.Open, self._open_dialog),
+                                     ("&Save", QKeySequence.StandardKey.Save, self.save),
+                                     ("Save &as…", QKeySequence.StandardKey.SaveAs, self._save_as_dialog),
+                                     ("&Weight locations…", None, self.edit_settings),
+                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = files.addAction(text)
+            action.triggered.connect(lambda _=False, s=slot: s())
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit.addActions([self.undo_action, self.redo_action])
+        play = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
+        play.triggered.connect(self.playback.toggle)
+        self.addAction(play)
+
+    def _connect(self) -> None:
+        self.stack.indexChanged.connect(self._autosave)
+        self.stack.cleanChanged.connect(self._show_title)
+        self.prompt_edit.textChanged.connect(lambda: self._set("prompt", self.prompt_edit.toPlainText()))
+        self.seconds_spin.valueChanged.connect(self._length_edited)
+        self.estimate_box.toggled.connect(self._length_edited)
+        self.seed_spin.valueChanged.connect(lambda v: self._set("seed", v))
+        self.new_seed_button.clicked.connect(self._new_seed)
+        self.samples_spin.valueChanged.connect(lambda v: self._set("samples", v))
+        self.guidance_spin.valueChanged.connect(lambda v: self._set("guidance", v))
+        self.steps_spin.valueChanged.connect(lambda v: self._set("steps", v))
+        self.advanced_button.toggled.connect(self._fold_advanced)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+
+        self.timeline.frame_changed.connect(self.set_frame)
+        self.playback.frame_changed.connect(self.set_frame)
+        self.timeline.key_selected.connect(lambda i: self.select_key(None if i < 0 else i))
+        self.timeline.key_add_requested.connect(self.add_key)
+        self.timeline.key_moved.connect(lambda i, frame: self._push(commands.MoveKey(self.project, i, frame / FPS)))
+        self.timeline.key_delete_requested.connect(self.delete_key)
+        self.timeline.keep_spans_changed.connect(
+            lambda spans: self._push(commands.SetKeepSpans(self.project, [(a / FPS, b / FPS) for a, b in spans])))
+        self.layout_box.currentIndexChanged.connect(
+            lambda i: self.viewport.set_layout("side" if i == 0 else "overlay"))
+        self.sample_box.currentIndexChanged.connect(self._sample_chosen)
+
+        self.canvas.joint_moved.connect(self._joint_moved)
+        self.canvas.image_dropped.connect(self.pose_from_photo)
+        self.canvas.pose_file_dropped.connect(self.load_pose)
+        self.add_key_button.clicked.connect(lambda: self.add_key(self.frame))
+        self.delete_key_button.clicked.connect(lambda: self.delete_key(self.selected_key))
+        self.mirror_button.clicked.connect(lambda: self._edit_pose(mirrored(self.canvas.pose()), "Mirror pose"))
+        self.reset_button.clicked.connect(lambda: self._edit_pose(default_pose(self._canvas_size()), "Reset pose"))
+        self.load_pose_button.clicked.connect(self._load_pose_dialog)
+        self.photo_button.clicked.connect(self._photo_dialog)
+        self.imagine_button.clicked.connect(self._imagine_dialog)
+        self.constrain_box.currentTextChanged.connect(self._constrain_chosen)
+
+        self.fps_spin.valueChanged.connect(lambda v: self._set("export", replace(self.project.export, fps=v)))
+        self.units_box.currentTextChanged.connect(
+            lambda units: self._set("export", replace(self.project.export, units=units)))
+        for kind, button in self.export_buttons.items():
+            button.clicked.connect(lambda _=False, k=kind: self._export_dialog(k))
+
+        worker = self.jobs.worker
+        worker.progress.connect(self._progress)
+        worker.finished.connect(self._job_finished)
+        worker.failed.connect(self._job_failed)
+        worker.cancelled.connect(self._job_cancelled)
+
+    # ---- edits ---------------------------------------------------------------------------------
+
+    def _push(self, command: commands.ProjectCommand) -> None:
+        """Every edit comes here: pushing runs the command, records it for undo, and shows what changed."""
+        command.notify = self._show
+        self.error_label.hide()
+        self.stack.push(command)
+
+    def _set(self, name: str, value) -> None:
+        if not self._quiet and getattr(self.project, name) != value:
+            self._push(commands.SetField(self.project, name, value))
+
+    def _length_edited(self) -> None:
+        self.seconds_spin.setEnabled(not self.estimate_box.isChecked())
+        self._set("seconds", None if self.estimate_box.isChecked() else round(self.seconds_spin.value(), 2))
+
+    def _new_seed(self) -> None:
+        self.seed_spin.setValue(int(np.random.default_rng().integers(0, 2**31 - 1)))
+
+    def _sample_chosen(self, index: int) -> None:
+        if not self._quiet and index >= 0 and index != self.project.chosen_sample:
+            self._push(commands.ChooseSample(self.project, index))
+
+    def _constrain_chosen(self, constrain: str) -> None:
+        if not self._quiet and self.selected_key is not None:
+            self._push(commands.SetConstraint(self.project, self.selected_key, constrain))
+
+    @reported
+    def add_key(self, frame: int, pose2d: Pose2D | None = None) -> None:
+        """A key pose at `frame`: the given pose, else a copy of the pose on the canvas."""
+        pose2d = pose2d or self.canvas.pose()
+        key = KeyPose(time=frame / FPS, pose2d=pose2d, pose3d=lift_pose(pose2d),
+                      name=f"key {len(self.project.keys) + 1}")
+        self._push(commands.AddKey(self.project, key))
+        self.select_key(len(self.project.keys) - 1)
+
+    def delete_key(self, index: int | None) -> None:
+        if index is not None and 0 <= index < len(self.project.keys):
+            self._push(commands.DeleteKey(self.project, index))
+
+    def select_key(self, index: int | None) -> None:
+        """Show key `index` on the canvas (None: no key; the canvas keeps its pose to copy)."""
+        self.selected_key = index if index is not None and 0 <= index < len(self.project.keys) else None
+        self._show_key()
+
+    @reported
+    def _joint_moved(self, joint: int, old_xy: tuple, new_xy: tuple) -> None:
+        if self.selected_key is None:
+            return  # no key: the canvas is a scratch pose that "Add key" copies
+        try:
+            self._push(commands.MoveJoint(self.project, self.selected_key, joint, new_xy, base=self.canvas.pose()))
+        finally:
+            self._show_key()  # the canvas shows the key as it is (also when the move was refused)
+
+    @reported
+    def _edit_pose(self, pose2d: Pose2D, text: str) -> None:
+        if self.selected_key is None:
+            self.canvas.set_pose(pose2d)
+        else:
+            self._push(commands.EditPose(self.project, self.selected_key, pose2d, text))
+
+    @reported
+    def load_pose(self, path: str) -> None:
+        """A pose file: a 2D pose is lifted; a 3D key pose is taken as it is. No key selected: adds one."""
+        pose = read_pose_file(path)
+        if self.selected_key is None:
+            if isinstance(pose, KeyPose3D):
+                key = KeyPose(time=self.frame / FPS, pose3d=pose, name=Path(path).stem)
+                self._push(commands.AddKey(self.project, key))
+                self.select_key(len(self.project.keys) - 1)
+            else:
+                self.add_key(self.frame, pose)
+        elif isinstance(pose, KeyPose3D):
+            self._push(commands.SetPose3D(self.project, self.selected_key, pose))
+        else:
+            self._push(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
+
+    def _apply_found_pose(self, pose: Pose2D, text: str) -> None:
+        if self.selected_key is None:
+            self.add_key(self.frame, pose)
+        else:
+            self._edit_pose(pose, text)
+
+    # ---- jobs ----------------------------------------------------------------------------------
+
+    def generation_job(self) -> GenerateJob:
+        p = self.project
+        keys = tuple(KeyFrame(k.pose3d, k.frame(FPS), k.constrain) for k in p.keys)
+        job = GenerateJob(prompt=p.prompt, frames=None if p.seconds is None else int(round(p.seconds * FPS)),
+                          samples=p.samples, seed=p.seed,
+                          settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys)
+        if p.keep_spans and p.motion is not None:
+            spans = tuple((int(round(a * FPS)), int(round(b * FPS))) for a, b in p.keep_spans)
+            job = replace(job, keys=(), frames=None, source=p.motion, keep=spans)
+        return job
+
+    def generate(self) -> None:
+        if not self.project.prompt.strip():
+            self.show_error("Type what the person does first.")
+            return
+        self._start(self.generation_job())
+
+    @reported
+    def pose_from_photo(self, path: str) -> None:
+        self._start(PhotoJob(str(path)))
+
+    def imagine(self, prompt: str) -> None:
+        self._start(ImagineJob(prompt, sd_dir=self.locations.sd_dir, openpose_dir=self.locations.openpose_dir or None,
+                               seed=self.project.seed))
+
+    def export_to(self, path: str | Path, kind: str = "bvh") -> None:
+        """Write the chosen motion (in the worker); the message line says what was written."""
+        if self.project.motion is None:
+            self.show_error("Generate a motion first: there is nothing to export yet.")
+            return
+        export = self.project.export
+        self._start(ExportJob(self.project.motion, str(path), kind, fps=export.fps, units=export.units,
+                              rotation_order=export.rotation_order, title=self.project.prompt))
+
+    @property
+    def busy(self) -> bool:
+        return self.cancel_button.isEnabled()
+
+    def _start(self, job) -> None:
+        if self.busy:
+            self.show_error("Wait for the running job to finish, or cancel it.")
+            return
+        self.error_label.hide()
+        self._set_busy(True)
+        self.progress_bar.setRange(0, 0)  # busy until the first progress report
+        self.message_label.setText("Working…")
+        self._job = job
+        self.jobs.submit(job)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        for widget in (self.generate_button, self.photo_button, self.imagine_button, *self.export_buttons.values()):
+            widget.setEnabled(not busy)
+        if not busy:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("")
+            self._show_imagine_state()
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{stage}: {done} / {total}")
+
+    def _job_finished(self, job, result) -> None:
+        self._set_busy(False)
+        if job is not self._job:
+            return  # started for a project that has since been replaced
+        if isinstance(job, GenerateJob):
+            text = "Regenerate outside kept spans" if result.edited else "Generate"
+            self._push(commands.SetMotions(self.project, result.motions, text))
+            self.message_label.setText(self._generated_message(result))
+        elif isinstance(job, (PhotoJob, ImagineJob)):
+            self._apply_found_pose(result.pose, "Pose from photo" if isinstance(job, PhotoJob) else "Imagined pose")
+            self.message_label.setText(result.note or "Pose found.")
+        elif isinstance(job, ExportJob):
+            self.message_label.setText("Wrote " + ", ".join(str(p) for p in result))
+
+    def _generated_message(self, result: GenerateResult) -> str:
+        seconds = len(result.motions[0]) / FPS
+        text = f"{len(result.motions)} motion(s) of {seconds:.1f} s, seed {result.seed}"
+        if result.edited and self.project.keys:
+            text += "; key poses are not used when regenerating outside kept spans"
+        return text + "."
+
+    def _job_failed(self, job, message: str) -> None:
+        self._set_busy(False)
+        if job is self._job:
+            self.message_label.setText("")
+            self.show_error(message)
+
+    def _job_cancelled(self, job) -> None:
+        self._set_busy(False)
+        self.message_label.setText("Cancelled.")
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+        self.statusBar().showMessage(message, 10_000)
+
+    # ---- project -> widgets ---------------------------------------------------------------------
+
+    @contextmanager
+    def _quietly(self):
+        """Widgets set from the project here do not send their changes back as edits."""
+        quiet, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = quiet
+
+    def _show(self, part: str) -> None:
+        """Put one changed part of the project into the widgets."""
+        with self._quietly():
+            {"settings": self._show_settings, "export": self._show_settings, "keys": self._show_keys,
+             "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample}[part]()
+
+    def _show_everything(self) -> None:
+        for part in ("settings", "motions", "keys", "spans"):
+            self._show(part)
+        self._show_title()
+        self._show_imagine_state()
+
+    def _show_settings(self) -> None:
+        p = self.project
+        if self.prompt_edit.toPlainText() != p.prompt:
+            self.prompt_edit.setPlainText(p.prompt)
+        self.estimate_box.setChecked(p.seconds is None)
+        self.seconds_spin.setEnabled(p.seconds is not None)
+        if p.seconds is not None:
+            self.seconds_spin.setValue(p.seconds)
+        for spin, value in ((self.seed_spin, p.seed), (self.samples_spin, p.samples), (self.guidance_spin, p.guidance),
+                            (self.steps_spin, p.steps), (self.fps_spin, p.export.fps)):
+            spin.setValue(value)
+        self.units_box.setCurrentText(p.export.units)
+        self._show_length()
+
+    def _show_length(self) -> None:
+        motion = self.project.motion
+        if motion is not None:
+            frames = len(motion)
+        elif self.project.seconds is not None:
+            frames = int(round(self.project.seconds * FPS))
+        else:
+            frames = HUMANML3D.max_frames
+        self.timeline.set_length(frames, FPS)
+        self.playback.set_length(frames, FPS)
+        self.set_frame(min(self.frame, frames - 1))
+
+    def _show_keys(self) -> None:
+        self.timeline.set_keys([k.frame(FPS) for k in self.project.keys])
+        if self.selected_key is not None and self.selected_key >= len(self.project.keys):
+            self.selected_key = None
+        self._show_key()
+        self._show_ghosts()
+
+    def _show_key(self) -> None:
+        """The selected key on the canvas, the lifted view and the key buttons."""
+        self.timeline.set_selected_key(self.selected_key)
+        has_key = self.selected_key is not None
+        for widget in (self.delete_key_button, self.constrain_box):
+            widget.setEnabled(has_key)
+        if not has_key:
+            self.key_label.setText("No key pose selected: the drawing below is what \"Add key\" uses.")
+            self.lifted_view.set_pose(None)
+            return
+        key = self.project.keys[self.selected_key]
+        self.key_label.setText(f"Key pose {self.selected_key + 1} of {len(self.project.keys)}, at {key.time:.2f} s"
+                               + ("" if key.pose2d else " (a 3D pose: dragging a joint replaces it)"))
+        self.canvas.set_pose(key.pose2d or default_pose(self._canvas_size()))
+        self.lifted_view.set_pose(key.pose3d)
+        with self._quietly():
+            self.constrain_box.setCurrentText(key.constrain)
+
+    def _canvas_size(self) -> tuple[int, int]:
+        pose = self.canvas.pose()
+        return pose.canvas if pose is not None else DEFAULT_CANVAS
+
+    def _show_ghosts(self) -> None:
+        motion = self.project.motion
+        ghosts = []
+        for key in self.project.keys:
+            if motion is not None:
+                ghosts.append(place_key_pose(key.pose3d, motion[min(key.frame(FPS), len(motion) - 1)], key.constrain))
+            else:  # standing on the floor at the origin
+                ghosts.append(key.pose3d.joints - [0.0, key.pose3d.joints[:, 1].min(), 0.0])
+        self.viewport.set_key_ghosts(ghosts, [k.frame(FPS) for k in self.project.keys])
+
+    def _show_spans(self) -> None:
+        self.timeline.set_keep_spans([(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans])
+        editing = bool(self.project.keep_spans) and self.project.motion is not None
+        self.generate_button.setText("Regenerate outside kept spans" if editing else "Generate")
+
+    def _show_motions(self) -> None:
+        motions = self.project.motions
+        self.viewport.set_motions(motions, [f"sample {i + 1}" for i in range(len(motions))])
+        self.sample_box.clear()
+        self.sample_box.addItems([f"sample {i + 1}" for i in range(len(motions))])
+        self._show_sample()
+        self._show_length()
+        self._show_spans()
+
+    def _show_sample(self) -> None:
+        self.sample_box.setCurrentIndex(self.project.chosen_sample if self.project.motions else -1)
+        self.viewport.set_selected(self.project.chosen_sample)
+        self._show_ghosts()
+
+    def set_frame(self, frame: int) -> None:
+        """Show `frame` everywhere (the widget that sent it already shows it: playback keeps its clock)."""
+        self.frame = int(frame)
+        self.viewport.set_frame(self.frame)
+        self.timeline.set_frame(self.frame)
+        if self.playback.frame != self.frame:
+            self.playback.set_frame(self.frame)
+
+    def _show_title(self) -> None:
+        name = self.path.name if self.path else "untitled"
+        self.setWindowTitle(f"{name}[*] — KeyMask Studio")
+        self.setWindowModified(not self.stack.isClean())
+
+    def _show_imagine_state(self) -> None:
+        usable, why = availability(self.locations)["sd_dir"]
+        self.imagine_button.setEnabled(usable and not self.busy)
+        self.imagine_button.setToolTip("Text -> Stable Diffusion image -> pose" if usable else why)
+
+    def _fold_advanced(self, open_: bool) -> None:
+        self.advanced.setVisible(open_)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+
+    # ---- files ---------------------------------------------------------------------------------
+
+    def _replace_project(self, project: Project, path: Path | None) -> None:
+        if self.busy:
+            self.jobs.cancel()
+        self._job = None
+        self.project, self.path = project, path
+        self.selected_key = None
+        self._replacing = True  # clearing the stack is no edit: the recovery file stays as it is
+        try:
+            self.stack.clear()
+        finally:
+            self._replacing = False
+        self._show_everything()
+
+    def new_project(self) -> None:
+        if self._may_discard():
+            self._forget_recovery()
+            self._replace_project(Project(), None)
+
+    @reported
+    def open_project(self, path: str | Path) -> None:
+        """Open a project file (the edits of the open project are dropped: ask `_may_discard` first)."""
+        project = load_project(path)
+        self._replace_project(project, Path(path))
+        self.message_label.setText(f"Opened {path}.")
+
+    @reported
+    def save_to(self, path: str | Path) -> None:
+        path = Path(path)
+        save_project(path, self.project)
+        self._forget_recovery()
+        self.path = path
+        self.stack.setClean()
+        self._show_title()
+        self.message_label.setText(f"Saved {path}.")
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self._save_as_dialog()
+        self.save_to(self.path)
+        return self.stack.isClean()
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.locations, self)
+        if dialog.exec():
+            self.locations = dialog.locations()
+            save_locations(self.locations)
+            self.jobs.worker.set_model(self.locations.model_folder(), self.locations.clip_file())
+            self._show_imagine_state()
+
+    # ---- recovery ------------------------------------------------------------------------------
+
+    @property
+    def recovery_file(self) -> Path:
+        return recovery_path(self.path)
+
+    def _autosave(self) -> None:
+        """A recovery file exactly while there are unsaved edits."""
+        if self._replacing:
+            return
+        try:
+            if self.stack.isClean():
+                self._forget_recovery()
+            else:
+                write_recovery(self.recovery_file, self.project, self.path)
+        except Exception as error:
+            self.show_error(f"The recovery file could not be written: {readable(error)}")
+        self._show_title()
+
+    def _forget_recovery(self) -> None:
+        self.recovery_file.unlink(missing_ok=True)
+
+    def _offer_recovery(self, recover: str) -> None:
+        found = self._newest_recovery()
+        if found is None or recover == "no":
+            return
+        file, project, belongs = found
+        if recover == "ask":
+            answer = QMessageBox.question(
+                self, "Restore unsaved edits?",
+                f"KeyMask Studio was closed before {belongs.name if belongs else 'an untitled project'} was saved. "
+                "Restore the unsaved edits?")
+            if answer != QMessageBox.StandardButton.Yes:
+                file.unlink(missing_ok=True)
+                return
+        self._replace_project(project, belongs)
+        self.stack.resetClean()  # restored edits are not saved yet
+        self._autosave()
+        self.message_label.setText("Restored the unsaved edits.")
+
+    def _newest_recovery(self) -> tuple[Path, Project, Path | None] | None:
+        """The recovery of the open project, or with none open, the newest recovery of any project."""
+        files = [self.recovery_file] if self.path else sorted(recovery_dir().glob("*.recovery.json"),
+                                                             key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for file in files:
+            try:
+                project, belongs = read_recovery(file)
+            except Exception as error:
+                if file.exists():
+                    self.show_error(f"A recovery file could not be read: {readable(error)}")
+                continue
+            if recovery_is_newer(file, belongs):
+                return file, project, belongs
+        return None
+
+    # ---- dialogs and closing -------------------------------------------------------------------
+
+    def _open_dialog(self) -> None:
+        if self._may_discard():
+            path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"KeyMask projects (*{SUFFIX} *.json)")
+            if path:
+                self._forget_recovery()
+                self.open_project(path)
+                self._offer_recovery("ask")
+
+    def _save_as_dialog(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(self.path or "untitled" + SUFFIX),
+                                              f"KeyMask projects (*{SUFFIX})")
+        if not path:
+            return False
+        self.save_to(path if path.endswith(".json") else path + SUFFIX)
+        return self.stack.isClean()
+
+    def _load_pose_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a pose", "", "Pose files (*.json)")
+        if path:
+            self.load_pose(path)
+
+    def _photo_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Pose from a photo", "", "Images (*.jpg *.jpeg *.png *.bmp *.webp)")
+        if path:
+            self.pose_from_photo(path)
+
+    def _imagine_dialog(self) -> None:
+        prompt, ok = QInputDialog.getText(self, "Imagine a pose", "Describe the pose:")
+        if ok and prompt.strip():
+            self.imagine(prompt.strip())
+
+    def _export_dialog(self, kind: str) -> None:
+        suggested = (self.path.with_suffix("").with_suffix("") if self.path else Path("motion")).with_suffix("." + kind)
+        path, _ = QFileDialog.getSaveFileName(self, "Export", str(suggested), EXPORT_KINDS[kind])
+        if path:
+            self.export_to(path if path.lower().endswith("." + kind) else path + "." + kind, kind)
+
+    def _may_discard(self) -> bool:
+        """True when the open project may be replaced: saved, or the user says so."""
+        if self.stack.isClean() or not self.confirm_close:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved edits", "Save the edits to this project first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event) -> None:
+        if not self._may_discard():
+            event.ignore()
+            return
+        self.playback.pause()
+        self.jobs.stop()
+        self._forget_recovery()
+        event.accept()
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row

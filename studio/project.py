@@ -1,0 +1,322 @@
+"""A studio project: everything the animator set, saved as one JSON file (no Qt here).
+
+A project holds the prompt and sampling settings, the key poses (each a 3D key pose, the 2D pose
+it was lifted from when there is one, its time in seconds), the spans to keep when editing, the
+generated motions and the chosen one, and the export settings. `save_project` writes it atomically
+(format "keymask-studio-project", version 1); `load_project` reads it back or raises
+ProjectFileError with one sentence naming the file.
+
+Motions are stored exactly: (T, 22, 3) float32 metres, Y up (the pipeline's joints), as base64 of
+their little-endian bytes. Key poses use the pose-file formats of conditioning/pose_files.py.
+
+Recovery: the studio writes the project to a recovery file after every edit
+(`write_recovery`), so a killed studio loses nothing; `read_recovery` gives it back with the path
+of the project it belongs to.
+"""
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from keymask.conditioning.pose_files import (
+    PoseFileError,
+    keypose3d_from_json,
+    keypose3d_to_json,
+    pose2d_from_json,
+    pose2d_to_json,
+)
+from keymask.conditioning.poses import KeyPose3D, Pose2D
+from keymask.core.fileio import write_text
+from keymask.core.spec import HUMANML3D
+
+FORMAT = "keymask-studio-project"
+VERSION = 1
+SUFFIX = ".keymask.json"
+CONSTRAINTS = ("body", "root")
+UNITS = ("m", "cm")
+
+
+class ProjectFileError(ValueError):
+    """A project or recovery file that cannot be read, in one sentence naming the file."""
+
+
+@dataclass(frozen=True)
+class KeyPose:
+    time: float  # seconds from the start of the motion
+    pose3d: KeyPose3D  # what generation holds the motion to
+    pose2d: Pose2D | None = None  # the drawn / extracted pose it was lifted from, if any
+    constrain: str = "body"  # "body": the pose only; "root": also its root position and facing
+    name: str = ""
+
+    def frame(self, fps: float = HUMANML3D.fps) -> int:
+        return int(round(self.time * fps))
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    fps: int = HUMANML3D.fps  # BVH frame rate; other rates resample the 20 fps motion
+    units: str = "m"  # BVH units: "m" or "cm"
+    rotation_order: str = "ZXY"
+
+
+@dataclass
+class Project:
+    prompt: str = ""
+    seconds: float | None = None  # motion length; None: estimated from the text
+    seed: int = 0
+    samples: int = 1
+    guidance: float = 4.0  # classifier-free guidance of the masked transformer
+    steps: int = 10  # masked-decoding iterations
+    keys: list[KeyPose] = field(default_factory=list)
+    keep_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, [start, end) to keep when editing
+    motions: list[np.ndarray] = field(default_factory=list)  # (T, 22, 3) float32 each, one per sample
+    chosen_sample: int = 0
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+    @property
+    def motion(self) -> np.ndarray | None:
+        """The chosen motion, None before the first generation."""
+        if not self.motions:
+            return None
+        return self.motions[min(self.chosen_sample, len(self.motions) - 1)]
+
+
+# ---- JSON ----------------------------------------------------------------------------------------
+
+def project_to_json(project: Project) -> dict:
+    """The project as a JSON document (what save_project writes)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "prompt": project.prompt,
+        "seconds": project.seconds,
+        "seed": int(project.seed),
+        "samples": int(project.samples),
+        "guidance": float(project.guidance),
+        "steps": int(project.steps),
+        "keys": [_key_to_json(key) for key in project.keys],
+        "keep_spans": [[float(a), float(b)] for a, b in project.keep_spans],
+        "chosen_sample": int(project.chosen_sample),
+        "export": {"fps": project.export.fps, "units": project.export.units,
+                   "rotation_order": project.export.rotation_order},
+        "motions": [_array_to_json(motion) for motion in project.motions],
+    }
+
+
+def project_from_json(data, name: str = "<data>") -> Project:
+    """The project in a parsed JSON document; ProjectFileError naming `name` when it is not one."""
+    where = f"Project file {name}"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ProjectFileError(f"{where} is not a KeyMask Studio project (no \"format\": \"{FORMAT}\").")
+    if data.get("version") != VERSION:
+        raise ProjectFileError(f"{where} has version {json.dumps(data.get('version'))}; this studio reads "
+                               f"version {VERSION}.")
+    read = _Reader(data, where)
+    seconds = read.number("seconds", None, optional=True)
+    project = Project(
+        prompt=read.typed("prompt", str, ""),
+        seconds=seconds,
+        seed=read.integer("seed", 0),
+        samples=read.integer("samples", 1, minimum=1),
+        guidance=read.number("guidance", 4.0),
+        steps=read.integer("steps", 10, minimum=1),
+        keys=[_key_from_json(item, f"{where} (key {i + 1})") for i, item in enumerate(read.typed("keys", list, []))],
+        keep_spans=[_span_from_json(item, where) for item in read.typed("keep_spans", list, [])],
+        motions=[_array_from_json(item, f"{where} (motion {i + 1})")
+                 for i, item in enumerate(read.typed("motions", list, []))],
+        chosen_sample=read.integer("chosen_sample", 0, minimum=0),
+        export=_export_from_json(read.typed("export", dict, {}), where),
+    )
+    if seconds is not None and seconds <= 0:
+        raise ProjectFileError(f"{where} has a length of {seconds} seconds; it must be positive (or null to estimate).")
+    if project.motions and project.chosen_sample >= len(project.motions):
+        raise ProjectFileError(f"{where} chooses sample {project.chosen_sample + 1} of only "
+                               f"{len(project.motions)} motions.")
+    return project
+
+
+def _key_to_json(key: KeyPose) -> dict:
+    return {"name": key.name, "time": float(key.time), "constrain": key.constrain,
+            "pose3d": keypose3d_to_json(key.pose3d),
+            "pose2d": None if key.pose2d is None else pose2d_to_json(key.pose2d)}
+
+
+def _key_from_json(data, where: str) -> KeyPose:
+    if not isinstance(data, dict):
+        raise ProjectFileError(f"{where} is not a JSON object.")
+    read = _Reader(data, where)
+    constrain = read.typed("constrain", str, "body")
+    if constrain not in CONSTRAINTS:
+        raise ProjectFileError(f"{where} constrains {json.dumps(constrain)}, not {' or '.join(CONSTRAINTS)}.")
+    time = read.number("time", None)
+    if time < 0:
+        raise ProjectFileError(f"{where} is at {time} s, before the motion starts.")
+    try:
+        pose3d = keypose3d_from_json(data.get("pose3d"), name=where)
+        pose2d = None if data.get("pose2d") is None else pose2d_from_json(data["pose2d"], name=where)
+    except PoseFileError as error:
+        raise ProjectFileError(str(error).replace("Pose file ", "", 1)) from None
+    if pose3d.source.get("file") == where:  # the reader names the project here; not part of the pose
+        del pose3d.source["file"]
+    return KeyPose(time=time, pose3d=pose3d, pose2d=pose2d, constrain=constrain, name=read.typed("name", str, ""))
+
+
+def _span_from_json(item, where: str) -> tuple[float, float]:
+    ok = (isinstance(item, list) and len(item) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item))
+    if not ok or not 0 <= item[0] < item[1]:
+        raise ProjectFileError(f"{where} has a keep span {json.dumps(item)} that is not [start, end] seconds "
+                               "with 0 <= start < end.")
+    return float(item[0]), float(item[1])
+
+
+def _export_from_json(data: dict, where: str) -> ExportSettings:
+    read = _Reader(data, f"{where} (export)")
+    units = read.typed("units", str, "m")
+    if units not in UNITS:
+        raise ProjectFileError(f"{where} exports in {json.dumps(units)}, not {' or '.join(UNITS)}.")
+    order = read.typed("rotation_order", str, "ZXY").upper()
+    if sorted(order) != ["X", "Y", "Z"]:
+        raise ProjectFileError(f"{where} has a rotation order {json.dumps(order)}; use an order of X, Y and Z.")
+    return ExportSettings(fps=read.integer("fps", HUMANML3D.fps, minimum=1), units=units, rotation_order=order)
+
+
+def _array_to_json(array: np.ndarray) -> dict:
+    array = np.ascontiguousarray(array, dtype="<f4")
+    return {"shape": list(array.shape), "dtype": "float32", "base64": base64.b64encode(array.tobytes()).decode()}
+
+
+def _array_from_json(data, where: str) -> np.ndarray:
+    if not isinstance(data, dict) or data.get("dtype") != "float32" or not isinstance(data.get("base64"), str):
+        raise ProjectFileError(f"{where} is not a float32 array (shape, dtype, base64).")
+    shape = data.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and shape[1:] == [HUMANML3D.n_joints, 3]
+            and isinstance(shape[0], int) and shape[0] > 0):
+        raise ProjectFileError(f"{where} has the shape {json.dumps(shape)}, not [frames, 22, 3].")
+    try:
+        raw = base64.b64decode(data["base64"], validate=True)
+    except ValueError:
+        raise ProjectFileError(f"{where} holds data that is not base64.") from None
+    if len(raw) != 4 * int(np.prod(shape)):
+        raise ProjectFileError(f"{where} holds {len(raw)} bytes, not the {4 * int(np.prod(shape))} of its shape.")
+    return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
+
+
+class _Reader:
+    """Typed fields of a JSON object, with one-sentence errors naming where they are."""
+
+    def __init__(self, data: dict, where: str):
+        self.data, self.where = data, where
+
+    def typed(self, name: str, kind: type, default):
+        value = self.data.get(name, default)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise ProjectFileError(f"{self.where} has a \"{name}\" of {_short(value)}, which is not "
+                                   f"{_KIND_WORDS[kind]}.")
+        return value
+
+    def number(self, name: str, default, optional: bool = False) -> float | None:
+        value = self.data.get(name, default)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ProjectFileError(f"{self.where} has a \"{name}\" of {_short(value)}, which is not a number.")
+        return float(value)
+
+    def integer(self, name: str, default: int, minimum: int | None = None) -> int:
+        value = self.typed(name, int, default)
+        if minimum is not None and value < minimum:
+            raise ProjectFileError(f"{self.where} has a \"{name}\" of {value}; it must be at least {minimum}.")
+        return value
+
+
+_KIND_WORDS = {str: "text", int: "a whole number", list: "a list", dict: "an object"}
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---- files ---------------------------------------------------------------------------------------
+
+def save_project(path: str | os.PathLike, project: Project) -> Path:
+    """Write the project atomically (a failed write leaves the old file as it was)."""
+    write_text(path, json.dumps(project_to_json(project), indent=1) + "\n")
+    return Path(path)
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """The project in `path`; ProjectFileError with one sentence naming the file otherwise."""
+    return project_from_json(_read_json(path), name=str(path))
+
+
+def _read_json(path: str | os.PathLike):
+    where = f"Project file {path}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectFileError(f"{where} does not exist.") from None
+    except IsADirectoryError:
+        raise ProjectFileError(f"{where} is a folder, not a file.") from None
+    except UnicodeDecodeError:
+        raise ProjectFileError(f"{where} is not UTF-8 text, so it cannot be a project.") from None
+    except OSError as error:
+        raise ProjectFileError(f"{where} cannot be read: {error.strerror or error}.") from None
+    if not text.strip():
+        raise ProjectFileError(f"{where} is empty.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProjectFileError(f"{where} is not valid JSON ({error.msg} at line {error.lineno}, "
+                               f"column {error.colno}).") from None
+    except RecursionError:
+        raise ProjectFileError(f"{where} is nested too deeply to be a project.") from None
+
+
+# ---- recovery ------------------------------------------------------------------------------------
+
+def recovery_dir() -> Path:
+    """Where recovery files live: $KEYMASK_STUDIO_RECOVERY_DIR, else ~/.cache/keymask/studio-recovery."""
+    if os.environ.get("KEYMASK_STUDIO_RECOVERY_DIR"):
+        return Path(os.environ["KEYMASK_STUDIO_RECOVERY_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "keymask" / "studio-recovery"
+
+
+def recovery_path(project_path: str | os.PathLike | None, folder: Path | None = None) -> Path:
+    """The recovery file of a project file (one per absolute path), or of the untitled project."""
+    folder = recovery_dir() if folder is None else Path(folder)
+    if project_path is None:
+        return folder / "untitled.recovery.json"
+    absolute = str(Path(project_path).resolve())
+    digest = hashlib.sha1(absolute.encode()).hexdigest()[:10]
+    return folder / f"{Path(project_path).name}.{digest}.recovery.json"
+
+
+def write_recovery(path: Path, project: Project, project_path: str | os.PathLike | None) -> None:
+    """The project and the file it belongs to (None: untitled), atomically."""
+    document = project_to_json(project)
+    document["recovery_for"] = None if project_path is None else str(Path(project_path).resolve())
+    write_text(path, json.dumps(document) + "\n")
+
+
+def read_recovery(path: Path) -> tuple[Project, Path | None]:
+    """(project, the project file it belongs to or None) from a recovery file."""
+    data = _read_json(path)
+    belongs = data.get("recovery_for") if isinstance(data, dict) else None
+    return project_from_json(data, name=str(path)), None if belongs is None else Path(belongs)
+
+
+def recovery_is_newer(recovery: Path, project_path: str | os.PathLike | None) -> bool:
+    """True when `recovery` exists and holds edits the project file does not (it is newer, or there is no file)."""
+    if not recovery.exists():
+        return False
+    if project_path is None or not Path(project_path).exists():
+        return True
+    return recovery.stat().st_mtime_ns > Path(project_path).stat().st_mtime_ns

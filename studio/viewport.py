@@ -1,0 +1,373 @@
+"""The 3D view of generated motions: skeletons on a ground grid, root trails and ghosted key poses.
+
+Axes and units: motions are (T, J, 3) joint positions in metres, Y up, 20 fps, J = 22
+(core/skeleton.py). pyqtgraph's GL scene is Z up, so every motion item hangs under one group
+turned +90 degrees about X, which maps a motion point (x, y, z) to the scene's (x, -z, y): items
+hold motion coordinates unchanged, and a body facing +Z faces the scene's -Y, towards the
+default camera.
+
+Each motion is a `_Figure`: one group (its layout offset is the group's translation) holding the
+bones (one GLLinePlotItem of 21 segments), the joints (one GLScatterPlotItem), the root trail
+(the pelvis path on the floor) and a name label. A new frame only uploads new positions to these
+items; nothing is created after `set_motions`.
+"""
+
+from functools import cache
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtGui import QColor, QFont, QImage, QOpenGLContext, QVector3D
+from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
+
+from keymask.core.skeleton import HUMANML3D_SKELETON
+
+# Colours (RGB, 0-1) by side of the body: the figure's left, its right, and the midline.
+LEFT_COLOUR = (0.30, 0.62, 1.00)
+RIGHT_COLOUR = (1.00, 0.42, 0.32)
+CENTRE_COLOUR = (0.88, 0.88, 0.86)
+TRAIL_COLOUR = (1.00, 0.82, 0.30)
+GHOST_COLOUR = (0.80, 0.86, 1.00)
+BACKGROUND = (34, 36, 40)
+
+SIDE_SPACING = 1.5  # metres between samples along X in the "side" layout
+LAYOUTS = ("side", "overlay")
+_DIM_ALPHA = 0.3  # samples other than the selected one
+_GHOST_ALPHA = 0.28
+_GHOST_ALPHA_AT_FRAME = 0.6  # a ghost whose key frame is the current frame
+_LABEL_HEIGHT = 0.35  # metres above the highest joint
+
+
+def joint_sides(names: tuple[str, ...] = HUMANML3D_SKELETON.joint_names) -> tuple[str, ...]:
+    """'left', 'right' or 'centre' for each joint, from its name."""
+    return tuple("left" if n.startswith("left_") else "right" if n.startswith("right_") else "centre" for n in names)
+
+
+def side_colour(side: str) -> tuple[float, float, float]:
+    return {"left": LEFT_COLOUR, "right": RIGHT_COLOUR}.get(side, CENTRE_COLOUR)
+
+
+_PARENTS = np.asarray(HUMANML3D_SKELETON.parents)
+_CHILDREN = np.flatnonzero(_PARENTS >= 0)  # (21,) one bone per non-root joint
+_BONE_VERTICES = np.stack([_PARENTS[_CHILDREN], _CHILDREN], axis=1).reshape(-1)  # (42,) parent, child, ...
+_JOINT_RGB = np.array([side_colour(s) for s in joint_sides()])  # (J, 3)
+_BONE_RGB = _JOINT_RGB[np.repeat(_CHILDREN, 2)]  # (42, 3): a bone takes its child's side
+
+
+class _SceneView(gl.GLViewWidget):
+    """A GLViewWidget that keeps pyqtgraph's shader programs per GL context.
+
+    pyqtgraph caches each item type's compiled program on the class, as if there were one context
+    for the whole process; a second view (or a view made after the first one is gone) would then
+    use a program id that means nothing in its own context. This view hands the items its own
+    programs while it paints, and puts the class's back afterwards.
+    """
+
+    _ITEM_TYPES = (gl.GLLinePlotItem, gl.GLScatterPlotItem)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._programs: dict[type, object] = {}
+
+    def initializeGL(self) -> None:
+        self._programs = {}  # a new context (first show, or a new top-level window): compile again
+        super().initializeGL()
+
+    def paintGL(self) -> None:
+        before = {kind: kind._shaderProgram for kind in self._ITEM_TYPES}
+        for kind in self._ITEM_TYPES:
+            kind._shaderProgram = self._programs.get(kind)
+        try:
+            super().paintGL()
+        finally:
+            for kind in self._ITEM_TYPES:
+                self._programs[kind] = kind._shaderProgram
+                kind._shaderProgram = before[kind]
+
+
+@cache
+def gl_available() -> bool:
+    """Whether Qt can make an OpenGL context here (not under the offscreen platform, for one)."""
+    return QOpenGLContext().create()
+
+
+def _rgba(rgb: np.ndarray, alpha: float) -> np.ndarray:
+    """(N, 3) -> (N, 4) float32."""
+    return np.concatenate([rgb, np.full((len(rgb), 1), alpha)], axis=1).astype(np.float32)
+
+
+class _Figure:
+    """The GL items of one skeleton: bones, joints, and optionally a root trail and a label."""
+
+    def __init__(self, parent: GLGraphicsItem, *, trail: np.ndarray | None = None, label: str = ""):
+        self.group = GLGraphicsItem(parentItem=parent)
+        self.bones = gl.GLLinePlotItem(parentItem=self.group, mode="lines", width=3.0, antialias=True,
+                                       glOptions="translucent")
+        self.joints = gl.GLScatterPlotItem(parentItem=self.group, size=7.0, pxMode=True, glOptions="translucent")
+        self.joints.setDepthValue(-1)  # before the bones: smoothed line ends would otherwise cut holes in the discs
+        self.trail = None
+        if trail is not None:
+            self.trail = gl.GLLinePlotItem(parentItem=self.group, pos=trail, mode="line_strip", width=2.0,
+                                           antialias=True, glOptions="translucent")
+        self.label = None
+        if label:
+            self.label = gl.GLTextItem(parentItem=self.group, text=label, font=QFont("Sans Serif", 10),
+                                        alignment=Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
+            self.label.setDepthValue(10)  # drawn last, over the lines
+        self.offset = np.zeros(3)
+        self.highlighted = False
+        self.joint_positions = np.zeros((len(_JOINT_RGB), 3))
+
+    def set_pose(self, joints: np.ndarray) -> None:
+        """joints: (J, 3) in motion coordinates (before the layout offset)."""
+        self.joint_positions = joints
+        self.bones.setData(pos=joints[_BONE_VERTICES])  # (42, 3) segment end points
+        self.joints.setData(pos=joints)
+        if self.label is not None:
+            pelvis = joints[0]
+            self.label.setData(pos=(float(pelvis[0]), float(joints[:, 1].max() + _LABEL_HEIGHT), float(pelvis[2])))
+
+    def set_style(self, alpha: float, *, tint: tuple[float, float, float] | None = None, width: float = 3.0,
+                  depth: int = 0) -> None:
+        bone_rgb = _BONE_RGB if tint is None else np.tile(tint, (len(_BONE_RGB), 1))
+        joint_rgb = _JOINT_RGB if tint is None else np.tile(tint, (len(_JOINT_RGB), 1))
+        self.bones.setData(color=_rgba(bone_rgb, alpha), width=width)
+        self.joints.setData(color=_rgba(np.minimum(joint_rgb * 1.15, 1.0), alpha))
+        if self.trail is not None:
+            self.trail.setData(color=(*TRAIL_COLOUR, 0.8 * alpha))
+        if self.label is not None:
+            self.label.setData(color=QColor.fromRgbF(*CENTRE_COLOUR, max(alpha, 0.5)))
+        self.group.setDepthValue(depth)
+
+    def set_offset(self, offset: np.ndarray) -> None:
+        self.offset = np.asarray(offset, dtype=np.float64)
+        self.group.resetTransform()
+        self.group.translate(*self.offset)
+
+    def remove(self) -> None:
+        self.group.setParentItem(None)
+
+
+class MotionViewport(QWidget):
+    """Motions as skeletons in an orbitable 3D view (left drag orbits, wheel zooms, middle drag pans)."""
+
+    def __init__(self, parent: QWidget | None = None, *, spacing: float = SIDE_SPACING):
+        super().__init__(parent)
+        self._spacing = float(spacing)
+        self._motions: list[np.ndarray] = []
+        self._names: list[str] = []
+        self._figures: list[_Figure] = []
+        self._ghosts: list[_Figure] = []
+        self._ghost_frames: list[int | None] = []
+        self._layout = "side"
+        self._frame = 0
+        self._selected = 0
+        self._floor = 0.0
+
+        self._view = _SceneView(self)
+        self._view.setBackgroundColor(QColor(*BACKGROUND))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._view)
+
+        self._grid = gl.GLGridItem(color=(255, 255, 255, 40))
+        self._grid.setSpacing(0.5, 0.5, 1.0)
+        self._grid.setDepthValue(-10)
+        self._view.addItem(self._grid)
+        self._world = GLGraphicsItem()  # motion coordinates (Y up) -> scene (Z up)
+        self._world.rotate(90.0, 1.0, 0.0, 0.0)
+        self._view.addItem(self._world)
+        self._place_grid()
+        self.reset_camera()
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    @property
+    def view(self) -> gl.GLViewWidget:
+        """The GLViewWidget itself (camera options, extra items)."""
+        return self._view
+
+    @property
+    def frame_count(self) -> int:
+        """Frames of the longest motion (0 without motions)."""
+        return max((len(m) for m in self._motions), default=0)
+
+    @property
+    def frame(self) -> int:
+        return self._frame
+
+    @property
+    def layout_mode(self) -> str:
+        return self._layout
+
+    @property
+    def selected(self) -> int:
+        return self._selected
+
+    @property
+    def motion_count(self) -> int:
+        return len(self._motions)
+
+    def set_motions(self, motions: list[np.ndarray], names: list[str] | None = None, *,
+                    frame_camera: bool = True) -> None:
+        """Show these motions, each (T, 22, 3) metres, Y up; names label them (default "1", "2", ...)."""
+        checked = []
+        for i, motion in enumerate(motions):
+            motion = np.asarray(motion, dtype=np.float64)
+            if motion.ndim != 3 or motion.shape[1:] != (len(_JOINT_RGB), 3) or len(motion) == 0:
+                raise ValueError(f"Motion {i + 1} has shape {motion.shape}; the viewport shows "
+                                 f"(frames, {len(_JOINT_RGB)}, 3) joint positions.")
+            checked.append(motion)
+        if names is not None and len(names) != len(checked):
+            raise ValueError(f"{len(names)} names were given for {len(checked)} motions.")
+        for figure in self._figures:
+            figure.remove()
+        self._motions = checked
+        self._names = list(names) if names is not None else [str(i + 1) for i in range(len(checked))]
+        self._floor = min((float(m[..., 1].min()) for m in checked), default=0.0)
+        self._figures = []
+        for motion, name in zip(self._motions, self._names):
+            trail = motion[:, 0].copy()  # (T, 3) pelvis path
+            trail[:, 1] = self._floor + 0.005  # just above the grid, so that it is not hidden by it
+            self._figures.append(_Figure(self._world, trail=trail, label=name))
+        self._selected = min(self._selected, max(len(checked) - 1, 0))
+        self._frame = min(self._frame, max(self.frame_count - 1, 0))
+        self._apply_layout()
+        self._apply_styles()
+        self._update_poses()
+        if frame_camera:
+            self.reset_camera()
+
+    def set_layout(self, mode: str, *, frame_camera: bool = True) -> None:
+        """"side": samples in a row along X, `spacing` metres apart; "overlay": all at their own place."""
+        if mode not in LAYOUTS:
+            raise ValueError(f"Unknown layout {mode!r}: use one of {', '.join(LAYOUTS)}.")
+        self._layout = mode
+        self._apply_layout()
+        self._apply_styles()
+        if frame_camera:
+            self.reset_camera()
+
+    def set_frame(self, frame: int) -> None:
+        """Show frame `frame` of every motion (a shorter motion holds its last frame)."""
+        self._frame = max(0, min(int(frame), max(self.frame_count - 1, 0)))
+        self._update_poses()
+
+    def set_selected(self, index: int) -> None:
+        """Draw sample `index` opaque and the others dimmer; key ghosts follow it in the side layout."""
+        self._selected = max(0, min(int(index), max(len(self._motions) - 1, 0)))
+        self._apply_layout()
+        self._apply_styles()
+
+    def set_key_ghosts(self, ghosts: list[np.ndarray], frames: list[int] | None = None) -> None:
+        """Semi-transparent key poses, each (22, 3) in the selected motion's coordinates.
+
+        frames (optional, one per ghost): the key's frame; a ghost is drawn stronger on its frame.
+        """
+        if frames is not None and len(frames) != len(ghosts):
+            raise ValueError(f"{len(frames)} frames were given for {len(ghosts)} key ghosts.")
+        for figure in self._ghosts:
+            figure.remove()
+        self._ghosts = []
+        for i, joints in enumerate(ghosts):
+            joints = np.asarray(joints, dtype=np.float64)
+            if joints.shape != (len(_JOINT_RGB), 3):
+                raise ValueError(f"Key ghost {i + 1} has shape {joints.shape}, not ({len(_JOINT_RGB)}, 3).")
+            figure = _Figure(self._world)
+            figure.set_pose(joints)
+            self._ghosts.append(figure)
+        self._ghost_frames = list(frames) if frames is not None else [None] * len(ghosts)
+        self._apply_layout()
+        self._apply_styles()
+
+    def drawn_joints(self, index: int) -> np.ndarray:
+        """(22, 3) joints that sample `index` shows now, in motion coordinates plus its layout offset."""
+        figure = self._figures[index]
+        return np.asarray(figure.joints.pos, dtype=np.float64) + figure.offset
+
+    def drawn_ghosts(self) -> list[np.ndarray]:
+        """(22, 3) joints of each key ghost as drawn (motion coordinates plus the layout offset)."""
+        return [np.asarray(g.joints.pos, dtype=np.float64) + g.offset for g in self._ghosts]
+
+    def reset_camera(self) -> None:
+        """Frame every motion (all frames, as laid out) from the front, a little above and to the right."""
+        points = [m.reshape(-1, 3) + f.offset for m, f in zip(self._motions, self._figures)]
+        points += [g.joint_positions + g.offset for g in self._ghosts]
+        if points:
+            points = np.concatenate(points)
+            low, high = points.min(axis=0), points.max(axis=0)
+        else:
+            low, high = np.array([-0.5, 0.0, -0.5]), np.array([0.5, 1.8, 0.5])
+        centre = (low + high) / 2
+        radius = max(float(np.linalg.norm(high - low)) / 2, 1.0)
+        fov = np.radians(self._view.opts["fov"])
+        distance = 1.1 * radius / np.tan(fov / 2)
+        self._view.setCameraPosition(pos=QVector3D(centre[0], -centre[2], centre[1]), distance=distance,
+                                     elevation=12.0, azimuth=-75.0)
+
+    def grab_image(self) -> QImage:
+        """The 3D view as it is drawn now (renders it if the widget has never been shown)."""
+        if not gl_available():
+            raise RuntimeError("The 3D view needs OpenGL, which this Qt platform does not have: run under a "
+                               "display (for tests, xvfb-run or pytest-xvfb), not QT_QPA_PLATFORM=offscreen.")
+        if not self.isVisible():  # a hidden widget is never laid out: give the view the widget's size
+            size = self.size() if self.size().width() > 1 and self.size().height() > 1 else self.sizeHint()
+            self._view.resize(size)
+        image = self._view.grabFramebuffer()
+        if image.isNull():
+            raise RuntimeError("The 3D view could not be drawn: OpenGL gave no framebuffer.")
+        return image
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 480)
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _offset(self, index: int) -> np.ndarray:
+        if self._layout == "overlay" or not self._motions:
+            return np.zeros(3)
+        return np.array([(index - (len(self._motions) - 1) / 2) * self._spacing, 0.0, 0.0])
+
+    def _apply_layout(self) -> None:
+        for i, figure in enumerate(self._figures):
+            figure.set_offset(self._offset(i))
+        for ghost in self._ghosts:
+            ghost.set_offset(self._offset(self._selected))
+        self._place_grid()
+
+    def _apply_styles(self) -> None:
+        for i, figure in enumerate(self._figures):
+            chosen = i == self._selected or len(self._figures) == 1
+            figure.set_style(1.0 if chosen else _DIM_ALPHA, width=3.0 if chosen else 2.0, depth=0 if chosen else 1)
+            if figure.label is not None:  # overlaid labels would sit on top of each other
+                figure.label.setVisible(self._layout == "side" or chosen)
+        self._style_ghosts(force=True)
+
+    def _style_ghosts(self, *, force: bool = False) -> None:
+        """Ghosts on the current frame stronger; restyles only the ghosts whose state changed."""
+        for ghost, frame in zip(self._ghosts, self._ghost_frames):
+            at_frame = frame is not None and frame == self._frame
+            if force or at_frame != ghost.highlighted:
+                ghost.highlighted = at_frame
+                ghost.set_style(_GHOST_ALPHA_AT_FRAME if at_frame else _GHOST_ALPHA, tint=GHOST_COLOUR, width=2.0,
+                                depth=2)
+
+    def _update_poses(self) -> None:
+        for motion, figure in zip(self._motions, self._figures):
+            figure.set_pose(motion[min(self._frame, len(motion) - 1)])
+        if any(f is not None for f in self._ghost_frames):
+            self._style_ghosts()
+
+    def _place_grid(self) -> None:
+        """A floor grid under every motion, at the lowest joint's height (scene Z)."""
+        if self._motions:
+            points = np.concatenate([m[:, 0] + f.offset for m, f in zip(self._motions, self._figures)])
+            centre = np.round((points.min(axis=0) + points.max(axis=0)) / 2 / 0.5) * 0.5  # on a grid line
+            extent = float((points.max(axis=0) - points.min(axis=0))[[0, 2]].max())
+        else:
+            centre, extent = np.zeros(3), 0.0
+        size = max(10.0, np.ceil(extent + 4.0))
+        self._grid.setSize(size, size, 1.0)
+        self._grid.resetTransform()
+        self._grid.translate(centre[0], -centre[2], self._floor)

@@ -1,0 +1,267 @@
+"""Long jobs off the GUI thread: generation, photo and imagined key poses, export.
+
+`Worker` is a QObject that lives in its own QThread (`WorkerThread` sets that up). It is handed
+one job at a time (a frozen dataclass below), calls the same public API as the command line, and
+answers with a signal: `finished(job, result)`, `failed(job, message)` with a readable sentence,
+or `cancelled(job)`; `progress(stage, done, total)` while it runs. It never touches a widget and
+holds no model logic: the pipeline is loaded once and kept until the model location changes.
+"""
+
+import os
+import sys
+import threading
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from keymask.conditioning.keyed_generation import KeyFrame
+from keymask.core.bvh.convert import resample_positions
+from keymask.core.generation.masked_decoding import GenerationCancelled
+from keymask.core.generation.pipeline import SamplingSettings
+from keymask.core.spec import HUMANML3D
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """Text (+ key poses) -> `samples` motions; with `source` and `keep`, regenerate `source` outside `keep`."""
+
+    prompt: str
+    frames: int | None  # None: estimated from the text (or, with keys, long enough to pass them)
+    samples: int = 1
+    seed: int = 0
+    settings: SamplingSettings = field(default_factory=SamplingSettings)
+    keys: tuple[KeyFrame, ...] = ()
+    source: np.ndarray | None = None  # (T, 22, 3) the motion to edit
+    keep: tuple[tuple[int, int], ...] = ()  # frame spans [first, end) of `source` to keep
+
+
+@dataclass(frozen=True)
+class PhotoJob:
+    """A photo -> its person's 2D pose (the leftmost person when there are several)."""
+
+    image: str
+
+
+@dataclass(frozen=True)
+class ImagineJob:
+    """Text -> Stable Diffusion image -> 2D pose."""
+
+    prompt: str
+    sd_dir: str
+    openpose_dir: str | None = None
+    seed: int = 0
+    steps: int = 25
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """One motion to a file: "bvh" (with its joints .npy beside), "npy" (joints) or "gif" (a preview)."""
+
+    joints: np.ndarray  # (T, 22, 3) metres, 20 fps
+    path: str
+    kind: str = "bvh"
+    fps: int = HUMANML3D.fps
+    units: str = "m"
+    rotation_order: str = "ZXY"
+    title: str = ""
+
+
+@dataclass
+class GenerateResult:
+    motions: list[np.ndarray]  # (T, 22, 3) each
+    seed: int
+    edited: bool = False
+
+
+@dataclass
+class PoseResult:
+    pose: object  # Pose2D
+    note: str = ""  # said to the user beside the result
+
+
+def readable(error: BaseException) -> str:
+    """One sentence for the user. Our own errors already are one; others get their type named and
+    their traceback printed for a bug report."""
+    if type(error).__module__.startswith("keymask."):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}." if error.filename else f"{error.strerror}."
+    traceback.print_exception(error, file=sys.stderr)
+    return f"Something went wrong ({type(error).__name__}: {error}); the details were printed to the terminal."
+
+
+def default_model_folder() -> Path:
+    from keymask.resources import RESOURCES_DIR
+
+    return RESOURCES_DIR / "models" / "default"
+
+
+def frames_for_keys(keys: tuple[KeyFrame, ...], fps: int = HUMANML3D.fps, max_frames: int = HUMANML3D.max_frames
+                    ) -> int:
+    """The command line's length for a keyed motion with no length given: 4 s, and a second past the last key."""
+    last = max(key.frame for key in keys)
+    return min(max_frames, max(4 * fps, last + fps))
+
+
+@contextmanager
+def _native_logs_silenced():
+    """mediapipe logs start-up chatter straight to file descriptor 2: hide it while it runs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class Worker(QObject):
+    progress = pyqtSignal(str, int, int)  # stage, done, total
+    finished = pyqtSignal(object, object)  # job, result
+    failed = pyqtSignal(object, str)  # job, message
+    cancelled = pyqtSignal(object)  # job
+
+    def __init__(self, model: str | None = None, clip_weights: str | None = None):
+        super().__init__()
+        self.cancel_event = threading.Event()
+        self.model, self.clip_weights = model, clip_weights
+        self._pipeline, self._loaded_from = None, None
+
+    def set_model(self, model: str | None, clip_weights: str | None) -> None:
+        """Where the next generation loads its models from (None: the shipped default)."""
+        self.model, self.clip_weights = model or None, clip_weights or None
+
+    @pyqtSlot(object)
+    def run(self, job) -> None:
+        try:
+            result = self._run(job)
+        except GenerationCancelled:
+            self.cancelled.emit(job)
+        except Exception as error:  # every failure becomes a message, never a crash
+            self.failed.emit(job, readable(error))
+        else:
+            self.finished.emit(job, result)
+
+    def _run(self, job):
+        if isinstance(job, GenerateJob):
+            return self._generate(job)
+        if isinstance(job, PhotoJob):
+            return self._photo(job)
+        if isinstance(job, ImagineJob):
+            return self._imagine(job)
+        if isinstance(job, ExportJob):
+            return self._export(job)
+        raise TypeError(f"The worker does not know the job {type(job).__name__}.")
+
+    # ---- jobs ----------------------------------------------------------------------------------
+
+    def pipeline(self):
+        """The pipeline of the configured model, loaded on first use and kept."""
+        from keymask.core.generation.pipeline import MotionPipeline
+
+        folder = Path(self.model) if self.model else default_model_folder()
+        where = (folder, self.clip_weights)
+        if self._pipeline is None or self._loaded_from != where:
+            if not folder.exists():
+                raise FileNotFoundError(2, "The model folder does not exist", str(folder))
+            self.progress.emit("loading model", 0, 1)
+            self._pipeline = MotionPipeline.from_folder(folder, clip_weights=self.clip_weights)
+            self._loaded_from = where
+        return self._pipeline
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        self.progress.emit(stage, done, total)
+
+    def _cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def _generate(self, job: GenerateJob) -> GenerateResult:
+        pipeline = self.pipeline()
+        common = dict(seed=job.seed, settings=job.settings, progress=self._report, cancel=self._cancelled)
+        if job.source is not None and job.keep:
+            from keymask.core.generation.editing import edit_motion
+
+            edits = [edit_motion(pipeline, job.source, job.prompt, list(job.keep), **{**common, "seed": job.seed + i})
+                     for i in range(job.samples)]
+            return GenerateResult([e.joints.astype(np.float32) for e in edits], job.seed, edited=True)
+        if job.keys:
+            from keymask.conditioning.keyed_generation import generate_with_key_poses
+
+            frames = job.frames if job.frames is not None else frames_for_keys(job.keys)
+            result = generate_with_key_poses(pipeline, [job.prompt], [list(job.keys)], frames=frames,
+                                             samples=job.samples, **common)
+        else:
+            from keymask.core.generation.cleanup import CleanupSettings
+
+            result = pipeline([job.prompt], frames=job.frames, samples=job.samples, cleanup=CleanupSettings(),
+                              **common)
+        return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed)
+
+    def _photo(self, job: PhotoJob) -> PoseResult:
+        from keymask.conditioning.photo import SeveralPeopleError, extract_pose
+
+        self.progress.emit("finding the pose", 0, 1)
+        with _native_logs_silenced():
+            try:
+                return PoseResult(extract_pose(job.image))
+            except SeveralPeopleError as error:
+                return PoseResult(extract_pose(job.image, person=1),
+                                  f"{error.count} people are in the photo; the pose is the leftmost one's.")
+
+    def _imagine(self, job: ImagineJob) -> PoseResult:
+        from keymask.conditioning.imagine import imagine_pose
+
+        imagined = imagine_pose(job.prompt, sd_dir=job.sd_dir, openpose_dir=job.openpose_dir, seed=job.seed,
+                                steps=job.steps, progress=self._report, cancel=self._cancelled)
+        if not imagined.pose.present.any():
+            return PoseResult(imagined.pose, "Nobody was found in the imagined picture: try another seed or prompt.")
+        return PoseResult(imagined.pose)
+
+    def _export(self, job: ExportJob) -> list[Path]:
+        from keymask.core.fileio import write_npy
+        from keymask.core.generation.export import export_motion, export_preview
+
+        self.progress.emit(f"writing {job.kind.upper()}", 0, 1)
+        path = Path(job.path)
+        if job.kind == "npy":
+            write_npy(path, np.asarray(job.joints, dtype=np.float32))
+            return [path]
+        if job.kind == "gif":
+            return [export_preview([(job.title, job.joints)], path, fps=HUMANML3D.fps)]
+        joints = resample_positions(job.joints, HUMANML3D.fps, job.fps)
+        written, _ = export_motion(joints, path, fps=job.fps, units=job.units, rotation_order=job.rotation_order)
+        return written
+
+
+class WorkerThread(QObject):
+    """A Worker in its own QThread. submit(job) queues the job; cancel() asks the running job to stop."""
+
+    _submit = pyqtSignal(object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("keymask-studio-worker")
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        self._submit.connect(self.worker.run)
+        self.thread.start()
+
+    def submit(self, job) -> None:
+        self.worker.cancel_event.clear()
+        self._submit.emit(job)
+
+    def cancel(self) -> None:
+        self.worker.cancel_event.set()
+
+    def stop(self) -> None:
+        """Cancel what runs and end the thread (waits for the job to reach a cancel point)."""
+        self.cancel()
+        self.thread.quit()
+        self.thread.wait()

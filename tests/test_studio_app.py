@@ -1,0 +1,532 @@
+"""The studio window driven as an animator drives it (pytest-qt on the real widgets, under Xvfb from
+pytest-xvfb; never QT_QPA_PLATFORM=offscreen, where the GL view has no context): prompt, key poses on
+the timeline, joint drags, generation with the shipped model, scrubbing, undo/redo, projects, export,
+errors, and recovery after the studio is killed with SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDragEnterEvent, QDropEvent
+from PyQt6.QtWidgets import QApplication, QMessageBox
+
+from keymask.core.bvh.reader import read_bvh
+from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
+from keymask.core.bvh.convert import bvh_file_to_joints
+from keymask.studio.main_window import MainWindow
+from keymask.studio.pose_canvas import default_pose
+from keymask.studio.project import project_to_json, recovery_path
+from keymask.studio.settings import SettingsDialog, WeightLocations, load_locations, save_locations
+from keymask.studio.timeline import RULER_HEIGHT
+
+PHOTO = Path(__file__).parent / "data" / "person.jpg"  # one person facing the camera
+GENERATION_TIMEOUT_MS = 120_000
+RIGHT_WRIST = 4
+
+
+@pytest.fixture(autouse=True)
+def studio_folders(tmp_path, monkeypatch):
+    """Recovery files and settings in the test's own folder."""
+    monkeypatch.setenv("KEYMASK_STUDIO_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("KEYMASK_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("KEYMASK_MODEL", raising=False)
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """A function that opens a studio window the test closes at its end."""
+    def open_(*args, **kwargs) -> MainWindow:
+        window = MainWindow(*args, **kwargs)
+        window.confirm_close = False
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+    return open_
+
+
+@pytest.fixture
+def window(open_window) -> MainWindow:
+    return open_window(recover="no")
+
+
+def ruler_point(window: MainWindow, frame: int) -> QPoint:
+    return QPoint(round(window.timeline.x_of(frame)), RULER_HEIGHT // 2)
+
+
+def scrub(qtbot, window: MainWindow, frame: int) -> None:
+    qtbot.mouseClick(window.timeline, Qt.MouseButton.LeftButton, pos=ruler_point(window, frame))
+
+
+def drag(qtbot, widget, start: QPoint, end: QPoint, steps: int = 4) -> None:
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=start)
+    for i in range(1, steps + 1):
+        qtbot.mouseMove(widget, start + (end - start) * (i / steps))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=end)
+
+
+def generate(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    assert not window.error_label.isVisible(), window.error_label.text()
+
+
+def add_key_with_k(qtbot, window: MainWindow, frame: int) -> None:
+    scrub(qtbot, window, frame)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_K)
+
+
+def drag_joint(qtbot, window: MainWindow, joint: int, offset: QPoint) -> None:
+    start = window.canvas.joint_position(joint).toPoint()
+    drag(qtbot, window.canvas, start, start + offset)
+
+
+# ---- the main job --------------------------------------------------------------------------------
+
+def test_prompt_key_poses_generate_scrub_undo_and_redo(qtbot, window):
+    # Type a prompt: one undo step however many keys were typed.
+    qtbot.keyClicks(window.prompt_edit, "a person waves with the right hand")
+    assert window.project.prompt == "a person waves with the right hand"
+    assert window.stack.count() == 1 and window.windowTitle().startswith("untitled")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(4.0)
+    assert window.project.seconds == 4.0
+
+    # Two key poses at the playhead, from the timeline's K key and from the button.
+    add_key_with_k(qtbot, window, 20)
+    scrub(qtbot, window, 50)
+    qtbot.mouseClick(window.add_key_button, Qt.MouseButton.LeftButton)
+    assert [k.frame() for k in window.project.keys] == [20, 50]
+    assert window.timeline.keys == [20, 50] and window.selected_key == 1
+
+    # Drag the right wrist up: the 2D pose and its lift change; one undo step gives both back.
+    before = window.project.keys[1]
+    drag_joint(qtbot, window, RIGHT_WRIST, QPoint(30, -90))
+    after = window.project.keys[1]
+    assert after.pose2d.keypoints[RIGHT_WRIST][1] < before.pose2d.keypoints[RIGHT_WRIST][1] - 50
+    assert not np.allclose(after.pose3d.joints, before.pose3d.joints)
+    assert window.stack.undoText() == "Move right wrist"
+    window.undo_action.trigger()
+    assert window.project.keys[1] is before
+    np.testing.assert_allclose(window.canvas.pose().keypoints, before.pose2d.keypoints)
+    window.redo_action.trigger()
+    assert window.project.keys[1] is after
+
+    # Drag the first key's marker from 1.0 s to 1.5 s.
+    marker = window.timeline.marker_centre(0).toPoint()
+    drag(qtbot, window.timeline, marker, QPoint(round(window.timeline.x_of(30)), marker.y()))
+    assert window.project.keys[0].time == pytest.approx(1.5) and window.timeline.keys == [30, 50]
+
+    # Generate with the shipped model (numpy backend, no torch).
+    generate(qtbot, window)
+    assert len(window.project.motions) == 1 and window.project.motion.shape == (80, 22, 3)
+    assert window.viewport.motion_count == 1 and window.timeline.length == 80
+    assert "seed 0" in window.message_label.text()
+    ghosts = window.viewport.drawn_ghosts()
+    assert len(ghosts) == 2  # placed where the motion is at the key frames
+    np.testing.assert_allclose(ghosts[0][0, [0, 2]], window.project.motion[30, 0, [0, 2]], atol=1e-6)
+
+    # Scrub: the viewport, the timeline and the playback controls follow.
+    scrub(qtbot, window, 40)
+    assert window.frame == 40 and window.viewport.frame == 40 and window.playback.frame == 40
+    np.testing.assert_allclose(window.viewport.drawn_joints(0), window.project.motion[40], atol=1e-6)
+
+    # Undo everything back to an empty project, then redo it all.
+    final = project_to_json(window.project)
+    steps = window.stack.count()
+    while window.stack.canUndo():
+        window.undo_action.trigger()
+    assert window.project.prompt == "" and window.project.keys == [] and window.project.motion is None
+    assert window.prompt_edit.toPlainText() == "" and window.viewport.motion_count == 0
+    for _ in range(steps):
+        window.redo_action.trigger()
+    assert project_to_json(window.project) == final
+    assert window.prompt_edit.toPlainText() == "a person waves with the right hand"
+
+
+def test_samples_side_by_side_or_overlaid_and_the_chosen_one(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward")
+    window.samples_spin.setValue(3)
+    window.advanced_button.click()
+    assert window.advanced.isVisible()
+    window.steps_spin.setValue(6)
+    window.guidance_spin.setValue(3.0)
+    assert (window.project.samples, window.project.steps, window.project.guidance) == (3, 6, 3.0)
+    stages = []
+    window.jobs.worker.progress.connect(lambda stage, done, total: stages.append(stage))
+    generate(qtbot, window)
+    assert {"tokens", "residual", "decode"} <= set(stages)
+    assert window.viewport.motion_count == 3 and window.sample_box.count() == 3
+    side = [window.viewport.drawn_joints(i)[0, 0] for i in range(3)]
+    assert side[0] < side[1] < side[2]  # laid out left to right
+    window.layout_box.setCurrentIndex(1)
+    assert window.viewport.layout_mode == "overlay"
+    window.sample_box.setCurrentIndex(2)
+    assert window.project.chosen_sample == 2 and window.viewport.selected == 2
+    np.testing.assert_array_equal(window.project.motion, window.project.motions[2])
+    window.undo_action.trigger()
+    assert window.project.chosen_sample == 0 and window.sample_box.currentIndex() == 0
+
+
+def test_keep_spans_regenerate_only_the_rest(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(3.0)
+    generate(qtbot, window)
+    source = window.project.motion.copy()
+    y = window.timeline.height() - 8
+    qtbot.mousePress(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     QPoint(round(window.timeline.x_of(0)), y))
+    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(10)), y))
+    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(19)), y))
+    qtbot.mouseRelease(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                       QPoint(round(window.timeline.x_of(19)), y))
+    assert window.project.keep_spans == [(0.0, 1.0)]
+    assert window.generate_button.text() == "Regenerate outside kept spans"
+    window.prompt_edit.setPlainText("a person waves")
+    generate(qtbot, window)
+    edited = window.project.motion
+    np.testing.assert_allclose(edited[:20], source[:20], atol=1e-5)  # the kept second is copied exactly
+    assert not np.allclose(edited[30:], source[30:len(edited)], atol=1e-3)
+    assert window.stack.undoText() == "Regenerate outside kept spans"
+
+
+# ---- projects and export -------------------------------------------------------------------------
+
+def test_a_saved_project_reopens_to_the_same_state(qtbot, window, open_window, tmp_path):
+    qtbot.keyClicks(window.prompt_edit, "a person bows")
+    window.seed_spin.setValue(11)
+    add_key_with_k(qtbot, window, 24)
+    drag_joint(qtbot, window, RIGHT_WRIST, QPoint(-20, -60))
+    window.constrain_box.setCurrentText("root")
+    window.fps_spin.setValue(30)
+    generate(qtbot, window)
+    path = tmp_path / "bow.keymask.json"
+    window.save_to(path)
+    assert window.stack.isClean() and not window.isWindowModified() and "bow.keymask.json" in window.windowTitle()
+    assert not window.recovery_file.exists()  # nothing unsaved, nothing to recover
+
+    reopened = open_window(path, recover="no")
+    assert project_to_json(reopened.project) == project_to_json(window.project)
+    assert reopened.prompt_edit.toPlainText() == "a person bows" and reopened.seed_spin.value() == 11
+    assert reopened.timeline.keys == [24] and reopened.viewport.motion_count == 1
+    assert reopened.fps_spin.value() == 30 and not reopened.stack.canUndo()
+    reopened.select_key(0)
+    assert reopened.constrain_box.currentText() == "root"
+    np.testing.assert_allclose(reopened.canvas.pose().keypoints, window.project.keys[0].pose2d.keypoints, atol=1e-6)
+
+
+def test_export_writes_a_bvh_that_reads_back_and_npy_and_gif(qtbot, window, tmp_path):
+    qtbot.keyClicks(window.prompt_edit, "a person waves")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(2.0)
+    generate(qtbot, window)
+    frames = len(window.project.motion)
+    for kind, fps, units in (("bvh", 20, "m"), ("bvh30", 30, "cm")):
+        window.fps_spin.setValue(fps)
+        window.units_box.setCurrentText(units)
+        path = tmp_path / f"{kind}.bvh"
+        with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+            window.export_to(path, "bvh")
+        motion = read_bvh(path)
+        assert motion.n_frames == (frames if fps == 20 else (frames - 1) * 3 // 2 + 1)
+        assert motion.frame_time == pytest.approx(1 / fps)
+        assert str(path) in window.message_label.text()
+        if fps == 20:  # the BVH's joints are the .npy written beside it
+            np.testing.assert_allclose(bvh_file_to_joints(path), np.load(path.with_suffix(".npy")), atol=1e-4)
+    for kind in ("npy", "gif"):
+        with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+            window.export_to(tmp_path / f"motion.{kind}", kind)
+    np.testing.assert_array_equal(np.load(tmp_path / "motion.npy"), window.project.motion)
+    assert (tmp_path / "motion.gif").read_bytes()[:6] == b"GIF89a"
+
+
+# ---- jobs, errors ---------------------------------------------------------------------------------
+
+def test_generation_can_be_cancelled_and_the_window_stays_responsive(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person runs")
+    window.samples_spin.setValue(8)
+    window.steps_spin.setValue(50)
+    with qtbot.waitSignal(window.jobs.worker.cancelled, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+        assert window.busy and not window.generate_button.isEnabled()
+        scrub(qtbot, window, 10)  # the event loop runs while the worker works
+        assert window.frame == 10
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    assert window.message_label.text() == "Cancelled." and not window.busy
+    assert window.project.motion is None and window.generate_button.isEnabled()
+
+
+def test_errors_are_shown_as_sentences_never_a_crash(qtbot, window, tmp_path):
+    qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    assert window.error_label.text() == "Type what the person does first."
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{\"people\": [")
+    window.load_pose(str(broken))
+    assert "is not valid JSON" in window.error_label.text() and window.project.keys == []
+
+    window.open_project(broken)
+    assert window.error_label.text().startswith(f"Project file {broken} is not valid JSON")
+
+    qtbot.keyClicks(window.prompt_edit, "a person jumps")
+    window.add_key(20)
+    window.add_key(21)  # the same 0.2 s token window
+    with qtbot.waitSignal(window.jobs.worker.failed, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    assert "same 0.2 s token window" in window.error_label.text() and not window.busy
+
+    window.export_to(tmp_path / "x.bvh")
+    assert "Generate a motion first" in window.error_label.text()
+
+
+# ---- key poses from files, photos and text ----------------------------------------------------------
+
+def drop_file(widget, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    for event in (QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                  Qt.KeyboardModifier.NoModifier),
+                  QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                             Qt.KeyboardModifier.NoModifier)):
+        QApplication.sendEvent(widget, event)
+
+
+def test_a_photo_dropped_on_the_canvas_becomes_a_key_pose(qtbot, window):
+    scrub(qtbot, window, 16)
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        drop_file(window.canvas, PHOTO)
+    assert not window.error_label.isVisible(), window.error_label.text()
+    assert len(window.project.keys) == 1 and window.project.keys[0].frame() == 16
+    key = window.project.keys[0]
+    assert key.pose2d.canvas == (320, 480) and key.pose2d.present.sum() >= 14
+    assert window.canvas.pose().canvas == (320, 480) and window.lifted_view.pose() is key.pose3d
+    # With the key selected, a second photo replaces its pose: one undo step.
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        window.pose_from_photo(str(PHOTO))
+    assert len(window.project.keys) == 1 and window.stack.undoText() == "Pose from photo"
+
+
+def test_pose_files_mirror_and_reset(qtbot, window, tmp_path):
+    pose = default_pose((400, 600))
+    pose.keypoints[RIGHT_WRIST] = (60.0, 40.0)
+    write_pose2d(tmp_path / "raised.json", pose)
+    drop_file(window.canvas, tmp_path / "raised.json")  # no key selected: a key at the playhead
+    assert len(window.project.keys) == 1 and window.selected_key == 0
+    np.testing.assert_allclose(window.project.keys[0].pose2d.keypoints[RIGHT_WRIST], [60.0, 40.0])
+
+    mirror_before = window.project.keys[0]
+    qtbot.mouseClick(window.mirror_button, Qt.MouseButton.LeftButton)
+    mirrored_key = window.project.keys[0]
+    assert mirrored_key.pose2d.keypoints[7, 0] > 200 and window.stack.undoText() == "Mirror pose"  # left wrist
+    qtbot.mouseClick(window.reset_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_allclose(window.project.keys[0].pose2d.keypoints, default_pose((400, 600)).keypoints)
+    window.undo_action.trigger()
+    window.undo_action.trigger()
+    assert window.project.keys[0] is mirror_before
+
+    write_keypose3d(tmp_path / "pose3d.json", mirror_before.pose3d)
+    window.load_pose(str(tmp_path / "pose3d.json"))
+    assert window.project.keys[0].pose2d is None and "a 3D pose" in window.key_label.text()
+    np.testing.assert_allclose(window.project.keys[0].pose3d.joints, mirror_before.pose3d.joints, atol=1e-6)
+    qtbot.mouseClick(window.delete_key_button, Qt.MouseButton.LeftButton)
+    assert window.project.keys == [] and window.selected_key is None and window.timeline.keys == []
+
+
+def test_imagined_poses_need_stable_diffusion_and_come_back_as_key_poses(qtbot, window, tmp_path, monkeypatch):
+    assert not window.imagine_button.isEnabled()
+    assert "Stable Diffusion weights were not found" in window.imagine_button.toolTip()
+
+    from keymask.conditioning import imagine
+
+    def imagined(prompt, **options):  # stands in for Stable Diffusion + OpenPose, which are tested elsewhere
+        return imagine.ImaginedPose(pose=default_pose((512, 512)), image=np.zeros((512, 512, 3), np.uint8))
+
+    monkeypatch.setattr(imagine, "imagine_pose", imagined)
+    window.locations = WeightLocations(sd_dir=str(fake_stable_diffusion(tmp_path / "sd")))
+    window._show_imagine_state()
+    assert window.imagine_button.isEnabled()
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        window.imagine("a dancer in arabesque")
+    assert len(window.project.keys) == 1 and window.message_label.text() == "Pose found."
+
+
+def fake_stable_diffusion(folder: Path) -> Path:
+    """A folder laid out as a diffusers Stable Diffusion 1.5 model (empty files)."""
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        (folder / part).mkdir(parents=True)
+    for part in ("unet", "vae", "text_encoder"):
+        (folder / part / "diffusion_pytorch_model.safetensors").touch()
+    (folder / "model_index.json").write_text("{}")
+    return folder
+
+
+def test_the_settings_dialog_says_what_is_available(qtbot, tmp_path):
+    assert load_locations() == WeightLocations()
+    dialog = SettingsDialog(WeightLocations())
+    qtbot.addWidget(dialog)
+    assert dialog.states["model"].text() == "The shipped default model."
+    assert "Stable Diffusion weights were not found" in dialog.states["sd_dir"].text()
+    assert "only official MoMask checkpoints need it" in dialog.states["clip_weights"].text()
+    dialog.edits["sd_dir"].setText(str(fake_stable_diffusion(tmp_path / "sd")))
+    assert dialog.states["sd_dir"].text().startswith("Stable Diffusion found")
+    dialog.edits["model"].setText(str(tmp_path / "nowhere"))
+    assert dialog.states["model"].text().endswith("does not exist.")
+    dialog.edits["clip_weights"].setText(str(tmp_path))
+    assert dialog.states["clip_weights"].text().endswith("is not a file.")
+    save_locations(dialog.locations())
+    assert load_locations() == dialog.locations()
+    assert (tmp_path / "config" / "studio.ini").exists()
+
+
+def test_a_missing_model_is_a_readable_error(qtbot, window, tmp_path):
+    window.jobs.worker.set_model(str(tmp_path / "no_model"), None)
+    qtbot.keyClicks(window.prompt_edit, "a person waves")
+    with qtbot.waitSignal(window.jobs.worker.failed, timeout=60_000):
+        qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    assert window.error_label.text() == f"The model folder does not exist: {tmp_path / 'no_model'}."
+
+
+# ---- recovery --------------------------------------------------------------------------------------
+
+def test_unsaved_edits_are_offered_back_on_the_next_start(qtbot, open_window, tmp_path):
+    first = open_window(recover="no")
+    qtbot.keyClicks(first.prompt_edit, "a person turns around")
+    first.add_key(30)
+    assert first.recovery_file.exists()
+    edits = project_to_json(first.project)
+
+    restored = open_window(recover="yes")
+    assert project_to_json(restored.project) == edits and restored.isWindowModified()
+    assert restored.message_label.text() == "Restored the unsaved edits."
+    assert open_window(recover="no").project.prompt == ""
+
+
+def test_unsaved_edits_of_a_saved_project_come_back_with_it(qtbot, open_window, tmp_path):
+    path = tmp_path / "walk.keymask.json"
+    first = open_window(recover="no")
+    qtbot.keyClicks(first.prompt_edit, "a person walks")
+    first.save_to(path)
+    first.samples_spin.setValue(2)
+    first.add_key(10)
+    edits = project_to_json(first.project)
+    assert first.recovery_file == recovery_path(path) and first.recovery_file.exists()
+
+    restored = open_window(path, recover="yes")
+    assert project_to_json(restored.project) == edits and restored.path == path
+    assert restored.isWindowModified() and restored.windowTitle().startswith("walk.keymask.json")
+    restored.save_to(path)
+    assert not recovery_path(path).exists()
+    assert open_window(path, recover="yes").message_label.text() == f"Opened {path}."
+
+
+@pytest.mark.parametrize("answer", ["Yes", "No"])
+def test_the_studio_asks_before_restoring(qtbot, open_window, monkeypatch, answer):
+    first = open_window(recover="no")
+    qtbot.keyClicks(first.prompt_edit, "a person bows")
+    asked = []
+
+    def question(parent, title, text, *args):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    second = open_window()  # recover="ask"
+    assert len(asked) == 1 and "Restore the unsaved edits?" in asked[0]
+    assert second.project.prompt == ("a person bows" if answer == "Yes" else "")
+    assert first.recovery_file.exists() == (answer == "Yes")  # declined edits are not offered again
+
+
+DRIVER = textwrap.dedent("""
+    import json, sys
+    from PyQt6.QtCore import QPoint, Qt, QTimer
+    from PyQt6.QtTest import QTest
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+    from keymask.studio.app import main
+    from keymask.studio.project import project_to_json
+
+    app = QApplication(sys.argv[:1])
+
+    def edit():
+        window = next(w for w in app.topLevelWidgets() if w.objectName() == "KeyMaskStudio")
+        QTest.keyClicks(window.prompt_edit, "a person jumps over a puddle")
+        window.seed_spin.setValue(7)
+        window.samples_spin.setValue(2)
+        window.set_frame(30)
+        QTest.keyClick(window.timeline, Qt.Key.Key_K)
+        start = window.canvas.joint_position(4).toPoint()
+        QTest.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=start)
+        for step in (1, 2, 3):
+            QTest.mouseMove(window.canvas, start + QPoint(10 * step, -30 * step))
+        QTest.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(30, -90))
+        print(json.dumps(project_to_json(window.project)), flush=True)
+
+    QTimer.singleShot(0, edit)
+    sys.exit(main(["--recover", "no"]))
+""")
+
+
+def test_a_killed_studio_loses_no_edit(qtbot, open_window, tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", DRIVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ))
+    try:
+        line = process.stdout.readline()
+        assert line, process.stderr.read()[-3000:]
+        edits = json.loads(line)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert edits["prompt"] == "a person jumps over a puddle" and edits["seed"] == 7 and edits["samples"] == 2
+    assert len(edits["keys"]) == 1 and edits["keys"][0]["time"] == 1.5
+    assert recovery_path(None).exists()
+
+    restored = open_window(recover="yes")
+    assert project_to_json(restored.project) == edits
+    moved = restored.project.keys[0].pose2d.keypoints[RIGHT_WRIST]
+    assert moved[1] < default_pose((512, 512)).keypoints[RIGHT_WRIST][1] - 30  # the dragged wrist, raised
+    assert restored.prompt_edit.toPlainText() == "a person jumps over a puddle" and restored.timeline.keys == [30]
+
+
+# ---- the command line ----------------------------------------------------------------------------------
+
+def test_keymask_studio_opens_a_project_with_a_recovery_choice(monkeypatch):
+    import argparse
+
+    from keymask.cli import studio
+    from keymask.studio import app
+
+    parser = argparse.ArgumentParser(prog="keymask")
+    studio.add_parser(parser.add_subparsers())
+    opened = []
+    monkeypatch.setattr(app, "run_studio", lambda project, recover: opened.append((project, recover)) or 0)
+    args = parser.parse_args(["studio", "walk.keymask.json", "--recover", "yes"])
+    assert args.run(args) == 0 and opened == [(Path("walk.keymask.json"), "yes")]
+    args = parser.parse_args(["studio"])
+    args.run(args)
+    assert opened[-1] == (None, "ask")
+    assert app.build_parser().parse_args(["--recover", "no"]).recover == "no"
+
+
+# ---- screenshots ------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_screenshot_script_draws_the_real_window(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "keymask.studio.screenshots", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    from PIL import Image
+
+    for name in ("studio_main.png", "studio_pose_canvas.png", "studio_samples.png"):
+        image = np.asarray(Image.open(tmp_path / name).convert("RGB"))
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        assert image.std() > 10  # a drawn window, not a blank one
