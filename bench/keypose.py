@@ -65,14 +65,10 @@ def lifted_keys(true_poses: list[np.ndarray], rng: np.random.Generator) -> list[
     from keymask.conditioning.lifting.projection import CameraSampler, coco18_from_joints, project
     from keymask.conditioning.poses import Pose2D
 
-    sampler = CameraSampler()
-    out = []
-    for pose in true_poses:
-        camera = sampler.sample(rng)
-        pixels = project(coco18_from_joints(pose), camera)  # (18, 2)
-        pose2d = Pose2D(pixels, np.ones(18), (camera.width, camera.height))
-        out.append(lift_pose(pose2d).joints)
-    return out
+    centred = np.stack([pose - pose[0] for pose in true_poses])  # (K, 22, 3): the cameras aim at the pelvis
+    cameras = CameraSampler().sample(rng, len(centred))
+    pixels = project(coco18_from_joints(centred), cameras)  # (K, 18, 2)
+    return [lift_pose(Pose2D(p, np.ones(18), tuple(size))).joints for p, size in zip(pixels, cameras.image_size)]
 
 
 def main() -> None:
