@@ -1,9 +1,6 @@
 """`keymask pose`: key poses from photos, files and generated images; lifting them to 3D; pictures."""
 
 import argparse
-import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 EPILOG = """\
@@ -70,23 +67,8 @@ def add_parser(subparsers) -> None:
     imagine.set_defaults(run=run_imagine)
 
 
-@contextmanager
-def native_logs_silenced():
-    """mediapipe's C++ code logs start-up chatter straight to file descriptor 2; hide it (Python
-    errors are unaffected: they are printed after the descriptor is given back)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def run_extract(args) -> int:
-    from keymask.conditioning.photo import extract_pose
+    from keymask.conditioning.photo import extract_pose, native_logs_silenced
     from keymask.conditioning.pose_files import write_pose2d
     from keymask.conditioning.render import render_openpose, save_png
 

@@ -23,7 +23,8 @@ solution keeps only the first person its detector finds:
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+import sys
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,34 @@ node {
 """
 
 
+@contextmanager
+def _no_display():
+    """Build mediapipe's graphs with no display in sight. With one, its graph opens an OpenGL
+    context it does not need for these CPU graphs; under Mesa's llvmpipe (Xvfb, servers) that
+    loads Mesa's LLVM, and a later import of triton (torch's compiler, pulled in by diffusers or
+    torchvision) then crashes the process on the clashing LLVM. Qt keeps its own connection."""
+    saved = {name: os.environ.pop(name) for name in ("DISPLAY", "WAYLAND_DISPLAY") if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextmanager
+def native_logs_silenced():
+    """mediapipe's C++ code logs start-up chatter straight to file descriptor 2: hide it while a
+    photo is read (Python errors are unaffected; they are raised after the descriptor is back)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class PoseExtractionError(ValueError):
     """A photo gave no pose; the message is one sentence that names the file."""
 
@@ -160,7 +189,7 @@ class PhotoPoseExtractor:
 
     def __enter__(self) -> PhotoPoseExtractor:
         solution_base, parse = self._mediapipe["SolutionBase"], self._mediapipe["parse"]
-        with ExitStack() as stack:
+        with _no_display(), ExitStack() as stack:
             self._detector = stack.enter_context(solution_base(
                 graph_config=parse(_DETECTOR_GRAPH),
                 calculator_params={

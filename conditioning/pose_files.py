@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
-from keymask.core.fileio import write_text
+from keymask.core.fileio import read_json, write_text
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
 OPENPOSE_VERSION = 1.3  # the "version" OpenPose writes in its JSON output
@@ -389,27 +389,7 @@ def _joints(value, where: str) -> np.ndarray:
 
 def _load_json(path: str | os.PathLike):
     """Parse the JSON file at `path`; PoseFileError for a missing, empty or malformed file."""
-    path = Path(path)
-    where = f"Pose file {path}"
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise PoseFileError(f"{where} does not exist.") from None
-    except IsADirectoryError:
-        raise PoseFileError(f"{where} is a folder, not a file.") from None
-    except UnicodeDecodeError:
-        raise PoseFileError(f"{where} is not UTF-8 text, so it cannot be JSON.") from None
-    except OSError as error:
-        raise PoseFileError(f"{where} cannot be read: {error.strerror or error}.") from error
-    if not text.strip():
-        raise PoseFileError(f"{where} is empty.")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PoseFileError(f"{where} is not valid JSON ({error.msg} at line {error.lineno}, "
-                            f"column {error.colno}).") from None
-    except RecursionError:
-        raise PoseFileError(f"{where} is nested too deeply to be a pose file.") from None
+    return read_json(path, f"Pose file {Path(path)}", PoseFileError, kind="pose file")
 
 
 def _rounded(values: np.ndarray) -> list:

@@ -76,3 +76,28 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_write(path, "wb") as handle:
         handle.write(data)
+
+
+def read_json(path: str | os.PathLike, where: str, error: type[Exception], kind: str = "file"):
+    """The JSON document at `path`; `error` with one sentence starting with `where` (e.g. "Pose file
+    x.json") for a missing, unreadable, empty or malformed file. `kind` names what it should be."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"{where} does not exist.") from None
+    except IsADirectoryError:
+        raise error(f"{where} is a folder, not a file.") from None
+    except UnicodeDecodeError:
+        raise error(f"{where} is not UTF-8 text, so it cannot be a {kind}.") from None
+    except OSError as failure:
+        raise error(f"{where} cannot be read: {failure.strerror or failure}.") from None
+    if not text.strip():
+        raise error(f"{where} is empty.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as failure:
+        raise error(f"{where} is not valid JSON ({failure.msg} at line {failure.lineno}, "
+                    f"column {failure.colno}).") from None
+    except RecursionError:
+        raise error(f"{where} is nested too deeply to be a {kind}.") from None

@@ -31,7 +31,7 @@ from keymask.conditioning.pose_files import (
     pose2d_to_json,
 )
 from keymask.conditioning.poses import KeyPose3D, Pose2D
-from keymask.core.fileio import write_text
+from keymask.core.fileio import read_json, write_text
 from keymask.core.spec import HUMANML3D
 
 FORMAT = "keymask-studio-project"
@@ -257,26 +257,7 @@ def load_project(path: str | os.PathLike) -> Project:
 
 
 def _read_json(path: str | os.PathLike):
-    where = f"Project file {path}"
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProjectFileError(f"{where} does not exist.") from None
-    except IsADirectoryError:
-        raise ProjectFileError(f"{where} is a folder, not a file.") from None
-    except UnicodeDecodeError:
-        raise ProjectFileError(f"{where} is not UTF-8 text, so it cannot be a project.") from None
-    except OSError as error:
-        raise ProjectFileError(f"{where} cannot be read: {error.strerror or error}.") from None
-    if not text.strip():
-        raise ProjectFileError(f"{where} is empty.")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProjectFileError(f"{where} is not valid JSON ({error.msg} at line {error.lineno}, "
-                               f"column {error.colno}).") from None
-    except RecursionError:
-        raise ProjectFileError(f"{where} is nested too deeply to be a project.") from None
+    return read_json(path, f"Project file {path}", ProjectFileError, kind="project")
 
 
 # ---- recovery ------------------------------------------------------------------------------------

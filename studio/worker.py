@@ -7,11 +7,9 @@ or `cancelled(job)`; `progress(stage, done, total)` while it runs. It never touc
 holds no model logic: the pipeline is loaded once and kept until the model location changes.
 """
 
-import os
 import sys
 import threading
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,20 +105,6 @@ def frames_for_keys(keys: tuple[KeyFrame, ...], fps: int = HUMANML3D.fps, max_fr
     return min(max_frames, max(4 * fps, last + fps))
 
 
-@contextmanager
-def _native_logs_silenced():
-    """mediapipe logs start-up chatter straight to file descriptor 2: hide it while it runs."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 class Worker(QObject):
     progress = pyqtSignal(str, int, int)  # stage, done, total
     finished = pyqtSignal(object, object)  # job, result
@@ -204,10 +188,10 @@ class Worker(QObject):
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed)
 
     def _photo(self, job: PhotoJob) -> PoseResult:
-        from keymask.conditioning.photo import SeveralPeopleError, extract_pose
+        from keymask.conditioning.photo import SeveralPeopleError, extract_pose, native_logs_silenced
 
         self.progress.emit("finding the pose", 0, 1)
-        with _native_logs_silenced():
+        with native_logs_silenced():
             try:
                 return PoseResult(extract_pose(job.image))
             except SeveralPeopleError as error:

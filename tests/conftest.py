@@ -22,6 +22,15 @@ def _missing(what: str):
     pytest.skip(f"{what} is not available on this machine")
 
 
+@pytest.fixture(scope="session")
+def mediapipe_installed() -> None:
+    """The photo extractor's mediapipe, installed apart with --no-deps (see .ci/run)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        _missing("mediapipe (pip install --no-deps mediapipe==0.10.21)")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
     """The tests run tiny models, for which a second thread costs more than it saves (and stalls
@@ -110,7 +119,6 @@ def official_model_dir(parity_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def parity_pipeline(official_model_dir, tiny_clip_512):
-    import torch
 
     from keymask.core.generation.pipeline import MotionPipeline
 

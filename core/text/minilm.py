@@ -7,30 +7,13 @@ BERT -> mean of the token states over the attention mask -> L2 normalisation.
 Weight names are Hugging Face's (`encoder.layer.{i}.attention.self.query.weight`, ...).
 """
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class BertConfig:
-    vocab_size: int = 30522
-    hidden_size: int = 384
-    num_hidden_layers: int = 6
-    num_attention_heads: int = 12
-    intermediate_size: int = 1536
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    layer_norm_eps: float = 1e-12
-
-    @classmethod
-    def from_json(cls, path: Path) -> "BertConfig":
-        values = json.loads(Path(path).read_text())
-        return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
+from keymask.core.text.numpy_minilm import BertConfig
 
 
 class BertSelfAttention(nn.Module):

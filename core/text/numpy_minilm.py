@@ -24,8 +24,8 @@ from keymask.core.text.prompts import clean_prompts, packaged_minilm_folder
 _FLOAT = np.float32
 
 @dataclass(frozen=True)
-class NumpyBertConfig:
-    """The `config.json` keys the encoder reads (the same fields as `minilm.BertConfig`)."""
+class BertConfig:
+    """The `config.json` keys a BERT sentence encoder reads (shared with the torch one in minilm.py)."""
 
     vocab_size: int = 30522
     hidden_size: int = 384
@@ -37,7 +37,7 @@ class NumpyBertConfig:
     layer_norm_eps: float = 1e-12
 
     @classmethod
-    def from_json(cls, path: Path) -> "NumpyBertConfig":
+    def from_json(cls, path: Path) -> "BertConfig":
         values = json.loads(Path(path).read_text())
         return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
 
@@ -131,7 +131,7 @@ class NumpySentenceEncoderModel:
         from tokenizers import Tokenizer
 
         folder = Path(folder)
-        self.config = NumpyBertConfig.from_json(folder / "config.json")
+        self.config = BertConfig.from_json(folder / "config.json")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
