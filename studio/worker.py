@@ -230,7 +230,7 @@ class WorkerThread(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.thread = QThread()
+        self.thread = QThread(self)  # owned here, so it never outlives the object that stops it
         self.thread.setObjectName("keymask-studio-worker")
         self.worker = Worker()
         self.worker.moveToThread(self.thread)
@@ -247,5 +247,6 @@ class WorkerThread(QObject):
     def stop(self) -> None:
         """Cancel what runs and end the thread (waits for the job to reach a cancel point)."""
         self.cancel()
-        self.thread.quit()
-        self.thread.wait()
+        if self.thread.isRunning():
+            self.thread.quit()
+            self.thread.wait()

@@ -3,6 +3,7 @@ pytest-xvfb; never QT_QPA_PLATFORM=offscreen, where the GL view has no context):
 the timeline, joint drags, generation with the shipped model, scrubbing, undo/redo, projects, export,
 errors, and recovery after the studio is killed with SIGKILL."""
 
+import gc
 import json
 import os
 import signal
@@ -42,15 +43,27 @@ def studio_folders(tmp_path, monkeypatch):
 
 @pytest.fixture
 def open_window(qtbot):
-    """A function that opens a studio window the test closes at its end."""
+    """A function that opens a studio window; every window is closed (its worker thread stopped)
+    and deleted at the test's end, then garbage is collected there, not in the middle of the
+    next test's painting."""
+    opened = []
+
     def open_(*args, **kwargs) -> MainWindow:
         window = MainWindow(*args, **kwargs)
         window.confirm_close = False
         qtbot.addWidget(window)
+        opened.append(window)
         window.show()
         qtbot.waitExposed(window)
         return window
-    return open_
+
+    yield open_
+    for window in opened:
+        window.close()
+        window.deleteLater()
+    qtbot.wait(50)
+    opened.clear()
+    gc.collect()
 
 
 @pytest.fixture
