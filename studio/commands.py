@@ -48,8 +48,8 @@ class ProjectCommand(QUndoCommand):
         self.project, self.old, self.new = project, old, new
         self.notify = notify or _ignore
 
-    def apply(self, value) -> None:
-        raise NotImplementedError
+    def apply(self, value) -> None:  # abstract: every concrete command defines it or its own redo/undo
+        raise NotImplementedError(f"{type(self).__name__} defines neither apply(value) nor its own redo/undo.")
 
     def redo(self) -> None:
         self.apply(self.new)
