@@ -50,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by input or environment, reported as one sentence instead of a traceback."""
     from keymask.core.bvh.reader import BvhError
-    from keymask.core.data.bandai import DatasetSourceError
+    from keymask.core.data.sources import DatasetSourceError
     from keymask.core.fileio import OutputPathError
+    from keymask.core.mocap.asf_amc import AcclaimError
+    from keymask.core.mocap.importer import MocapImportError
+    from keymask.core.mocap.joint_names import JointMappingError, UnknownSkeletonError
 
     from keymask.core.bvh.convert import JointsFormatError
     from keymask.core.generation.masked_decoding import GenerationCancelled
@@ -65,7 +68,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
             GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,
-            PermissionError, IsADirectoryError, PoseFileError, PoseExtractionError, LiftingError, WeightsMissing)
+            PermissionError, IsADirectoryError, PoseFileError, PoseExtractionError, LiftingError, WeightsMissing,
+            AcclaimError, MocapImportError, JointMappingError, UnknownSkeletonError)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,55 @@ def parity_pipeline(official_model_dir, tiny_clip_512):
 def small_dataset(bandai_dir, tmp_path_factory):
     """A dataset built from the first 6 real clips (and their mirrors): (options, summary)."""
     from keymask.core.data.build import BuildOptions, build_dataset
+    from keymask.core.data.sources import bandai_source
 
     root = tmp_path_factory.mktemp("build")
-    options = BuildOptions(source_dir=bandai_dir, output_dir=root / "dataset", extract_dir=root / "extracted",
-                           workers=2, limit=6)
+    options = BuildOptions(sources=[bandai_source(bandai_dir, root / "extracted")], output_dir=root / "dataset",
+                           workers=2, limit=6, sequences=3, simultaneous=0)
     return options, build_dataset(options, progress=False)
+
+
+# --- the HDM05 and CMU archives: a few files each, extracted once outside the repository -------
+
+MOCAP_CACHE = Path(os.environ.get("KEYMASK_TEST_CACHE", Path.home() / ".cache" / "keymask" / "test-mocap"))
+HDM05_ARCHIVE = SHARED / "data" / "hdm05-cuts" / "hdm05-cuts.tar.xz"
+CMU_ARCHIVE = SHARED / "data" / "cmu-subset" / "cmu-subset.tar.xz"
+HDM05_FILES = {
+    "asf": "hdm05-cuts/asf/HDM_bd.asf",
+    "sneak": "hdm05-cuts/amc/sneak2StepsLStart/HDM_bd_sneak2StepsLStart_001_120.amc",  # 232 frames, 120 fps
+}
+CMU_FILES = {
+    "asf": "cmu-subset/cmu-asfamc/subjects/02/02.asf",
+    "amc_walk": "cmu-subset/cmu-asfamc/subjects/02/02_01.amc",  # 343 frames, 120 fps, walks +Z
+    "bvh_walk": "cmu-subset/semi-motion-style-transfer/walk.bvh",  # cm, reduced CMU names, 60 fps
+    "iclone_walk": "cmu-subset/iclone-cmu-mocap/subjects/002/002_01.bvh",  # 02_01 again, RL_BoneRoot
+    "iclone_plain": "cmu-subset/iclone-cmu-mocap/subjects/005/005_01.bvh",  # root OFFSET + relative channels
+}
+
+
+def _extract(archive: Path, members: dict[str, str]) -> dict[str, Path]:
+    """Extract `members` of `archive` into the cache (once) and return their paths."""
+    if not archive.exists():
+        _missing(f"the archive {archive}")
+    paths = {key: MOCAP_CACHE / member for key, member in members.items()}
+    wanted = {member for key, member in members.items() if not paths[key].exists()}
+    if wanted:
+        with tarfile.open(archive, "r:xz") as tar:
+            for member in tar:
+                if member.name in wanted:
+                    target = MOCAP_CACHE / member.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    partial = target.with_suffix(target.suffix + ".partial")
+                    partial.write_bytes(tar.extractfile(member).read())
+                    partial.replace(target)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def hdm05() -> dict[str, Path]:
+    return _extract(HDM05_ARCHIVE, HDM05_FILES)
+
+
+@pytest.fixture(scope="session")
+def cmu() -> dict[str, Path]:
+    return _extract(CMU_ARCHIVE, CMU_FILES)

@@ -70,5 +70,5 @@ def test_unknown_skeleton_is_refused(tmp_path):
     from bvh_samples import SMALL_BVH
 
     (tmp_path / "small.bvh").write_text(SMALL_BVH)
-    with pytest.raises(JointsFormatError, match="neither"):
+    with pytest.raises(JointsFormatError, match="No known rig"):
         bvh_file_to_joints(tmp_path / "small.bvh")

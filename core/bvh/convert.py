@@ -41,21 +41,21 @@ def _guess_units(motion: BvhMotion) -> str:
 
 
 def motion_to_joints(motion: BvhMotion, fps: float = 20.0) -> np.ndarray:
-    """(T, 22, 3) metres from a KeyMask or Bandai BVH motion."""
+    """(T, 22, 3) metres from a BVH motion: a KeyMask export, or any rig the mocap importer maps by
+    joint names (Bandai, CMU, Mixamo, iClone; see core/mocap/joint_names.py)."""
     names = set(motion.skeleton.names)
     if set(HUMANML3D_SKELETON.joint_names) <= names:
         joints = bvh_to_joints(motion, units=_guess_units(motion))
         if abs(motion.fps - fps) > 1e-3:
             joints = resample_positions(joints, motion.fps, fps)
         return joints
-    from keymask.core.data.retarget import BANDAI_JOINT_FOR, bandai_to_humanml3d  # SciPy, slow to load: only here
+    from keymask.core.mocap.importer import bvh_motion_to_joints  # SciPy, slow to load: only here
+    from keymask.core.mocap.joint_names import UnknownSkeletonError
 
-    if set(BANDAI_JOINT_FOR.values()) <= names:
-        return bandai_to_humanml3d(motion, fps=fps)
-    raise JointsFormatError(
-        "This BVH skeleton is neither a KeyMask (22 HumanML3D joints) nor a Bandai Namco skeleton; "
-        f"its joints are {', '.join(sorted(names)[:8])}..."
-    )
+    try:
+        return bvh_motion_to_joints(motion, fps=fps)
+    except UnknownSkeletonError as error:
+        raise JointsFormatError(str(error)) from None
 
 
 def resample_positions(joints: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
