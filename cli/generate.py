@@ -180,6 +180,10 @@ def run_generate(args) -> int:
         entries = [(args.prompt, frames)]
     settings = _settings(args)
     cleanup = None if args.no_cleanup else CleanupSettings()
+    unknown = {check.prompt: check for check in pipeline.check_prompts(list(dict.fromkeys(p for p, _ in entries)))
+               if not check.known}
+    for check in unknown.values():
+        print(f"keymask: warning: {check.warning()}", file=sys.stderr)
 
     bar, progress = _progress_bar()
     motions, seeds = [], []
@@ -210,7 +214,9 @@ def run_generate(args) -> int:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
         print(f"preview: {gif}")
     if args.sheet:
-        print(f"contact sheet: {export_contact_sheet(motions, args.sheet)}")
+        titled = [(f"{prompt}  [not learned; nearest: {unknown[prompt].nearest_actions[0]}]" if prompt in unknown
+                   else prompt, joints) for prompt, joints in motions]
+        print(f"contact sheet: {export_contact_sheet(titled, args.sheet)}")
     print(f"seed: {seeds[0]}")
     return 0
 

@@ -477,7 +477,7 @@ class MainWindow(QMainWindow):
         text = f"{len(result.motions)} motion(s) of {seconds:.1f} s, seed {result.seed}"
         if result.edited and self.project.keys:
             text += "; key poses are not used when regenerating outside kept spans"
-        return text + "."
+        return text + "." + (f" {result.warning}" if result.warning else "")
 
     def _job_failed(self, job, message: str) -> None:
         self._set_busy(False)

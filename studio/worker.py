@@ -73,6 +73,7 @@ class GenerateResult:
     motions: list[np.ndarray]  # (T, 22, 3) each
     seed: int
     edited: bool = False
+    warning: str = ""  # e.g. the prompt asks for an action the model has not learned
 
 
 @dataclass
@@ -167,13 +168,15 @@ class Worker(QObject):
 
     def _generate(self, job: GenerateJob) -> GenerateResult:
         pipeline = self.pipeline()
+        check = pipeline.check_prompts([job.prompt])[0]
+        warning = "" if check.known else check.warning()
         common = dict(seed=job.seed, settings=job.settings, progress=self._report, cancel=self._cancelled)
         if job.source is not None and job.keep:
             from keymask.core.generation.editing import edit_motion
 
             edits = [edit_motion(pipeline, job.source, job.prompt, list(job.keep), **{**common, "seed": job.seed + i})
                      for i in range(job.samples)]
-            return GenerateResult([e.joints.astype(np.float32) for e in edits], job.seed, edited=True)
+            return GenerateResult([e.joints.astype(np.float32) for e in edits], job.seed, edited=True, warning=warning)
         if job.keys:
             from keymask.conditioning.keyed_generation import generate_with_key_poses
 
@@ -185,7 +188,7 @@ class Worker(QObject):
 
             result = pipeline([job.prompt], frames=job.frames, samples=job.samples, cleanup=CleanupSettings(),
                               **common)
-        return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed)
+        return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
 
     def _photo(self, job: PhotoJob) -> PoseResult:
         from keymask.conditioning.photo import SeveralPeopleError, extract_pose, native_logs_silenced

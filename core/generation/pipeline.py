@@ -15,6 +15,7 @@ import numpy as np
 from keymask.core.backends.interface import MotionModels
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
+from keymask.core.generation.known_actions import CaptionIndex, PromptCheck
 from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
 from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
@@ -97,13 +98,24 @@ def as_numpy(array) -> np.ndarray:
 
 
 class MotionPipeline:
-    def __init__(self, models: MotionModels, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D):
+    def __init__(self, models: MotionModels, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D,
+                 caption_index: CaptionIndex | None = None):
         if text_encoder.dim != models.mask_transformer.config.text_dim:
             raise GenerationInputError(f"The text encoder gives {text_encoder.dim}-d features but the model expects "
                                        f"{models.mask_transformer.config.text_dim}-d ones.")
         self.models = models
         self.text_encoder = text_encoder
         self.spec = spec
+        self.caption_index = caption_index
+        self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None  # check_prompts, then generate
+
+    def encode_text(self, prompts: list[str]) -> np.ndarray:
+        """(P, text_dim) float32 embeddings of cleaned prompts; the last call's are reused, since a
+        caller usually checks prompts and then generates from the same ones."""
+        key = tuple(prompts)
+        if self._last_encoded is None or self._last_encoded[0] != key:
+            self._last_encoded = (key, as_numpy(self.text_encoder.encode(list(prompts))).astype(np.float32))
+        return self._last_encoded[1]
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, clip_weights: str | Path | None = None, backend: str = "auto",
@@ -112,7 +124,8 @@ class MotionPipeline:
         from keymask.core.backends.loading import load_models
 
         models = load_models(folder, backend=backend, device=device)
-        return cls(models, load_text_encoder(models.text_encoder, clip_weights, device))
+        return cls(models, load_text_encoder(models.text_encoder, clip_weights, device),
+                   caption_index=CaptionIndex.load(folder))
 
     @property
     def num_quantizers(self) -> int:
@@ -145,7 +158,7 @@ class MotionPipeline:
 
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
-            text_embedding = self.text_encoder.encode(prompts)
+            text_embedding = self.encode_text(prompts)
         text = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
@@ -196,6 +209,19 @@ class MotionPipeline:
         return GenerationResult(motions=motions, seed=seed, settings=settings)
 
     # ------------------------------------------------------------------------------------------
+
+    def check_prompts(self, prompts: Sequence[str]) -> list[PromptCheck]:
+        """Whether each prompt asks for something the model has learned (all known without a caption index)."""
+        prompts = clean_prompts(prompts)
+        if self.caption_index is None:
+            return [PromptCheck(p, 1.0, (), True) for p in prompts]
+        return self.caption_index.check(prompts, self.encode_text(prompts))
+
+    def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False) -> np.ndarray:
+        """(P,) the length in frames generation would choose for each prompt (the length estimator's draw)."""
+        text = self.encode_text(clean_prompts(prompts))
+        tokens = np.clip(self._estimate_token_counts(text, greedy, np.random.default_rng(seed)), 1, self.spec.max_tokens)
+        return tokens * self.spec.frames_per_token
 
     def decode_tokens(self, ids: np.ndarray) -> np.ndarray:
         """(B, N, Q) ids (-1 on padding) -> (B, 4 N, D) un-normalised features."""

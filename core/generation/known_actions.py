@@ -1,0 +1,91 @@
+"""Does a prompt ask for something the model has learned? Its nearest training captions say.
+
+A model folder may hold `caption_index/`: unit text embeddings (C, dim) of training captions,
+each with a short phrase of its action ("walks forward"), unit embeddings (O, dim) of other
+activities that no training source shows ("sits down on a chair", resources/text), and a
+threshold chosen by measurement (`keymask train caption-index`). A prompt's score is its cosine
+similarity to the nearest caption minus that to the nearest other activity: a sentence
+encoder finds "does a cartwheel" fairly close to "walks sideways" (0.55), but closer still to
+another acrobatic move the model does not know. A score below the threshold means the prompt
+asks for something the model has not learned: generation goes on, and the caller says so in
+one sentence naming the nearest known actions.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keymask.core.fileio import ensure_output_dir, write_json, write_npy
+
+INDEX_FOLDER = "caption_index"
+
+
+@dataclass(frozen=True)
+class PromptCheck:
+    prompt: str
+    score: float  # similarity to the nearest training caption minus that to the nearest other activity
+    nearest_actions: tuple[str, ...]  # phrases of the nearest known actions, nearest first
+    known: bool
+
+    def warning(self) -> str:
+        return (f"The model has not learned what \"{self.prompt}\" asks for (nearest known actions: "
+                f"{'; '.join(self.nearest_actions)}); generating anyway.")
+
+
+@dataclass
+class CaptionIndex:
+    embeddings: np.ndarray  # (C, dim) float32, unit rows
+    actions: list[str]  # (C,) phrase of each caption's action
+    others: np.ndarray  # (O, dim) float32, unit rows: activities the model has not learned
+    threshold: float  # prompts scoring below this are unknown
+
+    @classmethod
+    def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
+        folder = Path(model_folder) / INDEX_FOLDER
+        if not (folder / "index.json").exists():
+            return None
+        info = json.loads((folder / "index.json").read_text())
+        embeddings = np.load(folder / "embeddings.npy").astype(np.float32)
+        others = np.load(folder / "others.npy").astype(np.float32)
+        return cls(embeddings, list(info["actions"]), others, float(info["threshold"]))
+
+    def save(self, model_folder: str | Path) -> Path:
+        folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
+        write_npy(folder / "embeddings.npy", self.embeddings.astype(np.float16))
+        write_npy(folder / "others.npy", self.others.astype(np.float16))
+        write_json(folder / "index.json", {"threshold": self.threshold, "actions": self.actions})
+        return folder
+
+    def similarities(self, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P, dim) prompt embeddings -> cosine similarities (P, C) to the captions and (P, O) to the others."""
+        prompts = np.asarray(text_embeddings, dtype=np.float32)
+        prompts = prompts / np.maximum(np.linalg.norm(prompts, axis=-1, keepdims=True), 1e-8)
+        return prompts @ self.embeddings.T, prompts @ self.others.T
+
+    def scores(self, text_embeddings: np.ndarray) -> np.ndarray:
+        """(P,) nearest-caption similarity minus nearest-other-activity similarity."""
+        known, others = self.similarities(text_embeddings)
+        return known.max(-1) - (others.max(-1) if others.size else 0.0)
+
+    def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
+        checks = []
+        known, _ = self.similarities(text_embeddings)
+        for prompt, row, score in zip(prompts, known, self.scores(text_embeddings)):
+            nearest: list[str] = []
+            for index in np.argsort(-row):
+                if self.actions[index] not in nearest:
+                    nearest.append(self.actions[index])
+                if len(nearest) == n_actions:
+                    break
+            checks.append(PromptCheck(prompt, float(score), tuple(nearest), bool(score >= self.threshold)))
+        return checks
+
+
+def choose_threshold(known_scores: np.ndarray, max_false_alarms: float = 0.03) -> float:
+    """The highest threshold that calls at most `max_false_alarms` of a calibration set's known
+    prompts unknown: it flags as many unknown prompts as that false-alarm rate allows."""
+    known = np.sort(np.asarray(known_scores))
+    allowed = int(np.floor(max_false_alarms * len(known)))
+    return float(known[allowed]) - 1e-6

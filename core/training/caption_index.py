@@ -1,0 +1,83 @@
+"""Build a model's caption index (core/generation/known_actions.py) from its training captions.
+
+Up to `per_action` distinct captions of each content label of the training split (joined
+two-action motions included, named "first, then second"), embedded by the model's text encoder;
+activities no source shows (resources/text/other_activities.txt) are embedded beside them; the
+threshold is chosen on a calibration set of known and unknown prompts written by hand.
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keymask.core.data.captions import CONTENT_PHRASES
+from keymask.core.generation.known_actions import CaptionIndex, choose_threshold
+from keymask.core.training.data import manifest, read_split
+
+
+@dataclass
+class Calibration:
+    threshold: float
+    known_flagged: float  # share of the calibration set's known prompts called unknown
+    unknown_flagged: float  # share of its unknown prompts called unknown
+
+
+def action_phrase(content: str) -> str:
+    """'walk' -> 'walks forward'; 'walk>bow' -> 'walks forward, then bows'; unknown labels as they are."""
+    if ">" in content:
+        return ", then ".join(action_phrase(part) for part in content.split(">"))
+    if "&" in content:
+        return " and ".join(action_phrase(part) for part in content.split("&"))
+    phrases = CONTENT_PHRASES.get(content)
+    return phrases[0] if phrases else content
+
+
+def training_captions(dataset_dir: Path, per_action: int = 48, seed: int = 0) -> tuple[list[str], list[str]]:
+    """(captions, action phrases): up to `per_action` distinct captions per content label."""
+    records = manifest(dataset_dir)
+    by_content: dict[str, set[str]] = {}
+    for clip_id in read_split(dataset_dir, "train"):
+        record = records[clip_id]
+        key = record["content"] or "described"
+        by_content.setdefault(key, set()).update(record["captions"])
+    rng = random.Random(seed)
+    captions, actions = [], []
+    composite_budget = per_action * 4
+    for content in sorted(by_content):
+        pool = sorted(by_content[content])
+        is_composite = ">" in content or "&" in content
+        take = min(len(pool), 2 if is_composite else per_action)
+        for caption in rng.sample(pool, take):
+            if is_composite and composite_budget <= 0:
+                break
+            composite_budget -= is_composite
+            captions.append(caption)
+            actions.append(action_phrase(content) if content != "described" else caption)
+    return captions, actions
+
+
+def other_activities(path: Path) -> list[str]:
+    """The activities no training source shows (one a line, '#' comments), as sentences."""
+    lines = [line.strip() for line in Path(path).read_text().splitlines()]
+    return [f"A person {line}." for line in lines if line and not line.startswith("#")]
+
+
+def _unit_embeddings(text_encoder, texts: list[str]) -> np.ndarray:
+    embeddings = np.asarray(text_encoder.encode(texts), dtype=np.float32)
+    return embeddings / np.linalg.norm(embeddings, axis=-1, keepdims=True)
+
+
+def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path, others_file: Path,
+                        per_action: int = 48) -> tuple[CaptionIndex, Calibration]:
+    captions, actions = training_captions(Path(dataset_dir), per_action)
+    index = CaptionIndex(_unit_embeddings(text_encoder, captions), actions,
+                         _unit_embeddings(text_encoder, other_activities(others_file)), threshold=0.0)
+    calibration = json.loads(Path(calibration_file).read_text())
+    known = index.scores(text_encoder.encode(calibration["known"]))
+    unknown = index.scores(text_encoder.encode(calibration["unknown"]))
+    index.threshold = choose_threshold(known)
+    return index, Calibration(index.threshold, float(np.mean(known < index.threshold)),
+                              float(np.mean(unknown < index.threshold)))
