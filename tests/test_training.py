@@ -131,6 +131,16 @@ def test_token_models_train_resume_and_load(small_dataset, tmp_path, kind):
     rows = (tmp_path / "resumed" / f"{kind}.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss,accuracy") and len(rows) == 3
     assert rvq.config.nb_code == 16
+    # A saved model folder (as shipped: <folder>/<kind>/model.safetensors, no training state) starts a
+    # fine-tuning run, with text-embedding noise on.
+    tuned_config = config(tmp_path / "tuned")
+    tuned_config.init_from, tuned_config.iterations, tuned_config.text_noise = str(tmp_path / "resumed"), 1, 0.01
+    (tmp_path / "resumed" / "training_state.pt").unlink()
+    first_step = {}
+    tuned = train_token_model(tuned_config, progress=False, stop_at_step=0)
+    for (name, a), b in zip(tuned.state_dict().items(), resumed.state_dict().values()):
+        first_step[name] = torch.equal(a, b)
+    assert all(first_step.values())
 
 
 def test_trained_parts_assemble_into_a_model_that_generates(small_dataset, tmp_path, capsys):

@@ -128,7 +128,7 @@ def run_training(name: str, model: torch.nn.Module, batches: BatchStream, loss_f
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(settings))
     step = load_state(output, model=model, optimizer=optimizer, scheduler=scheduler, config=resumable_settings)
     if step == 0 and settings.init_from:
-        load_weights(Path(settings.init_from), model)
+        load_weights(Path(settings.init_from), model, name)
     if step == 0:  # a resumed run got its random generator back from the state
         torch.manual_seed(settings.seed * 7919 + env.rank)
     network = wrap_model(model, env).train()

@@ -50,13 +50,18 @@ def load_state(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.O
     return int(state["step"])
 
 
-def load_weights(folder: Path, model: torch.nn.Module) -> int:
+def load_weights(folder: Path, model: torch.nn.Module, name: str | None = None) -> int:
     """Warm-start `model` from another run's state (weights and model extras, not the optimizer);
-    returns the step that run had reached."""
+    returns the step that run had reached. A folder without a state may be a saved model: its
+    `<name>/model.safetensors` (a model folder such as the shipped default) starts the run."""
     path = Path(folder) / STATE_FILE
+    saved = Path(folder) / (name or "") / "model.safetensors"
+    if not path.exists() and name and saved.exists():
+        _load_saved_model(model, saved)
+        return 0
     if not path.exists():
         raise CheckpointError(f"There is no training state in {folder} to start from; give a run folder "
-                              f"that holds {STATE_FILE}.")
+                              f"that holds {STATE_FILE} or a model folder that holds {name or '<model>'}/model.safetensors.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     try:
         _load_model(model, state)
@@ -64,6 +69,22 @@ def load_weights(folder: Path, model: torch.nn.Module) -> int:
         raise CheckpointError(f"The run in {folder} trained a differently shaped model "
                               f"({str(error).splitlines()[1].strip()[:120]}).") from error
     return int(state["step"])
+
+
+def _load_saved_model(model: torch.nn.Module, path: Path) -> None:
+    """Weights saved by save_pretrained (the bare model), into `model` or the objective wrapping it."""
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path))
+    expected = set(model.state_dict())
+    for prefix in {key.split(".")[0] + "." for key in expected}:  # the objective's attribute holding the model
+        if set(weights) != expected and {prefix + key for key in weights} == expected:
+            weights = {prefix + key: value for key, value in weights.items()}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise CheckpointError(f"The model in {path.parent} is shaped differently "
+                              f"({str(error).splitlines()[1].strip()[:120]}).") from error
 
 
 def _load_model(model: torch.nn.Module, state: dict) -> None:

@@ -54,10 +54,14 @@ def prepare_token_clips(dataset_dir: Path, split: str, vq: RVQVAE, text_encoder:
 
 class TokenCrops(Dataset):
     """Item: (ids (N_max, Q), length, text embedding) with a random caption and, for clips longer
-    than N_max tokens, a random crop; padding positions hold 0 (the models mask them by length)."""
+    than N_max tokens, a random crop; padding positions hold 0 (the models mask them by length).
 
-    def __init__(self, clips: TokenClips, max_tokens: int):
-        self.clips, self.max_tokens = clips, max_tokens
+    text_noise > 0 adds Gaussian noise of that standard deviation per dimension to the caption's
+    embedding and puts it back on the unit sphere: the model then answers for a neighbourhood of
+    each caption, as unseen wordings of it land near it (embedding-space augmentation)."""
+
+    def __init__(self, clips: TokenClips, max_tokens: int, text_noise: float = 0.0):
+        self.clips, self.max_tokens, self.text_noise = clips, max_tokens, text_noise
 
     def __len__(self) -> int:
         return len(self.clips.tokens)
@@ -70,6 +74,9 @@ class TokenCrops(Dataset):
         ids[:length] = tokens[start: start + length]
         embeddings = self.clips.caption_embeddings[index]
         text = embeddings[int(torch.randint(0, len(embeddings), ()))]
+        if self.text_noise > 0:
+            noisy = text + self.text_noise * torch.randn_like(text)
+            text = noisy * (text.norm() / noisy.norm())
         return ids, length, text
 
 

@@ -33,6 +33,7 @@ class TokenTrainingConfig(RunConfig):
     rvq_dir: str  # a trained RVQ-VAE folder (config.json + model.safetensors)
     model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
     model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
+    text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
 
 
 def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4):
@@ -93,7 +94,7 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
         config.kind, vq, text_encoder.dim, **({} if config.kind == "length_estimator" else config.model_size or {}))
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     objective = TrainingObjective(_build(config.kind, model_config), config.kind)
-    crops = TokenCrops(clips, HUMANML3D.max_tokens)
+    crops = TokenCrops(clips, HUMANML3D.max_tokens, text_noise=config.text_noise)
 
     def make_batch(indices: torch.Tensor):
         return collate([crops[int(i)] for i in indices])
