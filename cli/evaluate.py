@@ -59,13 +59,17 @@ def _evaluator_folder(args) -> Path:
 
 
 def feature_generator(pipeline, settings, cleanup):
-    """A GenerateMotions for the benchmark from a MotionPipeline: features for the evaluator, the
-    joints a user gets (cleaned up unless --no-cleanup) for the physical metrics."""
+    """A GenerateMotions for the benchmark from a MotionPipeline: the joints a user gets (cleaned up
+    unless --no-cleanup, fitted to the BVH skeleton as `keymask generate` writes them) and the
+    features recomputed from those joints for the evaluator."""
+    from keymask.core.features import joints_to_features
+    from keymask.core.generation.export import delivered_joints
 
     def generate(prompts, lengths, seed):
         result = pipeline(list(prompts), frames=None if lengths is None else list(lengths), seed=seed,
                           settings=settings, cleanup=cleanup)
-        return [(motion.features, motion.joints) for motion in result.motions]
+        delivered = [delivered_joints(motion.joints, fps=motion.fps) for motion in result.motions]
+        return [(joints_to_features(joints), joints) for joints in delivered]
 
     return generate
 

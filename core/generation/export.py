@@ -39,6 +39,11 @@ def export_motion(joints: np.ndarray, bvh_path: Path, *, fps: float = 20, units:
     return [bvh_path, npy_path], fitted
 
 
+def delivered_joints(joints: np.ndarray, *, fps: float = 20) -> np.ndarray:
+    """(T, 22, 3) metres: the joints `export_motion` writes for `joints`, without writing files (benchmarks)."""
+    return bvh_to_joints(joints_to_bvh(check_joints(joints, "the motion"), fps=fps, units="m"), units="m")
+
+
 def export_contact_sheet(motions: list[tuple[str, np.ndarray]], png_path: Path, frames: int = 8) -> Path:
     """One PNG: a row of `frames` stills per motion, titled with its prompt."""
     from keymask.core.preview import render_contact_sheet, save_png  # Pillow loads only when pictures are asked for

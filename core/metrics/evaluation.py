@@ -106,6 +106,8 @@ def load_eval_clips(dataset_dir: str | Path, split: str, *, seed: int = 0, max_f
         if length < min_frames:
             continue
         record = records[clip_id]
+        if record.get("source") == "joined":  # made by joining clips: not real data, no single action
+            continue
         clips.clip_ids.append(clip_id)
         clips.features.append(features[:length].astype(np.float32))
         clips.captions.append(record["captions"][int(rng.integers(len(record["captions"])))])
