@@ -102,6 +102,7 @@ def main() -> None:
     for seed in range(args.seeds):
         result = pipeline(prompts, seed=seed, settings=settings, cleanup=CleanupSettings())
         runs.append([delivered_joints(m.joints, fps=m.fps) for m in result.motions])
+        print(f"seed {seed}: {len(prompts)} motions generated ({time.perf_counter() - started:.0f} s)", flush=True)
 
     rows: dict[str, list[bool]] = {"known": [], "side": [], "two_action": []}
     details = []

@@ -50,6 +50,9 @@ def add_parser(subparsers) -> None:
                            help="std of Gaussian noise added to each caption embedding per dimension, so that "
                                 "unseen wordings near a caption are understood (default: %(default)s; 0.01 moves "
                                 "a unit embedding by about 0.2)")
+        token.add_argument("--balance-actions", type=int, default=1, metavar="MOST",
+                           help="show clips of rare actions up to MOST times per epoch, as often as the median "
+                                "action's (default: %(default)s, no balancing)")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
@@ -157,7 +160,8 @@ def run_rvq_vae(args) -> int:
 def run_token_model(args) -> int:
     from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
 
-    config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise, **_run_settings(args),
+    config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise,
+                                 balance_actions=args.balance_actions, **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
                                  {"latent_dim": args.latent_dim, "n_layers": args.layers})
     train_token_model(config, stop_after_seconds=_time_limit(args))

@@ -21,7 +21,8 @@ def test_shipped_weights_are_safetensors_under_60_mb():
 def test_model_card_states_licence_citation_metrics_and_retraining():
     card = (DEFAULT / "README.md").read_text()
     for needed in ("CC BY-NC 4.0", "arXiv:2306.08861", "MoMask", "FID", "R-precision", "MPJPE",
-                   "keymask train rvq-vae", "keymask train assemble", "keymask eval"):
+                   "CC BY-SA 3.0", "HDM05", "mocap.cs.cmu.edu", "NSF EIA-0196217",
+                   "keymask train rvq-vae", "keymask train assemble", "keymask eval", "bench/text.py"):
         assert needed in card, needed
 
 
@@ -36,6 +37,17 @@ def test_generate_without_model_uses_the_shipped_default(tmp_path, capsys, monke
     assert motion.n_frames == len(joints) >= 20 and joints.shape[1:] == (22, 3)
     assert np.isfinite(joints).all() and 0.5 < joints[..., 1].max() < 2.5  # a standing body's height in metres
     assert "seed: 0" in capsys.readouterr().out
+
+
+def test_an_unlearned_action_is_named_in_one_sentence_and_still_generated(tmp_path, capsys, monkeypatch):
+    from keymask.cli.main import main
+
+    monkeypatch.delenv("KEYMASK_MODEL", raising=False)
+    assert main(["generate", "someone does a cartwheel", "--seed", "0", "-o", str(tmp_path / "c.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("has not learned") == 1 and "nearest known actions" in err and (tmp_path / "c.bvh").exists()
+    assert main(["generate", "an old man strolls along slowly", "--seed", "0", "-o", str(tmp_path / "w.bvh")]) == 0
+    assert "has not learned" not in capsys.readouterr().err
 
 
 def test_shipped_evaluator_loads():

@@ -189,6 +189,15 @@ def test_samples_side_by_side_or_overlaid_and_the_chosen_one(qtbot, window):
     assert window.project.chosen_sample == 0 and window.sample_box.currentIndex() == 0
 
 
+def test_an_unlearned_action_is_said_beside_the_result(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "someone does a cartwheel")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(2.0)
+    generate(qtbot, window)
+    assert window.viewport.motion_count == 1
+    assert "has not learned" in window.message_label.text() and "nearest known actions" in window.message_label.text()
+
+
 def test_keep_spans_regenerate_only_the_rest(qtbot, window):
     qtbot.keyClicks(window.prompt_edit, "a person walks forward")
     window.estimate_box.setChecked(False)

@@ -163,3 +163,16 @@ def test_trained_parts_assemble_into_a_model_that_generates(small_dataset, tmp_p
     motion = MotionPipeline.from_folder(tmp_path / "model")(["a person bows"], seed=0).motions[0]
     assert motion.joints.shape[1:] == (22, 3) and len(motion.joints) >= 4
     assert "validation MPJPE" in capsys.readouterr().out
+
+
+def test_rare_actions_are_repeated_in_every_epoch_and_joined_clips_shown_once():
+    from keymask.core.training.loop import shuffled_batches
+    from keymask.core.training.train_transformers import action_repeats
+
+    actions = ["walk"] * 100 + ["hop"] * 4 + ["kick"] + [None] * 3
+    repeats = action_repeats(actions, most=8)
+    assert repeats[:100] == [1] * 100 and repeats[100] == 5 and repeats[104] == 8 and repeats[105:] == [1, 1, 1]
+    stream = shuffled_batches(len(actions), 4, lambda indices: indices.tolist(), seed=0, repeats=repeats)(0, 0, 1)
+    one_epoch = [next(stream)[1] for _ in range(sum(repeats) // 4)]  # (step, batch) pairs; the batch is item ids
+    seen = [i for batch in one_epoch for i in batch]
+    assert seen.count(104) == 8 and seen.count(100) == 5 and seen.count(0) <= 1

@@ -285,10 +285,6 @@ def user_source(folder: Path, license_note: str = "The user's own motion files (
             raise DatasetSourceError(f"{folder / 'captions.tsv'} names '{name}', which is not in {folder}.")
         content, style = labels.get(name, ("", "normal"))
         stem = "user_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(name).with_suffix("").as_posix())
-        asf = None
-        if path.suffix.lower() == ".amc":
-            candidates = sorted(path.parent.glob("*.asf"))
-            asf = candidates[0] if len(candidates) == 1 else None
         clips.append(SourceClip(clip_id=stem, path=path, source="user", content=content, style=style, group=stem,
-                                asf=asf, captions=tuple(captions.get(name, ()))))
+                                captions=tuple(captions.get(name, ()))))  # an .amc's skeleton: the importer finds it
     return MocapSource("user", folder, (), license_note, clips)

@@ -9,7 +9,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
@@ -79,17 +79,21 @@ def learning_rate_factor(settings: LoopSettings) -> Callable[[int], float]:
     return factor
 
 
-def shuffled_batches(n_items: int, batch_size: int, make_batch: Callable[[torch.Tensor], object], seed: int) -> BatchStream:
-    """A BatchStream over items 0..n-1: epoch e is a permutation seeded by (seed, e), sharded by rank."""
+def shuffled_batches(n_items: int, batch_size: int, make_batch: Callable[[torch.Tensor], object], seed: int,
+                     repeats: Sequence[int] | None = None) -> BatchStream:
+    """A BatchStream over items 0..n-1: epoch e is a permutation seeded by (seed, e), sharded by rank.
+    repeats[i] > 1 puts item i that many times in every epoch (rare classes seen more often)."""
+    pool = torch.arange(n_items) if repeats is None else torch.repeat_interleave(
+        torch.arange(n_items), torch.as_tensor(list(repeats), dtype=torch.long))
 
     def stream(start_step: int, rank: int, world_size: int):
-        per_epoch = n_items // world_size // batch_size
+        per_epoch = len(pool) // world_size // batch_size
         if per_epoch == 0:
-            raise ValueError(f"{n_items} training items are fewer than one batch of {batch_size} per process.")
+            raise ValueError(f"{len(pool)} training items are fewer than one batch of {batch_size} per process.")
         step = start_step
         while True:
             epoch, offset = divmod(step, per_epoch)
-            order = torch.randperm(n_items, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+            order = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed * 100003 + epoch))]
             mine = order[rank::world_size][: per_epoch * batch_size]
             for b in range(offset, per_epoch):
                 yield step, make_batch(mine[b * batch_size: (b + 1) * batch_size])

@@ -6,9 +6,11 @@ masked transformer, a random residual layer per sample for the residual transfor
 entropy over token counts for the length estimator), in the shared loop of loop.py.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +22,7 @@ from keymask.core.spec import HUMANML3D
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.distributed import setup_distributed
+from keymask.core.training.data import manifest
 from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
 from keymask.core.training.tokens import TokenCrops, collate, prepare_token_clips
 
@@ -34,6 +37,7 @@ class TokenTrainingConfig(RunConfig):
     model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
     model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
     text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
+    balance_actions: int = 1  # up to this many repeats per epoch of clips whose action is rare (action_repeats)
 
 
 def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4):
@@ -73,6 +77,15 @@ class TrainingObjective(torch.nn.Module):
         return self.model.save_pretrained(folder)
 
 
+def action_repeats(actions: list[str | None], most: int) -> list[int]:
+    """Per clip, how often an epoch shows it: the square root of (the commonest action's clip count
+    over its own action's), rounded, between 1 and `most`, so that an action with a handful of clips
+    is not drowned by one with hundreds. Clips without one action (None: joined ones) show once."""
+    counts = Counter(a for a in actions if a is not None)
+    largest = max(counts.values(), default=1)
+    return [1 if a is None else int(min(most, max(1, round(np.sqrt(largest / counts[a]))))) for a in actions]
+
+
 def _build(kind: str, config):
     return {"mask_transformer": MaskTransformer, "residual_transformer": ResidualTransformer,
             "length_estimator": LengthEstimator}[kind](config)
@@ -102,7 +115,12 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
     def loss_function(network: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
         return network(*batch)
 
-    batches = shuffled_batches(len(crops), config.batch_size, make_batch, config.seed)
+    repeats = None
+    if config.balance_actions > 1:
+        records = manifest(config.dataset_dir)
+        repeats = action_repeats([records[c]["content"] if records[c]["source"] != "joined" else None
+                                  for c in clips.clip_ids], config.balance_actions)
+    batches = shuffled_batches(len(crops), config.batch_size, make_batch, config.seed, repeats)
     trained = run_training(config.kind, objective, batches, loss_function, config.loop_settings(),
                            config.output_dir, env, config.resumable_settings(), progress=progress,
                            stop_after_seconds=stop_after_seconds, stop_at_step=stop_at_step)
