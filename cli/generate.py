@@ -95,7 +95,8 @@ def add_parser(subparsers) -> None:
 
 
 def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
-    """MoMask's prompt files: `text#frames` a line (`text` alone or `text#NA`: length estimated)."""
+    """MoMask's prompt files: `text#frames` a line (`text` alone or `text#NA`: length estimated);
+    a line starting with `#` is a comment."""
     from keymask.cli.errors import CommandError
 
     if not path.exists():
@@ -103,7 +104,7 @@ def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
     prompts = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         line = line.strip()
-        if not line:
+        if not line or line.startswith("#"):
             continue
         text, _, length = line.rpartition("#") if "#" in line else (line, "", "")
         if length and length.upper() != "NA":

@@ -38,7 +38,7 @@ def test_generate_writes_bvh_and_joints_and_repeats_with_the_seed(model_args, tm
 
 def test_samples_prompt_files_and_preview(model_args, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
-    prompts.write_text("a person waves#40\n\nsomeone bows#NA\n".replace("#NA", "#32"))
+    prompts.write_text("# two prompts, the second with its own length\na person waves#40\n\nsomeone bows#NA\n".replace("#NA", "#32"))
     code, stdout, _ = run(["generate", "--prompts", str(prompts), "--samples", "2", "-o", str(tmp_path / "m.bvh"),
                            "--preview", "--units", "cm", "--sheet", str(tmp_path / "sheet.png"), *model_args], capsys)
     assert code == 0

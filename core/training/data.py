@@ -79,4 +79,5 @@ def dataset_license(dataset_dir: str | Path) -> str:
     """The licences of the sources a built dataset holds, as one text (for a model trained on it)."""
     info = json.loads((Path(dataset_dir) / "build_info.json").read_text())
     licenses = info.get("licenses") or {"bandai": info.get("license", "")}
-    return " ".join(f"{name}: {text}" for name, text in licenses.items())
+    return "Trained on data under these licences (a model keeps the strictest): " + " ".join(
+        f"[{name}] {text}" for name, text in licenses.items())
