@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
     build.add_argument("--sources", nargs="+", default=["bandai", "hdm05", "cmu"], choices=["bandai", "hdm05", "cmu"],
                        help="shared archives to use (default: all three), found in $KEYMASK_BANDAI_DIR, "
                             "$KEYMASK_HDM05_DIR, $KEYMASK_CMU_DIR or ../shared/data")
+    for name, folder in (("bandai", "bandai-namco"), ("hdm05", "hdm05-cuts"), ("cmu", "cmu-subset")):
+        build.add_argument(f"--{name}-dir", type=Path, default=None, metavar="DIR",
+                           help=f"the {name} archive folder (default: ../shared/data/{folder} or its environment variable)")
     build.add_argument("--add", type=Path, action="append", default=[], metavar="FOLDER",
                        help="a folder of your own motion files with captions.tsv (repeatable)")
     build.add_argument("--out", type=Path, default=None,
@@ -78,7 +81,7 @@ def run_build(args) -> int:
     extract_root = cache_dir() / "extracted"
     sources = []
     for name in dict.fromkeys(args.sources):
-        folder = find_shared_source(name)
+        folder = getattr(args, f"{name}_dir") or find_shared_source(name)
         if folder is None:
             folder_name, variable = SHARED_SOURCES[name]
             raise DatasetSourceError(f"Could not find the {name} archives: set {variable} to the folder that holds "

@@ -35,7 +35,8 @@ def test_console_script_is_installed():
 
 
 def test_missing_source_is_one_clear_sentence(tmp_path, capsys):
-    code = main(["data", "build", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    code = main(["data", "build", "--sources", "bandai", "--bandai-dir", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("keymask: error: ") and "does not exist" in err and "Traceback" not in err

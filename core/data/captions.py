@@ -10,6 +10,7 @@ clip id.
 """
 
 import random
+from collections.abc import Callable
 
 # Verb phrases per content label (third person, present tense): several wordings of one action.
 CONTENT_PHRASES: dict[str, tuple[str, ...]] = {
@@ -192,25 +193,32 @@ def _finish(sentence: str) -> str:
     return sentence[0].upper() + sentence[1:]
 
 
+def _distinct(count: int, sentence: Callable[[int], str]) -> list[str]:
+    """Up to `count` distinct sentences from `sentence(attempt)`, capitalised, in the order made."""
+    captions: list[str] = []
+    for attempt in range(count * 20):
+        made = _finish(sentence(attempt))
+        if made not in captions:
+            captions.append(made)
+        if len(captions) == count:
+            break
+    return captions
+
+
 def captions_for(clip_id: str, content: str, style: str, count: int = 4) -> list[str]:
     """`count` distinct sentences describing `content` done in `style`, deterministic for `clip_id`."""
     _check_labels(content, style)
     rng = random.Random(clip_id)
     verbs = CONTENT_PHRASES[content]
     subjects, manners = STYLE_PHRASES[style]
-    captions: list[str] = []
-    for attempt in range(count * 20):
+
+    def sentence(attempt: int) -> str:
         manner = rng.choice(manners)
         template = _TEMPLATES[attempt % len(_TEMPLATES)] if manner else "{subject} {verb}."
-        sentence = template.format(
-            subject=rng.choice(subjects), plain=rng.choice(_PLAIN_SUBJECTS), verb=rng.choice(verbs), manner=manner
-        )
-        sentence = _finish(sentence)
-        if sentence not in captions:
-            captions.append(sentence)
-        if len(captions) == count:
-            break
-    return captions
+        return template.format(subject=rng.choice(subjects), plain=rng.choice(_PLAIN_SUBJECTS), verb=rng.choice(verbs),
+                               manner=manner)
+
+    return _distinct(count, sentence)
 
 
 def sequence_captions(clip_id: str, first: tuple[str, str], second: str, count: int = 4) -> list[str]:
@@ -219,18 +227,15 @@ def sequence_captions(clip_id: str, first: tuple[str, str], second: str, count: 
     _check_labels(content, style)
     _check_labels(second, "normal")
     rng = random.Random(clip_id)
-    subjects, manners = STYLE_PHRASES[style]
-    captions: list[str] = []
-    for attempt in range(count * 20):
+    subjects, _ = STYLE_PHRASES[style]
+
+    def sentence(attempt: int) -> str:
         first_verb, second_verb = rng.choice(CONTENT_PHRASES[content]), rng.choice(CONTENT_PHRASES[second])
         template = _SEQUENCE_TEMPLATES[attempt % len(_SEQUENCE_TEMPLATES)]
-        sentence = _finish(template.format(subject=rng.choice(subjects), first=first_verb, second=second_verb,
-                                           subject_again=rng.choice(("the person", "he", "she"))))
-        if sentence not in captions:
-            captions.append(sentence)
-        if len(captions) == count:
-            break
-    return captions
+        return template.format(subject=rng.choice(subjects), first=first_verb, second=second_verb,
+                               subject_again=rng.choice(("the person", "he", "she")))
+
+    return _distinct(count, sentence)
 
 
 # "-ing" phrases of the locomotion a gesture can ride on ("waves the right hand while walking").
@@ -262,14 +267,11 @@ def simultaneous_captions(clip_id: str, body: tuple[str, str], gesture: str, cou
         raise KeyError(f"No '-ing' phrases for the locomotion label '{content}'.")
     rng = random.Random(clip_id)
     subjects, _ = STYLE_PHRASES[style]
-    captions: list[str] = []
-    for attempt in range(count * 20):
+
+    def sentence(attempt: int) -> str:
         template = _SIMULTANEOUS_TEMPLATES[attempt % len(_SIMULTANEOUS_TEMPLATES)]
-        sentence = _finish(template.format(
+        return template.format(
             subject=rng.choice(subjects), plain=rng.choice(_PLAIN_SUBJECTS), body=rng.choice(CONTENT_PHRASES[content]),
-            body_ing=rng.choice(LOCOMOTION_GERUNDS[content]), gesture=rng.choice(CONTENT_PHRASES[gesture])))
-        if sentence not in captions:
-            captions.append(sentence)
-        if len(captions) == count:
-            break
-    return captions
+            body_ing=rng.choice(LOCOMOTION_GERUNDS[content]), gesture=rng.choice(CONTENT_PHRASES[gesture]))
+
+    return _distinct(count, sentence)

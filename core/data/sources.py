@@ -175,10 +175,14 @@ HDM05_CONTENT = {
 }
 
 
+def _extracted_archive(folder: Path, extract_root: Path, archive: str) -> Path:
+    """Verify one `<name>.tar.xz` and extract it once; the `<name>/` folder its files are under."""
+    name = archive.removesuffix(".tar.xz")
+    return extract_archives(folder, extract_root / name, verify_archives(folder, (archive,))) / name / name
+
+
 def hdm05_source(folder: Path, extract_root: Path) -> MocapSource:
-    archives = ("hdm05-cuts.tar.xz",)
-    extracted = extract_archives(folder, extract_root / "hdm05", verify_archives(folder, archives))
-    root = extracted / "hdm05-cuts" / "hdm05-cuts"
+    root = _extracted_archive(folder, extract_root, "hdm05-cuts.tar.xz")
     clips = []
     for row in _read_tsv(Path(folder) / "labels.tsv"):
         if row["label"] not in HDM05_CONTENT:
@@ -187,7 +191,7 @@ def hdm05_source(folder: Path, extract_root: Path) -> MocapSource:
         clips.append(SourceClip(clip_id="hdm05_" + path.stem.removeprefix("HDM_"), path=path, source="hdm05",
                                 content=HDM05_CONTENT[row["label"]], style="normal",
                                 group="hdm05_" + path.stem, asf=root / row["asf"], up="+y"))
-    return MocapSource("hdm05", folder, archives, HDM05_LICENSE, clips)
+    return MocapSource("hdm05", folder, ("hdm05-cuts.tar.xz",), HDM05_LICENSE, clips)
 
 
 # --- CMU --------------------------------------------------------------------------------------
@@ -237,9 +241,7 @@ def _cmu_labels(description: str) -> tuple[str, str] | None:
 
 
 def cmu_source(folder: Path, extract_root: Path) -> MocapSource:
-    archives = ("cmu-subset.tar.xz",)
-    extracted = extract_archives(folder, extract_root / "cmu", verify_archives(folder, archives))
-    root = extracted / "cmu-subset" / "cmu-subset"
+    root = _extracted_archive(folder, extract_root, "cmu-subset.tar.xz")
     clips = []
     for row in _read_tsv(Path(folder) / "descriptions.tsv"):
         labels = _cmu_labels(row["description"])
@@ -255,7 +257,7 @@ def cmu_source(folder: Path, extract_root: Path) -> MocapSource:
         clips.append(SourceClip(clip_id=f"{trial}_{form}" if row["cmu_trial"] else trial, path=path, source="cmu",
                                 content=labels[0], style=labels[1], group=trial, asf=asf, up="+y",
                                 skip_first_frames=1 if "frame 0 is a rest pose" in row.get("note", "") else 0))
-    return MocapSource("cmu", folder, archives, CMU_LICENSE, clips)
+    return MocapSource("cmu", folder, ("cmu-subset.tar.xz",), CMU_LICENSE, clips)
 
 
 # --- a user's folder ------------------------------------------------------------------------
