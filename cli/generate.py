@@ -159,11 +159,14 @@ def _progress_bar():
 
 
 def run_generate(args) -> int:
+    import numpy as np
+
     from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
     from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
     from keymask.core.generation.long_motion import generate_long
+    from keymask.core.text.prompts import clean_prompts
 
     if (args.prompt is None) == (args.prompts is None):
         raise CommandError("Give one prompt in quotes or --prompts FILE (not both).")
@@ -181,7 +184,11 @@ def run_generate(args) -> int:
         entries = [(args.prompt, frames)]
     settings = _settings(args)
     cleanup = None if args.no_cleanup else CleanupSettings()
-    unknown = {check.prompt: check for check in pipeline.check_prompts(list(dict.fromkeys(p for p, _ in entries)))
+    cleaned = clean_prompts([p for p, _ in entries])
+    entries = [(text, frames) for text, (_, frames) in zip(cleaned, entries)]
+    distinct = list(dict.fromkeys(p for p, _ in entries))
+    embeddings = dict(zip(distinct, pipeline.encode_text(distinct)))  # (text_dim,) per prompt, encoded once
+    unknown = {check.prompt: check for check in pipeline.check_prompts(distinct, np.stack(list(embeddings.values())))
                if not check.known}
     for check in unknown.values():
         print(f"keymask: warning: {check.warning()}", file=sys.stderr)
@@ -195,6 +202,7 @@ def run_generate(args) -> int:
             raise CommandError("Give a length on every line of the prompt file, or on none.")
         frames = None if short_entries[0][1] is None else [f for _, f in short_entries]
         result = pipeline([p for p, _ in short_entries], frames=frames, samples=args.samples, seed=args.seed,
+                          text_embedding=np.stack([embeddings[p] for p, _ in short_entries]),
                           settings=settings, cleanup=cleanup, progress=progress)
         motions += [(m.prompt, m.joints) for m in result.motions]
         seeds.append(result.seed)

@@ -107,15 +107,10 @@ class MotionPipeline:
         self.text_encoder = text_encoder
         self.spec = spec
         self.caption_index = caption_index
-        self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None  # check_prompts, then generate
 
-    def encode_text(self, prompts: list[str]) -> np.ndarray:
-        """(P, text_dim) float32 embeddings of cleaned prompts; the last call's are reused, since a
-        caller usually checks prompts and then generates from the same ones."""
-        key = tuple(prompts)
-        if self._last_encoded is None or self._last_encoded[0] != key:
-            self._last_encoded = (key, as_numpy(self.text_encoder.encode(list(prompts))).astype(np.float32))
-        return self._last_encoded[1]
+    def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
+        """(P, text_dim) float32 embeddings of prompts already cleaned by `clean_prompts`."""
+        return as_numpy(self.text_encoder.encode(list(prompts))).astype(np.float32)
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, clip_weights: str | Path | None = None, backend: str = "auto",
@@ -210,12 +205,13 @@ class MotionPipeline:
 
     # ------------------------------------------------------------------------------------------
 
-    def check_prompts(self, prompts: Sequence[str]) -> list[PromptCheck]:
-        """Whether each prompt asks for something the model has learned (all known without a caption index)."""
+    def check_prompts(self, prompts: Sequence[str], text_embedding: np.ndarray | None = None) -> list[PromptCheck]:
+        """Whether each prompt asks for something the model has learned (all known without a caption
+        index); text_embedding (P, dim) saves encoding the prompts again when the caller has them."""
         prompts = clean_prompts(prompts)
         if self.caption_index is None:
             return [PromptCheck(p, 1.0, (), True) for p in prompts]
-        return self.caption_index.check(prompts, self.encode_text(prompts))
+        return self.caption_index.check(prompts, self.encode_text(prompts) if text_embedding is None else text_embedding)
 
     def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False) -> np.ndarray:
         """(P,) the length in frames generation would choose for each prompt (the length estimator's draw)."""
