@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from keymask.cli.errors import rotation_order
+
 EPILOG = """\
 examples:
   keymask convert dataset-1_walk_normal_001.bvh -o walk.npy    # Bandai or KeyMask BVH -> joints (metres, 20 fps)
@@ -24,7 +26,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fps", type=float, default=20.0,
                         help="frame rate of the joints (.npy input) or to resample a BVH to (default: %(default)s)")
     parser.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units to write (default: %(default)s)")
-    parser.add_argument("--order", default="ZXY", help="Euler rotation order to write, e.g. ZXY, XYZ (default: %(default)s)")
+    parser.add_argument("--order", default="ZXY", type=rotation_order,
+                        help="Euler rotation order to write (default: %(default)s)")
     parser.set_defaults(run=run)
 
 

@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from keymask.cli.errors import rotation_order
+
 GENERATE_EPILOG = """\
 examples:
   keymask generate "a person jumps over a puddle" --seconds 4 --seed 3 -o jump.bvh
@@ -57,7 +59,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
     output.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units (default: %(default)s)")
-    output.add_argument("--order", default="ZXY", help="BVH Euler rotation order (default: %(default)s)")
+    output.add_argument("--order", default="ZXY", type=rotation_order,
+                        help="BVH Euler rotation order (default: %(default)s)")
     output.add_argument("--preview", action="store_true", help="also write a stick-figure GIF beside the BVH")
     output.add_argument("--sheet", type=Path, default=None, metavar="PNG",
                         help="also write a contact sheet: 8 stills of every motion, one row each")

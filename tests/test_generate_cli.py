@@ -115,3 +115,12 @@ def test_corrupt_and_mismatched_checkpoints_are_named(parity_dir, model_args, tm
                        capsys)
     assert code == 2 and "does not exist" in err
     assert not list(tmp_path.glob("o*"))
+
+
+@pytest.mark.parametrize("command", [["generate", "a person walks"], ["convert", "in.npy"]])
+def test_a_wrong_rotation_order_is_refused_before_any_work(command, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--order", "QXY", "-o", str(tmp_path / "out.bvh")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "'QXY' is not a rotation order" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
