@@ -24,7 +24,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("input", type=Path, help="a .bvh or .npy file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .npy or .bvh file to write")
     parser.add_argument("--fps", type=float, default=20.0,
-                        help="frame rate of the joints (.npy input) or to resample a BVH to (default: %(default)s)")
+                        help="frame rate of the file written: the BVH (resampled from the joints' rate) or the "
+                             ".npy (resampled from the BVH's) (default: %(default)s)")
+    parser.add_argument("--joints-fps", type=float, default=20.0,
+                        help="frame rate of a .npy input (default: %(default)s, as KeyMask writes them)")
     parser.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units to write (default: %(default)s)")
     parser.add_argument("--order", default="ZXY", type=rotation_order,
                         help="Euler rotation order to write (default: %(default)s)")
@@ -47,9 +50,16 @@ def run(args) -> int:
         write_npy(args.output, joints.astype(np.float32))
         print(f"{args.input} -> {args.output}: {joints.shape[0]} frames at {args.fps:g} fps, 22 joints (metres)")
     elif (source, target) == (".npy", ".bvh"):
-        joints = np.load(args.input)
-        joints_to_bvh_file(joints, args.output, fps=args.fps, units=args.units, rotation_order=args.order.upper())
-        print(f"{args.input} -> {args.output}: {joints.shape[0]} frames, {args.units}, {args.order.upper()} rotations")
+        from keymask.core.bvh.convert import check_joints, resample_positions
+
+        if not (args.fps > 0 and args.joints_fps > 0):
+            raise CommandError("--fps and --joints-fps must be positive frame rates.")
+        joints = check_joints(np.load(args.input), str(args.input))
+        if abs(args.fps - args.joints_fps) > 1e-6:
+            joints = resample_positions(joints, args.joints_fps, args.fps)
+        joints_to_bvh_file(joints, args.output, fps=args.fps, units=args.units, rotation_order=args.order)
+        print(f"{args.input} -> {args.output}: {joints.shape[0]} frames at {args.fps:g} fps, {args.units}, "
+              f"{args.order} rotations")
     else:
         raise CommandError(f"Cannot convert {source or 'no extension'} to {target or 'no extension'}: "
                          "use .bvh -> .npy or .npy -> .bvh.")

@@ -72,3 +72,14 @@ def test_unknown_skeleton_is_refused(tmp_path):
     (tmp_path / "small.bvh").write_text(SMALL_BVH)
     with pytest.raises(JointsFormatError, match="No known rig"):
         bvh_file_to_joints(tmp_path / "small.bvh")
+
+
+def test_joints_written_as_a_30_fps_bvh_keep_their_duration(walk_joints, tmp_path, capsys):
+    """`keymask convert walk.npy --fps 30`: 20 fps joints become a 30 fps BVH of the same length in seconds."""
+    np.save(tmp_path / "walk.npy", walk_joints.astype(np.float32))
+    assert main(["convert", str(tmp_path / "walk.npy"), "-o", str(tmp_path / "walk.bvh"), "--fps", "30"]) == 0
+    motion = read_bvh(tmp_path / "walk.bvh")
+    assert abs(motion.fps - 30) < 1e-3
+    assert abs((motion.n_frames - 1) / 30 - (len(walk_joints) - 1) / 20) < 1 / 30
+    back = bvh_file_to_joints(tmp_path / "walk.bvh", fps=20)
+    assert np.abs(back[: len(walk_joints)] - walk_joints[: len(back)]).max() < 0.02  # same motion at the same times
