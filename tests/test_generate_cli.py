@@ -77,6 +77,7 @@ def test_edit_keeps_frames_of_a_bvh(model_args, tmp_path, capsys, bandai_clip):
     (["generate"], "one prompt"),
     (["edit", "missing.bvh", "jump", "--keep", "0-1s"], "does not exist"),
     (["edit", "IN", "jump", "--keep", "5-1s"], "ends before it starts"),
+    (["edit", "IN", "jump", "--keep", "40-50s"], "after the motion's end"),
 ])
 def test_bad_input_is_one_sentence_and_writes_nothing(model_args, tmp_path, capsys, bandai_clip, argv, message):
     argv = [str(bandai_clip("dataset-1_walk_normal_001.bvh")) if a == "IN" else a for a in argv]

@@ -114,6 +114,10 @@ def edit_motion(pipeline: MotionPipeline, source: np.ndarray, prompt: str, keep:
     if len(source) < spec.frames_per_token + 1:
         raise GenerationInputError(f"The source motion has {len(source)} frames; editing needs at least "
                                    f"{spec.frames_per_token + 1}.")
+    for first, _ in keep:
+        if first >= len(source):
+            raise GenerationInputError(f"A kept span starts at frame {first} ({first / spec.fps:.1f} s), after the "
+                                       f"motion's end at frame {len(source) - 1} ({(len(source) - 1) / spec.fps:.1f} s).")
     # 1. Source -> canonical features -> tokens.
     frame, canonical = canonical_frame(source)
     source_tokens = pipeline.encode_features(features_from_canonical(canonical))  # (1, N, Q)
