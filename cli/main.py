@@ -18,7 +18,7 @@ Start with:
   keymask edit walk.bvh --keep 0-2s "a person jumps" -o out.bvh  regenerate part of a motion
   keymask pose extract photo.jpg -o pose.json                     a key pose from a photo
   keymask generate "a person jumps" --key-pose pose.json@1.5s -o jump.bvh   text + key poses
-  keymask data build            build the training dataset from the Bandai Namco mocap archives
+  keymask data build            build the training dataset from the mocap archives (and your own)
   keymask eval                  benchmark the model: FID, R-precision, foot skating, paraphrases
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
 
@@ -34,9 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line for the user ("keymask: warning: ..."), not Python's file and source line."""
+    print(f"keymask: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _say_warning
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
