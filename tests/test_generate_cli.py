@@ -127,3 +127,13 @@ def test_a_wrong_rotation_order_is_refused_before_any_work(command, tmp_path, ca
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "'QXY' is not a rotation order" in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not really a checkpoint" * 10, b"", b"hello, I am text\n"])
+def test_a_corrupt_clip_weights_file_is_one_sentence(official_model_dir, tmp_path, capsys, content):
+    corrupt = tmp_path / "ViT-B-32.pt"
+    corrupt.write_bytes(content)
+    code, _, err = run(["generate", "a person walks", "--model", str(official_model_dir), "--clip-weights",
+                        str(corrupt), "-o", str(tmp_path / "out.bvh")], capsys)
+    assert code == 2 and "cannot be read as a CLIP model" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("out*"))

@@ -6,6 +6,7 @@
   official MoMask models were trained on it. Nothing is ever downloaded.
 """
 
+import pickle
 from pathlib import Path
 from typing import Sequence
 
@@ -44,7 +45,13 @@ class ClipTextEncoder:
             )
         import clip
 
-        model, _ = clip.load(str(weights), device=device, jit=False)
+        try:
+            model, _ = clip.load(str(weights), device=device, jit=False)
+        except (RuntimeError, KeyError, ValueError, EOFError, OSError, AttributeError, pickle.UnpicklingError) as error:
+            raise TextEncoderUnavailable(
+                f"The CLIP weights file {weights} cannot be read as a CLIP model ({type(error).__name__}); copy "
+                "OpenAI's ViT-B-32.pt there again, or point --clip-weights at an intact copy."
+            ) from None
         self._set_model(model, device)
 
     @classmethod
