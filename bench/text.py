@@ -32,10 +32,11 @@ from keymask.core.generation.cleanup import CleanupSettings
 from keymask.core.generation.export import delivered_joints
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
-from keymask.core.kinematics import facing_directions
+from keymask.core.kinematics import facing_angles
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions
 from keymask.core.metrics.evaluator import MotionTextEvaluator
 from keymask.core.paths import default_dataset_dir
+from keymask.core.rotations import rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.resources import RESOURCES_DIR
@@ -58,12 +59,7 @@ def accepted(labels: list[str]) -> set[str]:
 
 def body_frame(joints: np.ndarray) -> np.ndarray:
     """(T, J, 3) joints relative to the pelvis, turned so the body faces +Z in every frame."""
-    forward = facing_directions(joints)  # (T, 3)
-    angle = np.arctan2(forward[:, 0], forward[:, 2])  # (T,)
-    relative = joints - joints[:, :1]
-    c, s = np.cos(-angle)[:, None], np.sin(-angle)[:, None]
-    x, z = relative[..., 0], relative[..., 2]
-    return np.stack([c * x + s * z, relative[..., 1], c * z - s * x], axis=-1)
+    return rotate_about_y(joints - joints[:, :1], -facing_angles(joints)[:, None])  # (T, J, 3)
 
 
 def side_that_moves(joints: np.ndarray, limb: str) -> str:

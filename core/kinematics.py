@@ -67,6 +67,12 @@ def facing_directions(
     return forward / np.linalg.norm(forward, axis=-1, keepdims=True)
 
 
+def facing_angles(joints: np.ndarray) -> np.ndarray:
+    """(T,) heading about +Y in radians of each frame's facing direction (0 when facing +Z)."""
+    forward = facing_directions(joints)  # (T, 3)
+    return np.arctan2(forward[:, 0], forward[:, 2])
+
+
 def inverse_kinematics(
     joints: np.ndarray,
     *,

@@ -3,7 +3,8 @@
 import numpy as np
 
 from keymask.core.data.captions import sequence_captions, simultaneous_captions
-from keymask.core.data.composites import UPPER_BODY, facing_angle, join_at_once, join_in_sequence
+from keymask.core.data.composites import UPPER_BODY, join_at_once, join_in_sequence
+from keymask.core.kinematics import facing_angles
 from keymask.core.rotations import rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
 
@@ -33,7 +34,7 @@ def test_sequence_continues_where_the_first_clip_ends_and_turns_to_its_facing():
     assert joined.shape == (40 + 30 - 6, 22, 3)
     np.testing.assert_allclose(joined[:34], first[:34])
     # The second part faces where the first ended (0 rad) and moves on from its pelvis without a jump.
-    np.testing.assert_allclose(facing_angle(joined[40:]), 0.0, atol=1e-6)
+    np.testing.assert_allclose(facing_angles(joined[40:]), 0.0, atol=1e-6)
     steps = np.linalg.norm(np.diff(joined[:, 0], axis=0), axis=-1)
     assert steps.max() < 0.051
 

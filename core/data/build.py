@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -126,10 +127,13 @@ def _clip_captions(clip_id: str, clip: SourceClip, content: str, mirrored: bool)
     return captions_for(clip_id, content, clip.style, CAPTIONS_PER_CLIP)
 
 
+_SIDE_WORD = re.compile(r"\b(left|right|Left|Right)\b")
+_OTHER_SIDE = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
+
+
 def mirror_sentence(sentence: str) -> str:
-    swap = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
-    return " ".join(swap.get(word, swap.get(word.rstrip(".,"), word.rstrip(".,")) + word[len(word.rstrip(".,")):]
-                    if word.rstrip(".,") in swap else word) for word in sentence.split(" "))
+    """The caption of the mirrored motion: 'left' and 'right' swap as whole words."""
+    return _SIDE_WORD.sub(lambda match: _OTHER_SIDE[match.group(0)], sentence)
 
 
 def _records_for(clip: SourceClip, frames: int, options: BuildOptions, license_text: str) -> list[ClipRecord]:

@@ -11,7 +11,7 @@ which puts every bone on the template skeleton again.
 
 import numpy as np
 
-from keymask.core.kinematics import facing_directions
+from keymask.core.kinematics import facing_angles
 from keymask.core.rotations import rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
@@ -26,12 +26,6 @@ ARM_GESTURES = ("wave-left-hand", "wave-right-hand", "wave-both-hands", "raise-u
                 "raise-up-both-hands", "bye", "byebye", "call", "punch")
 
 
-def facing_angle(joints: np.ndarray) -> np.ndarray:
-    """(T,) heading about +Y in radians (0 when facing +Z)."""
-    forward = facing_directions(joints)  # (T, 3)
-    return np.arctan2(forward[:, 0], forward[:, 2])
-
-
 def _turned(joints: np.ndarray, angle: float, pivot: np.ndarray) -> np.ndarray:
     """joints (T, J, 3) turned by `angle` about the vertical line through pivot (3,)."""
     return rotate_about_y(joints - pivot, angle) + pivot
@@ -41,7 +35,7 @@ def join_in_sequence(first: np.ndarray, second: np.ndarray, blend: int = 6) -> n
     """(T1, J, 3), (T2, J, 3) -> (T1 + T2 - blend, J, 3): `second` carried on from `first`'s end."""
     blend = min(blend, len(first) - 1, len(second) - 1)
     start = len(first) - blend  # the overlap begins here in `first` and at frame 0 in `second`
-    turn = facing_angle(first[start: start + 1])[0] - facing_angle(second[:1])[0]
+    turn = facing_angles(first[start: start + 1])[0] - facing_angles(second[:1])[0]
     pelvis = second[0, 0] * np.array([1.0, 0.0, 1.0])
     moved = _turned(second, turn, pelvis)
     moved += (first[start, 0] - moved[0, 0]) * np.array([1.0, 0.0, 1.0])
@@ -54,7 +48,7 @@ def join_at_once(body: np.ndarray, gesture: np.ndarray) -> np.ndarray:
     """(T, J, 3) `body` with the upper body of `gesture` (T', J, 3), for min(T, T') frames."""
     frames = min(len(body), len(gesture))
     body, gesture = body[:frames], gesture[:frames]
-    body_heading, gesture_heading = facing_angle(body), facing_angle(gesture)  # (T,)
+    body_heading, gesture_heading = facing_angles(body), facing_angles(gesture)  # (T,)
     out = body.copy()
     for t in range(frames):
         relative = gesture[t, UPPER_BODY] - gesture[t, SPINE_TOP]  # (U, 3) in the gesture's world frame

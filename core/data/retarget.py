@@ -18,14 +18,9 @@ import numpy as np
 
 from ..bvh.format import BvhMotion
 from ..mocap.importer import bvh_motion_to_joints
-from ..mocap.joint_names import BANDAI, Between
-from ..mocap.motion import resample_locals, resample_times  # noqa: F401  (re-exported)
+from ..mocap.joint_names import BANDAI
 
 BANDAI_UNITS_PER_METRE = 100.0
-
-# HumanML3D joint -> Bandai joint; spine2 is virtual (see VIRTUAL_SPINE2).
-BANDAI_JOINT_FOR = {ours: theirs for ours, theirs in BANDAI.sources.items() if not isinstance(theirs, Between)}
-VIRTUAL_SPINE2 = ("spine2", BANDAI.sources["spine2"].start, BANDAI.sources["spine2"].end, BANDAI.sources["spine2"].fraction)
 
 
 class NotBandaiSkeletonError(ValueError):
