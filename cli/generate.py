@@ -20,8 +20,12 @@ examples:
 
 Key poses (--key-pose FILE@TIME) are OpenPose 2D JSON files (lifted to 3D) or KeyMask 3D key pose
 files (keymask pose --help makes both); TIME is in seconds (1.5s) or frames (30). The motion
-passes through each pose exactly at its time; `:root` also holds the key's root position and
-facing (3D files that give them). Keys must be at least 0.2 s apart.
+passes through each pose exactly at its time, with rigid bones; `:root` also holds the key's root
+position and facing (3D files that give them); `:hold=0.3` holds the pose 0.3 s; `:ease=0.5`
+(or ease_in/ease_out) turns towards and away from it over 0.5 s (default 0.75 s). Keys must be
+at least 0.2 s apart, and work at any time, also past 9.8 s (chained windows).
+  keymask generate "a person jumps" --key-pose actor_pose.json@1s:hold=0.3 -o jump.bvh  # on the actor's body
+  keymask generate "a person waves" --key-pose wave.json@2s --body my_rig.bvh -o wave.bvh
 
 Each motion is written as BVH plus its joint positions (.npy, (T, 22, 3) metres, 20 fps).
 The seed is printed: pass it back with --seed to get the same motions again."""
@@ -77,8 +81,14 @@ def add_parser(subparsers) -> None:
     length.add_argument("--seconds", type=float, default=None, help="length in seconds (default: estimated from text)")
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames")
     generate.add_argument("--samples", type=int, default=1, help="motions per prompt (default: %(default)s)")
-    generate.add_argument("--key-pose", action="append", default=[], metavar="FILE@TIME[:root]",
-                          help="a pose the motion passes through at TIME (repeatable), e.g. pose.json@1.5s")
+    generate.add_argument("--key-pose", action="append", default=[], metavar="FILE@TIME[:root][:hold=S][:ease=S]",
+                          help="a pose the motion passes through at TIME (repeatable), e.g. pose.json@1.5s:hold=0.3")
+    generate.add_argument("--body", default="keys", metavar="BODY",
+                          help="whose proportions the motion is delivered on: 'keys' (the first 3D key pose file's, "
+                               "else the model's; default), 'model', a preset (average, bandai-actor, hdm05-actor, "
+                               "cmu-actor), a 3D key pose .json, or a rig .bvh (its rest pose) or rig.bvh@FRAME")
+    generate.add_argument("--body-mapping", type=Path, default=None, metavar="JSON",
+                          help="joint mapping for a --body rig the joint-name tables do not know (our joint -> yours)")
     generate.add_argument("--no-cleanup", action="store_true",
                           help="keep the decoder's raw joints: no smoothing, rigid bones or foot locking")
     _add_model_options(generate)
@@ -233,22 +243,47 @@ def run_generate(args) -> int:
     return 0
 
 
-def parse_key_pose(text: str, fps: float) -> tuple[Path, int, str]:
-    """'pose.json@1.5s', 'pose.json@30' (frames) or 'pose.json@1.5s:root' -> (file, frame, constraint)."""
+KEY_TIMING_OPTIONS = ("hold", "ease", "ease_in", "ease_out")
+
+
+def parse_key_pose(text: str, fps: float) -> tuple[Path, int, dict]:
+    """'pose.json@1.5s[:root][:hold=0.3][:ease=0.5]' -> (file, frame, KeyFrame options).
+
+    TIME is seconds (1.5s) or frames (30); hold and eases are seconds (0.3 or 0.3s).
+    """
     from keymask.cli.errors import CommandError
 
-    path, at, when = text.rpartition("@")
-    constrain = "body"
-    if when.endswith(":root"):
-        when, constrain = when[: -len(":root")], "root"
-    try:
-        frame = int(round(float(when[:-1]) * fps)) if when.endswith("s") else int(when)
-    except ValueError:
-        frame = None
+    path, at, rest = text.rpartition("@")
+    when, *options = rest.split(":")
+    usage = (f"Cannot read --key-pose {text!r}: write FILE@TIME[:root][:hold=S][:ease=S], e.g. pose.json@1.5s "
+             "(seconds) or pose.json@30 (frames); :root also holds its position and facing, hold and ease are seconds.")
+    frame = _time_to_frames(when, fps, frames_allowed=True)
     if not at or not path or frame is None:
-        raise CommandError(f"Cannot read --key-pose {text!r}: write FILE@TIME, e.g. pose.json@1.5s (seconds) or "
-                           "pose.json@30 (frames), with :root to also hold its position and facing.")
-    return Path(path), frame, constrain
+        raise CommandError(usage)
+    settings: dict = {"constrain": "body"}
+    for option in options:
+        name, equals, value = option.partition("=")
+        if option == "root":
+            settings["constrain"] = "root"
+        elif equals and name in KEY_TIMING_OPTIONS and _time_to_frames(value, fps) is not None:
+            frames = _time_to_frames(value, fps)
+            if name == "ease":
+                settings["ease_in"] = settings["ease_out"] = frames
+            else:
+                settings[name] = frames
+        else:
+            raise CommandError(usage)
+    return Path(path), frame, settings
+
+
+def _time_to_frames(text: str, fps: float, frames_allowed: bool = False) -> int | None:
+    """'1.5s' or '1.5' (seconds) -> frames; a bare integer is frames where `frames_allowed`."""
+    try:
+        if text.endswith("s"):
+            return int(round(float(text[:-1]) * fps))
+        return int(text) if frames_allowed else int(round(float(text) * fps))
+    except ValueError:
+        return None
 
 
 def _generate_with_keys(args, pipeline) -> int:
@@ -261,18 +296,16 @@ def _generate_with_keys(args, pipeline) -> int:
         raise CommandError("--key-pose goes with one prompt, not --prompts.")
     spec = pipeline.spec
     parsed = [parse_key_pose(text, spec.fps) for text in args.key_pose]
-    keys = [KeyFrame(read_key_pose(path), frame, constrain) for path, frame, constrain in parsed]
-    last = max(k.frame for k in keys)
+    keys = [KeyFrame(read_key_pose(path), frame, **options) for path, frame, options in parsed]
+    last = max(k.frame + k.hold for k in keys)
     if args.frames is not None or args.seconds is not None:
         frames = args.frames if args.seconds is None else int(round(args.seconds * spec.fps))
-    else:  # at least 4 s, and a second past the last key
-        frames = min(spec.max_frames, max(4 * spec.fps, last + spec.fps))
-    if frames > spec.max_frames:
-        raise CommandError(f"Key poses work within one window of {spec.max_frames / spec.fps:.1f} s; "
-                           f"ask for a shorter motion.")
+    else:  # at least 4 s, and a second past the last key (chained windows past one window)
+        frames = max(4 * spec.fps, last + spec.fps)
+    body = _body(args, keys)
     bar, progress = _progress_bar()
     result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
-                                     seed=args.seed, settings=_settings(args),
+                                     seed=args.seed, settings=_settings(args), body=body,
                                      cleanup=None if args.no_cleanup else CleanupSettings(), progress=progress)
     bar.close()
     motions = [(m.prompt, m.joints) for m in result.motions]
@@ -283,6 +316,25 @@ def _generate_with_keys(args, pipeline) -> int:
         print(f"preview: {export_preview(motions, args.output.with_suffix('.gif'), fps=spec.fps)}")
     print(f"seed: {result.seed}")
     return 0
+
+
+def _body(args, keys):
+    """The body the motion is delivered on (None: the model's): --body, by default "keys", the first
+    3D key pose file's proportions (a lifted 2D key has only the lifter's)."""
+    from keymask.cli.errors import CommandError
+    from keymask.conditioning.bodies import load_body
+    from keymask.core.animation import BodyError, body_of
+
+    spec = args.body
+    if spec == "model":
+        return None
+    if spec == "keys":
+        measured = [k.pose for k in keys if "lifter" not in k.pose.source]  # 3D files, not lifted 2D ones
+        return body_of(measured[0].joints, "first 3D key pose") if measured else None
+    try:
+        return load_body(spec, mapping=args.body_mapping)
+    except BodyError as error:
+        raise CommandError(str(error)) from None
 
 
 def run_edit(args) -> int:

@@ -1,20 +1,25 @@
-"""Make a decoded motion pass exactly through its key poses, smoothly.
+"""Make a decoded motion pass exactly through its key poses, in joint-rotation space.
 
 Fixed tokens bring the motion near each key pose; the decoder's output still differs by a few
-centimetres. Refinement measures, at every key frame, how far each joint is from its target and
-adds that offset to the neighbouring frames with a smooth window (cos^2, zero slope at its ends),
-so the key frame is hit exactly and the correction fades out over `radius` frames on either side.
-When windows of nearby keys overlap, the offsets are solved together (a small linear system over
-the keys) so that every key is still hit exactly.
+centimetres. Refinement works on the motion's Animation (core/animation.py: root path + local
+joint rotations on one body), so every bone keeps its length in every frame:
 
-Where the target sits in the world (`place_key_pose`):
-The key pose first takes the motion's bone lengths (its bone directions are kept): a lifted or
-drawn pose has its own proportions, and the exported BVH has one skeleton.
-- "body" (default): only the pose counts. The key pose is turned to the motion's own facing at
-  that frame and put where the motion's pelvis is, at the height that keeps its lowest joint at
-  the motion's lowest joint in that frame (a crouch sinks, it does not float);
-- "root": the key's own root position and facing (relative to the motion's start: origin, +Z).
-All functions are pure and work on joint positions (T, J, 3), metres, Y up.
+1. Placing (`place_key`): the key pose's bone directions become rotations on the motion's body,
+   each bone turned by the shortest arc from where the motion has it at that frame (so its roll
+   follows the motion's). Where it sits in the world:
+   - "body" (default): only the pose counts. It is turned to the motion's own facing at that
+     frame and put where the motion's pelvis is, at the height that keeps its lowest joint at
+     the motion's lowest joint in that frame (a crouch sinks, it does not float);
+   - "root": the key's own root position and facing (relative to the motion's start: origin, +Z).
+2. Timing (`KeyTiming`): the pose is reached at its frame and held for `hold` frames; the motion
+   turns towards it over `ease_in` frames before and away over `ease_out` frames after, with a
+   cos^2 weight (zero slope at both ends). Eases stop at the neighbouring keys, so every key is
+   hit exactly.
+3. Blending: each joint's local rotation L(t) becomes L(t) @ D^w(t), where D = L(c)^-1 @ L_key
+   is the rotation still missing at the nearest frame c of the key's span, in the joint's own
+   frame, and D^w its fraction w (same axis, w times the angle). The root path moves by w times
+   the missing offset.
+All functions are pure; joint positions are (T, J, 3) metres, Y up.
 """
 
 from dataclasses import dataclass
@@ -22,15 +27,56 @@ from dataclasses import dataclass
 import numpy as np
 
 from keymask.conditioning.poses import KeyPose3D
+from keymask.core.animation import (
+    Animation,
+    Body,
+    animate,
+    depth_first_order,
+    kabsch_rotations,
+    local_from_global,
+    swing_rotations,
+)
+from keymask.core.rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from keymask.core.skeleton import FACE_JOINTS, HUMANML3D_SKELETON
 
 CONSTRAINTS = ("body", "root")
+def _subtree_sizes() -> tuple[int, ...]:
+    sizes = [1] * HUMANML3D_SKELETON.n_joints
+    for joint in reversed(depth_first_order(HUMANML3D_SKELETON)):
+        parent = HUMANML3D_SKELETON.parents[joint]
+        if parent >= 0:
+            sizes[parent] += sizes[joint]
+    return tuple(sizes)
+
+
+SUBTREE_SIZES = _subtree_sizes()  # joints in each joint's subtree, itself included
+POSED_BONES = tuple(c for c, p in enumerate(HUMANML3D_SKELETON.parents)
+                    if p >= 0 and len(HUMANML3D_SKELETON.children[p]) == 1)  # bones a joint's rotation aims
+DEFAULT_EASE = 15  # frames of easing on either side of a key (0.75 s at 20 fps)
+
+
+@dataclass(frozen=True)
+class KeyTiming:
+    hold: int = 0  # frames the pose is held after its frame
+    ease_in: int = DEFAULT_EASE  # frames over which the motion turns towards the pose
+    ease_out: int = DEFAULT_EASE  # frames over which it turns back to its own motion
+
+
+@dataclass(frozen=True)
+class PoseTarget:
+    root: np.ndarray  # (3,) pelvis position, metres
+    rotations: np.ndarray  # (J, 3, 3) local rotations on the motion's body
 
 
 @dataclass(frozen=True)
 class PlacedKey:
     frame: int
-    target: np.ndarray  # (J, 3) world positions the motion must reach at `frame`
+    target: PoseTarget
+    timing: KeyTiming = KeyTiming()
+
+    @property
+    def end(self) -> int:
+        return self.frame + self.timing.hold
 
 
 def heading(pose: np.ndarray) -> float:
@@ -75,32 +121,129 @@ def pose_error(pose: np.ndarray, target: np.ndarray) -> float:
     return float(np.linalg.norm(turn_about_y(a, angle) - b, axis=-1).mean())
 
 
+def bone_direction_error(pose: np.ndarray, target: np.ndarray) -> float:
+    """Mean angle (degrees) between the limb and spine bones of two poses (J, 3), facing aligned as
+    pose_error: the key error that does not depend on proportions. The bones from the pelvis to
+    the hips and spine, and from the chest to the neck and collars, are left out: their angles
+    to each other are the body's build (hip width, shoulder height), not its pose."""
+    a = np.asarray(pose, dtype=np.float64) - pose[0]
+    b = np.asarray(target, dtype=np.float64) - target[0]
+    angle = np.arctan2((b[:, 0] * a[:, 2] - b[:, 2] * a[:, 0]).sum(), (b[:, 0] * a[:, 0] + b[:, 2] * a[:, 2]).sum())
+    a = turn_about_y(a, angle)
+    children = np.array(POSED_BONES)
+    parents = np.array([HUMANML3D_SKELETON.parents[c] for c in children])
+    bones_a, bones_b = a[children] - a[parents], b[children] - b[parents]  # (B, 3)
+    cosine = (bones_a * bones_b).sum(-1) / (np.linalg.norm(bones_a, axis=-1) * np.linalg.norm(bones_b, axis=-1))
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
+
+
 def place_key_pose(key: KeyPose3D, motion_frame: np.ndarray, constrain: str = "body") -> np.ndarray:
-    """World target (J, 3) for `key` at a frame whose decoded pose is `motion_frame` (J, 3)."""
+    """World positions (J, 3) of `key` at a frame whose pose is `motion_frame` (J, 3), with the
+    motion's bone lengths: the ghost the studio draws where refinement puts the key."""
+    placed = place_key(key, animate(np.asarray(motion_frame, dtype=np.float64)[None]), 0, constrain)
+    return Animation(placed.root[None], placed.rotations[None], _body_of_frame(motion_frame)).joints()[0]
+
+
+def _body_of_frame(frame: np.ndarray) -> Body:
+    return animate(np.asarray(frame, dtype=np.float64)[None]).body
+
+
+def place_key(key: KeyPose3D, animation: Animation, frame: int, constrain: str = "body") -> PoseTarget:
+    """Where the motion must be at `frame` to show `key` on its body (see the module docstring, 1)."""
     if constrain not in CONSTRAINTS:
         raise ValueError(f"A key pose constrains {' or '.join(CONSTRAINTS)}, not {constrain!r}.")
-    pose = canonical_pose(with_bone_lengths(key.joints, motion_frame))
+    joints = animation.joints()[frame] if animation.n_frames > frame else animation.joints()[-1]  # (J, 3)
+    pose = canonical_pose(key.joints)
     if constrain == "root" and key.root_position is not None:
-        angle = key.facing if key.facing is not None else heading(motion_frame)
-        return turn_about_y(pose, angle) + np.asarray(key.root_position, dtype=np.float64)
-    placed = turn_about_y(pose, heading(motion_frame)) + motion_frame[0] * np.array([1.0, 0.0, 1.0])
-    placed[:, 1] += motion_frame[:, 1].min() - placed[:, 1].min()  # lowest joint where the motion's is
-    return placed
+        angle = key.facing if key.facing is not None else heading(joints)
+        pose = turn_about_y(pose, angle)
+        rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
+        return PoseTarget(np.asarray(key.root_position, dtype=np.float64), rotations)
+    pose = turn_about_y(pose, heading(joints))
+    rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
+    posed = Animation(np.zeros((1, 3)), rotations[None], animation.body).joints()[0]  # (J, 3), pelvis at 0
+    root = joints[0].copy()
+    root[1] = joints[:, 1].min() - posed[:, 1].min()  # lowest joint where the motion's is
+    return PoseTarget(root, rotations)
 
 
-def key_window(distance: np.ndarray, radius: int) -> np.ndarray:
-    """cos^2 falloff: 1 at distance 0, 0 from `radius` frames on, with zero slope at both ends."""
-    x = np.clip(np.abs(distance) / max(radius, 1), 0.0, 1.0)
-    return np.cos(0.5 * np.pi * x) ** 2
+def pose_rotations(pose: np.ndarray, reference: np.ndarray, body: Body) -> np.ndarray:
+    """(J, 3, 3) local rotations pointing every bone of `body` along the bones of `pose` (J, 3).
+
+    A joint with several children is fitted by Kabsch, each child weighted by the joints that hang
+    from it (a real actor's spine base moves against the hips, which one rigid pelvis cannot
+    follow; the weights put the residual where fewer joints feel it); a joint with one child turns by the
+    shortest arc from its `reference` global rotation (J, 3, 3), so its roll stays the motion's.
+    """
+    skeleton = HUMANML3D_SKELETON
+    global_rotations = np.array(reference, dtype=np.float64)  # (J, 3, 3), filled parent first
+    reference_local = local_from_global(reference[None], skeleton.parents)[0]
+    for joint in depth_first_order(skeleton):
+        parent = skeleton.parents[joint]
+        kept = reference_local[joint] if parent < 0 else global_rotations[parent] @ reference_local[joint]
+        children = skeleton.children[joint]
+        if not children:
+            global_rotations[joint] = kept
+        elif len(children) == 1:
+            bone = pose[children[0]] - pose[joint]
+            now = kept @ body.offsets[children[0]]
+            global_rotations[joint] = swing_rotations(now, bone[None])[0] @ kept
+        else:
+            bones = pose[list(children)] - pose[joint]  # (K, 3)
+            weights = np.array([SUBTREE_SIZES[c] for c in children], dtype=np.float64)[:, None]  # (K, 1)
+            global_rotations[joint] = kabsch_rotations(body.offsets[list(children)] * weights, bones[None])[0]
+    return local_from_global(global_rotations[None], skeleton.parents)[0]
 
 
-def refine_to_keys(joints: np.ndarray, keys: list[PlacedKey], radius: int = 10) -> np.ndarray:
-    """(T, J, 3) motion changed so that frame k.frame equals k.target for every key, exactly."""
+def key_weights(keys: list[PlacedKey], n_frames: int) -> np.ndarray:
+    """(T, K) weight of each key at each frame: 1 over its span, cos^2 eases clipped at the neighbours."""
+    t = np.arange(n_frames)
+    weights = np.zeros((n_frames, len(keys)))
+    for k, key in enumerate(keys):
+        before = key.frame - (keys[k - 1].end if k > 0 else -10**9)
+        after = (keys[k + 1].frame if k + 1 < len(keys) else 10**9) - key.end
+        ease_in, ease_out = min(key.timing.ease_in, before), min(key.timing.ease_out, after)
+        distance = np.where(t < key.frame, (key.frame - t) / max(ease_in, 1e-9),
+                            np.where(t > key.end, (t - key.end) / max(ease_out, 1e-9), 0.0))
+        weights[:, k] = np.where(distance < 1.0, np.cos(0.5 * np.pi * np.clip(distance, 0.0, 1.0)) ** 2, 0.0)
+    return weights
+
+
+def refine_animation(animation: Animation, keys: list[PlacedKey]) -> Animation:
+    """The animation changed so that it shows every key's target over the key's span, exactly."""
     if not keys:
-        return joints.copy()
-    frames = np.array([k.frame for k in keys])
-    offsets = np.stack([k.target - joints[k.frame] for k in keys])  # (K, J, 3) needed at each key
-    influence = key_window(frames[:, None] - frames[None, :], radius)  # (K, K): key b's window at key a
-    solved = np.linalg.solve(influence, offsets.reshape(len(keys), -1)).reshape(offsets.shape)  # (K, J, 3)
-    weights = key_window(np.arange(len(joints))[:, None] - frames[None, :], radius)  # (T, K)
-    return joints + np.einsum("tk,kjc->tjc", weights, solved)
+        return animation
+    keys = sorted(keys, key=lambda k: k.frame)
+    n_frames = animation.n_frames
+    weights = key_weights(keys, n_frames)  # (T, K)
+    rotations = animation.rotations.copy()  # (T, J, 3, 3)
+    root = animation.root.copy()  # (T, 3)
+    t = np.arange(n_frames)
+    for k, key in enumerate(keys):
+        nearest = np.clip(t, key.frame, min(key.end, n_frames - 1))  # (T,) frame of the span each frame eases from
+        missing = np.swapaxes(animation.rotations[nearest], -1, -2) @ key.target.rotations  # (T, J, 3, 3)
+        rotations = rotations @ rotation_power(missing, weights[:, k, None])
+        root = root + weights[:, k, None] * (key.target.root - animation.root[nearest])
+    return Animation(root, rotations, animation.body)
+
+
+def rotation_power(rotations: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) each rotation's `fraction` (broadcast to (...)): same axis, that share of its angle."""
+    quats = matrix_to_quat(rotations)  # (..., 4), w >= 0
+    sine = np.linalg.norm(quats[..., 1:], axis=-1)  # (...)
+    angle = 2.0 * np.arctan2(sine, quats[..., 0])
+    axis = quats[..., 1:] / np.maximum(sine, 1e-12)[..., None]
+    axis = np.where(sine[..., None] > 1e-12, axis, [1.0, 0.0, 0.0])
+    return quat_to_matrix(quat_from_axis_angle(axis, angle * np.broadcast_to(fraction, angle.shape)))
+
+
+def refine_to_keys(joints: np.ndarray, keys: list[tuple[int, KeyPose3D, str, KeyTiming]],
+                   body: Body | None = None) -> np.ndarray:
+    """(T, J, 3) the motion through its keys (frame, pose, constrain, timing), rigid on `body`
+    (default: the motion's own median bone lengths)."""
+    animation = animate(joints)
+    if body is not None:
+        animation = animation.on_body(body)
+    placed = [PlacedKey(frame, place_key(pose, animation, frame, constrain), timing)
+              for frame, pose, constrain, timing in keys]
+    return refine_animation(animation, placed).joints()

@@ -91,15 +91,18 @@ def test_the_pipeline_cleans_joints_only_when_asked(parity_pipeline):
     assert np.allclose(clean_motion(raw.joints), clean.joints, atol=1e-6)
 
 
-def test_stretching_bones_get_their_median_length_back():
-    from keymask.core.generation.cleanup import make_bones_rigid
+def test_stretching_bones_get_their_median_length_back_and_export_unchanged():
+    from keymask.core.animation import rigid_joints
+    from keymask.core.generation.export import delivered_joints
     from keymask.core.metrics.physical import bone_length_drift
 
     joints = standing(9)
     joints[::2, 15] += (joints[::2, 15] - joints[::2, 12]) * 0.1  # the head bone stretches by 10% every other frame
-    rigid = make_bones_rigid(joints)
+    joints[1::2, 13] += [0.0, 0.01, 0.0]  # a collar rises 1 cm on the chest every other frame
+    rigid = rigid_joints(joints)
     assert bone_length_drift(joints) > 1e-3 and bone_length_drift(rigid) < 1e-9
-    assert np.allclose(rigid[:, :15], joints[:, :15])
+    assert np.allclose(rigid[:, :12], joints[:, :12])  # legs and spine untouched (the chest is refitted)
+    assert np.abs(delivered_joints(rigid) - rigid).max() < 1e-9  # the BVH gives back exactly these joints
 
 
 @pytest.mark.parametrize("settings", [CleanupSettings(smoothing_sigma=0, foot_locking=False, rigid_bones=False)])

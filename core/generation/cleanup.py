@@ -3,7 +3,9 @@
 The decoder's motions tremble a little at token boundaries and their planted feet slide (both
 measured by `keymask eval`). In order:
 1. smoothing: a Gaussian over time on every joint;
-2. rigid bones: every bone takes its median length (the decoder's joints stretch a few per cent);
+2. rigid bones: the motion is played on one body (core/animation.py rigid_joints: every bone at its
+   median length, the hips and collars at fixed places on the pelvis and chest), so the joints
+   are exactly those the exported BVH gives back (the decoder's joints stretch a few per cent);
 3. root: a foot is planted in runs of frames where its lowest joint is below `contact_height`
    and it moves slower than `contact_speed`; the whole body is moved back by how far its
    planted feet slid, so it travels as far as its steps carry it;
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keymask.core.skeleton import HUMANML3D_SKELETON, LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS, Skeleton
+from keymask.core.animation import rigid_joints
+from keymask.core.skeleton import LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS
 from keymask.core.spec import HUMANML3D
 
 LEFT_LEG = (1, 4, *LEFT_FOOT_JOINTS)  # hip, knee, ankle, toe
@@ -45,19 +48,6 @@ def smooth_positions(joints: np.ndarray, sigma: float) -> np.ndarray:
     weights /= weights.sum()
     padded = np.concatenate([np.repeat(joints[:1], radius, 0), joints, np.repeat(joints[-1:], radius, 0)])
     return sum(w * padded[radius + o: radius + o + len(joints)] for o, w in zip(offsets, weights))
-
-
-def make_bones_rigid(joints: np.ndarray, skeleton: Skeleton = HUMANML3D_SKELETON) -> np.ndarray:
-    """(T, J, 3) -> (T, J, 3): each bone keeps its direction and takes its median length over the
-    motion, placed from the root outwards (parents come before children in the joint order)."""
-    out = joints.copy()
-    for child, parent in enumerate(skeleton.parents):
-        if parent < 0:
-            continue
-        bone = joints[:, child] - joints[:, parent]  # (T, 3)
-        length = np.linalg.norm(bone, axis=-1, keepdims=True)
-        out[:, child] = out[:, parent] + bone / np.maximum(length, 1e-9) * np.median(length)
-    return out
 
 
 def foot_contact_runs(foot: np.ndarray, settings: CleanupSettings) -> list[tuple[int, int]]:
@@ -166,7 +156,7 @@ def clean_motion(joints: np.ndarray, settings: CleanupSettings = CleanupSettings
     feet locked."""
     cleaned = smooth_positions(np.asarray(joints, dtype=np.float64), settings.smoothing_sigma)
     if settings.rigid_bones:
-        cleaned = make_bones_rigid(cleaned)
+        cleaned = rigid_joints(cleaned)
     if settings.foot_locking:
         cleaned = lock_feet(stop_root_sliding(cleaned, settings), settings)
     return cleaned.astype(np.asarray(joints).dtype)

@@ -4,6 +4,8 @@ Each window after the first holds the last `overlap` tokens of the motion so far
 fixed-token mechanism) and decodes the rest; the tokens of all windows are then decoded into
 features in ONE pass of the convolutional decoder, so the joins are as smooth as any other
 frame, and the features (root velocities, not positions) integrate into one continuous path.
+Tokens given in `fixed` (absolute token position -> (Q,) ids, e.g. key poses) are held fixed in
+whichever window holds them.
 """
 
 import numpy as np
@@ -25,7 +27,8 @@ DEFAULT_OVERLAP_TOKENS = 12  # 2.4 s of context carried into each new window
 
 def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
                   seed: int = 0, settings: SamplingSettings | None = None, cleanup: CleanupSettings | None = None,
-                  progress: Progress | None = None, cancel: Cancel | None = None) -> GeneratedMotion:
+                  fixed: dict[int, np.ndarray] | None = None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> GeneratedMotion:
     """One motion of `frames` frames (any length) for `prompt`; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
@@ -37,20 +40,22 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
     text = pipeline.text_encoder.encode([prompt])  # once for all windows
 
     # 1. Tokens, window by window; each new window keeps the previous `overlap` tokens fixed.
-    first = pipeline([prompt], frames=min(total, window) * spec.frames_per_token, seed=seed, settings=settings,
-                     text_embedding=text, progress=progress, cancel=cancel)
-    tokens = first.motions[0].tokens  # (N, Q)
-    index = 1
+    fixed = fixed or {}
+    tokens = np.zeros((0, pipeline.num_quantizers), dtype=np.int64)
+    index = 0
     while len(tokens) < total:
-        fresh = min(window - overlap_tokens, total - len(tokens))
-        ids = np.zeros((1, overlap_tokens + fresh, tokens.shape[1]), dtype=np.int64)
-        carried = tokens[-overlap_tokens:]  # (O, Q); -1 where a residual layer predicted "no code"
-        mask = np.zeros(ids.shape, dtype=bool)
-        mask[0, :overlap_tokens] = carried >= 0
-        ids[0, :overlap_tokens] = np.maximum(carried, 0)
-        result = pipeline([prompt], frames=ids.shape[1] * spec.frames_per_token, fixed=FixedTokens(ids, mask),
-                          seed=seed + index, settings=settings, text_embedding=text, progress=progress, cancel=cancel)
-        tokens = np.concatenate([tokens, result.motions[0].tokens[overlap_tokens:]])
+        carried = tokens[-overlap_tokens:] if len(tokens) else tokens  # (O, Q); -1 where a layer has "no code"
+        start = len(tokens) - len(carried)  # absolute token position of the window's first token
+        fresh = min(window - len(carried), total - len(tokens))
+        held = np.full((len(carried) + fresh, pipeline.num_quantizers), -1, dtype=np.int64)  # (N, Q)
+        held[:len(carried)] = carried
+        for position, ids in fixed.items():
+            if len(tokens) <= position < start + len(held):
+                held[position - start] = ids
+        window_fixed = FixedTokens(np.maximum(held, 0)[None], (held >= 0)[None]) if (held >= 0).any() else None
+        result = pipeline([prompt], frames=len(held) * spec.frames_per_token, fixed=window_fixed, seed=seed + index,
+                          settings=settings, text_embedding=text, progress=progress, cancel=cancel)
+        tokens = np.concatenate([tokens, result.motions[0].tokens[len(carried):]])
         index += 1
 
     # 2. All tokens through the decoder at once, then joints.
@@ -58,5 +63,5 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
     joints = np.asarray(recover_from_ric(features), dtype=np.float32)
     if cleanup is not None:
         joints = clean_motion(joints, cleanup)
-    return GeneratedMotion(prompt=first.motions[0].prompt, sample=0, tokens=tokens,
+    return GeneratedMotion(prompt=result.motions[0].prompt, sample=0, tokens=tokens,
                            features=features, joints=joints, fps=spec.fps)

@@ -87,6 +87,25 @@ def import_joints(
     return tree_to_joints(tree, mapping=mapping, units=units, up=up, fps=fps, acclaim_metres=acclaim_metres)
 
 
+def import_rest_joints(
+    path: str | Path, *, mapping: str | Path | dict | None = None, units: str | float | None = None, up: str | None = None
+) -> np.ndarray:
+    """(22, 3) metres, Y up: a BVH rig's rest pose (every rotation zero, root at the origin) on our joints."""
+    path = Path(path)
+    if path.suffix.lower() != ".bvh":
+        raise MocapImportError(f"Cannot read a rest pose from {path}: expected a .bvh file.")
+    tree = tree_from_bvh(read_bvh(path))
+    translations = np.repeat(tree.translations[:1], 2, axis=0)  # (2, J, 3): two frames, so resampling has an interval
+    translations[:, 0] = 0.0
+    rotations = np.broadcast_to(np.eye(3), (2,) + tree.rotations.shape[1:]).copy()
+    rest = TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time)
+    if isinstance(mapping, (str, Path)):
+        mapping = read_mapping(mapping)
+    elif mapping is not None:
+        mapping = checked_mapping(mapping)
+    return tree_to_joints(rest, mapping=mapping, units=units, up=up, fps=1.0 / tree.frame_time)[0]
+
+
 def bvh_motion_to_joints(
     motion: BvhMotion,
     *,
