@@ -1,6 +1,6 @@
 """Key poses on the test split: how exactly motions pass through them, and what it costs.
 
-    python bench/keypose.py [--clips 256] [--keys 2] [--token-method both] [--seed 0] [--json out.json]
+    python bench/keypose.py [--clips 256] [--keys 2] [--token-method both] [--rows all|template|real] [--json out.json]
 
 For each test clip (its caption as the text, its length), key poses are taken from the clip
 itself at evenly spaced frames, as 3D poses (pelvis-relative, facing +Z). Rows:
@@ -16,6 +16,20 @@ delivered joints for every row, so refinement counts), and mean jerk within 5 fr
 key frames beside the real clips' jerk at the same frames. Targets (issue 5): < 10 mm with
 refinement for 3D keys; FID and R-precision no more than 10% worse than text only; jerk near
 keys no worse than 1.5x real.
+
+Real-proportion rows (issue 12; `--rows real` runs only these): the truth is the clip's own
+joints on the actor's skeleton (the dataset's joints/, before the template), never rebuilt on
+the template. Keys are the actor's 3D poses, delivered as the CLI does by default (`--body keys`:
+the first key's proportions) and, for comparison, on the model's body (the old behaviour); 2D keys
+come from a projection written here and used nowhere else (its own camera model, OpenPose's neck
+below the skull base rather than between the shoulders, its own nose, eye and ear offsets from a
+head frame turned with the hips, 2 px noise), lifted by the shipped lifter. Columns: key error
+against the truth (mm, pose_error), limb and spine bone-direction error (degrees), bone-length
+drift (largest change of any bone over the motion, mm), jerk and peak joint speed within 1.5 s
+of the keys against the real clip's (ratios), the difference between the delivered joints and
+the exported BVH's joints (mm), FID and R-precision. Targets: <= 10 mm and <= 3 degrees for 3D
+keys on the actor's proportions; lifted PA-MPJPE <= 35 mm (none over 80), delivered <= 50 mm for
+2D keys; drift < 0.1 mm; studio/export < 1 mm; jerk <= 1.2x and peak speed <= 1.3x real.
 """
 
 import argparse
@@ -26,7 +40,11 @@ import numpy as np
 
 from keymask.conditioning.keyed_generation import KeyFrame, KeySettings, generate_with_key_poses, refine_motion
 from keymask.conditioning.poses import KeyPose3D
-from keymask.conditioning.refine import canonical_pose, pose_error
+from keymask.conditioning.refine import bone_direction_error, canonical_pose, pose_error
+from keymask.conditioning.lifting.evaluate import procrustes_align
+from keymask.core.animation import body_of
+from keymask.core.generation.export import delivered_joints
+from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.features import joints_to_features, recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings
 from keymask.core.generation.pipeline import MotionPipeline
@@ -38,6 +56,7 @@ from keymask.core.text.encoders import SentenceEncoder
 from keymask.resources import RESOURCES_DIR
 
 JERK_WINDOW = 5  # frames on either side of a key
+NEAR_KEYS = 30  # frames (1.5 s) on either side of a key for the real-proportion rows' jerk and speed
 
 
 def key_frames(length: int, count: int) -> list[int]:
@@ -71,6 +90,72 @@ def lifted_keys(true_poses: list[np.ndarray], rng: np.random.Generator) -> list[
     return [lift_pose(Pose2D(p, np.ones(18), tuple(size))).joints for p, size in zip(pixels, cameras.image_size)]
 
 
+def near_keys(n_frames: int, frames: list[int], radius: int = NEAR_KEYS) -> np.ndarray:
+    near = np.zeros(n_frames, dtype=bool)
+    for f in frames:
+        near[max(f - radius, 0): f + radius + 1] = True
+    return near
+
+
+def jerk_and_peak_speed(joints: np.ndarray, frames: list[int], fps: float = 20.0) -> tuple[float, float]:
+    """Mean jerk (m/s^3) and the fastest joint speed (m/s) over the frames within 1.5 s of the keys."""
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * fps  # (T-1, J)
+    jerk = np.linalg.norm(np.diff(joints, n=3, axis=0), axis=-1).mean(-1) * fps**3  # (T-3,)
+    near = near_keys(len(joints), frames)
+    return float(jerk[near[1:-2]].mean()), float(speed[near[1:]].max())
+
+
+def bone_drift_mm(joints: np.ndarray) -> float:
+    """The largest change of any bone's length over the motion, mm."""
+    parents = list(HUMANML3D_SKELETON.parents[1:])
+    lengths = np.linalg.norm(joints[:, 1:] - joints[:, parents], axis=-1)  # (T, J-1)
+    return 1000 * float(np.ptp(lengths, axis=0).max())
+
+
+def independent_coco18(pose: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:
+    """(18, 2) pixels of one pose (22, 3) through a camera and keypoint conventions of this file's
+    own (see the module docstring), and the image size."""
+    index = HUMANML3D_SKELETON.index
+    pose = pose - pose[0]
+    points = np.empty((18, 3))
+    limbs = ("right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+             "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")
+    points[2:14] = pose[[index(n) for n in limbs]]
+    points[1] = pose[index("neck")] + 0.35 * (pose[index("spine3")] - pose[index("neck")])
+    up = pose[index("head")] - pose[index("neck")]
+    up /= np.linalg.norm(up)
+    left = pose[index("left_hip")] - pose[index("right_hip")]
+    forward = np.cross(left, up)
+    forward /= np.linalg.norm(forward)
+    left = np.cross(up, forward)
+    head = pose[index("head")]
+    for keypoint, (f, u, l) in {0: (0.095, 0.02, 0.0), 14: (0.075, 0.055, -0.034), 15: (0.075, 0.055, 0.034),
+                                16: (-0.01, 0.04, -0.08), 17: (-0.01, 0.04, 0.08)}.items():
+        points[keypoint] = head + f * forward + u * up + l * left
+    width, height = 640, 480
+    azimuth, elevation = rng.uniform(-np.pi / 2, np.pi / 2), rng.uniform(-0.15, 0.45)
+    distance, focal = rng.uniform(2.5, 5.0), rng.uniform(500.0, 900.0)
+    eye = distance * np.array([np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)])
+    z_axis = -eye / np.linalg.norm(eye)
+    x_axis = np.cross(z_axis, [0.0, 1.0, 0.0])
+    x_axis /= np.linalg.norm(x_axis)
+    y_axis = np.cross(z_axis, x_axis)
+    camera = (points - eye) @ np.stack([x_axis, y_axis, z_axis]).T  # (18, 3) camera x right, y down, z ahead
+    pixels = focal * camera[:, :2] / camera[:, 2:] + [width / 2, height / 2]
+    return pixels + rng.normal(0.0, 2.0, pixels.shape), (width, height)
+
+
+def lifted_independently(true_poses: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    from keymask.conditioning.lifting.lift import lift_pose
+    from keymask.conditioning.poses import Pose2D
+
+    lifted = []
+    for pose in true_poses:
+        pixels, size = independent_coco18(pose, rng)
+        lifted.append(lift_pose(Pose2D(pixels, np.ones(18), size)).joints)
+    return lifted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=256, help="test clips used (default: %(default)s; 0 = all)")
@@ -81,6 +166,8 @@ def main() -> None:
     parser.add_argument("--radius", type=int, default=KeySettings().refine_radius,
                         help="frames over which refinement fades out (default: %(default)s)")
     parser.add_argument("--no-2d", action="store_true", help="skip the projected-and-lifted rows")
+    parser.add_argument("--rows", choices=("all", "template", "real"), default="all",
+                        help="the template rows (issue 5), the real-proportion rows (issue 12), or both")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
@@ -124,6 +211,10 @@ def main() -> None:
             out += [m.joints for m in result.motions]
         return out
 
+    if args.rows == "real":
+        real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames, text, started)
+        return
+
     rows = [scores("real clips", real_joints, None)]
     text_only = []
     for start in range(0, len(prompts), args.batch):
@@ -166,6 +257,81 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"rows": rows, "clips": len(prompts), "keys": args.keys, "seed": args.seed}, handle, indent=1)
+
+
+def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames, text, started) -> None:
+    """The rows measured against the actors' own skeletons (module docstring)."""
+    dataset = default_dataset_dir()
+    actor = [np.load(dataset / "joints" / f"{bench.clips.clip_ids[i]}.npy")[:n].astype(np.float64)
+             for i, n in zip(chosen, lengths)]  # (T, 22, 3) metres, the actor's skeleton
+    truth = [[a[f] for f in fs] for a, fs in zip(actor, frames)]
+    keys_3d = [[KeyFrame(KeyPose3D(canonical_pose(p)), f) for p, f in zip(ps, fs)] for ps, fs in zip(truth, frames)]
+    real_motion = [(jerk_and_peak_speed(a, fs)) for a, fs in zip(actor, frames)]
+
+    def generate(keys, bodies) -> list[np.ndarray]:
+        out = []
+        for i in range(len(prompts)):  # one at a time: each motion has its own body
+            result = generate_with_key_poses(pipeline, [prompts[i]], [keys[i]], frames=lengths[i],
+                                             seed=args.seed + i, body=bodies[i],
+                                             key_settings=KeySettings(refine_radius=args.radius, span=args.span))
+            out.append(result.motions[0].joints.astype(np.float64))
+        return out
+
+    def row(name: str, motions: list[np.ndarray], keys) -> dict:
+        features = [joints_to_features(np.concatenate([m, m[-1:]])) for m in motions]
+        embedded = embed_motions(evaluator, features)
+        errors = [(pose_error(m[k.frame], t), bone_direction_error(m[k.frame], t))
+                  for m, ks, ts in zip(motions, keys, truth) for k, t in zip(ks, ts)]
+        motion_stats = np.array([jerk_and_peak_speed(m, fs) for m, fs in zip(motions, frames)])  # (N, 2)
+        real = np.array(real_motion)
+        result = {"row": name, "key error mm": 1000 * float(np.mean([e[0] for e in errors])),
+                  "key error max mm": 1000 * float(np.max([e[0] for e in errors])),
+                  "bone direction deg": float(np.mean([e[1] for e in errors])),
+                  "bone drift mm": max(bone_drift_mm(m) for m in motions),
+                  "jerk / real": float(motion_stats[:, 0].mean() / real[:, 0].mean()),
+                  "peak speed / real": float(np.median(motion_stats[:, 1] / real[:, 1])),
+                  "studio vs export mm": 1000 * max(float(np.abs(delivered_joints(m) - m).max()) for m in motions),
+                  "FID": frechet_distance(embedded, bench.train_motion),
+                  "R-precision top-3": float(r_precision(text, embedded, group_size=32, seed=args.seed)[2])}
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k != "row"), flush=True)
+        return result
+
+    rows = []
+    features = [joints_to_features(np.concatenate([a, a[-1:]])) for a in actor]
+    print(f"  real clips (actors' skeletons): jerk {np.mean([r[0] for r in real_motion]):.1f} m/s^3, "
+          f"peak speed {np.median([r[1] for r in real_motion]):.2f} m/s")
+    text_only = [pipeline([prompts[i]], frames=lengths[i], seed=args.seed + i, cleanup=CleanupSettings()).motions[0].joints
+                 .astype(np.float64) for i in range(len(prompts))]
+    rows.append(row("text only (no keys: chance)", text_only, keys_3d))
+    own_bodies = [body_of(ks[0].pose.joints) for ks in keys_3d]  # the CLI's --body keys
+    rows.append(row("actor's 3D keys, on the first key's body (--body keys)", generate(keys_3d, own_bodies), keys_3d))
+    rows.append(row("actor's 3D keys, on the model's body (--body model)", generate(keys_3d, [None] * len(prompts)),
+                    keys_3d))
+    rng = np.random.default_rng(args.seed)
+    lifted = [lifted_independently(ps, rng) for ps in truth]
+    flat_lifted = np.stack([p for ps in lifted for p in ps])
+    flat_truth = np.stack([canonical_pose(p) for ps in truth for p in ps])
+    pa = 1000 * np.linalg.norm(procrustes_align(flat_lifted, flat_truth) - flat_truth, axis=-1).mean(-1)  # (K,)
+    rr = 1000 * np.array([pose_error(a, b) for a, b in zip(flat_lifted, flat_truth)])
+    print(f"  lifted from the independent projection: PA-MPJPE {pa.mean():.1f} mm (max {pa.max():.1f}, "
+          f"{int((pa > 80).sum())} over 80 mm), root-relative {rr.mean():.1f} mm")
+    keys_2d = [[KeyFrame(KeyPose3D(p), k.frame) for p, k in zip(ps, ks)] for ps, ks in zip(lifted, keys_3d)]
+    rows.append(row("2D keys (independent projection, lifted), model's body", generate(keys_2d, [None] * len(prompts)),
+                    keys_2d))
+    print(f"\nkey poses on real proportions: {len(prompts)} clips x {args.keys} keys, seed {args.seed}, "
+          f"{time.perf_counter() - started:.0f} s\n")
+    columns = [k for k in rows[0] if k != "row"]
+    print("| row | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for r in rows:
+        print(f"| {r['row']} | " + " | ".join(f"{r[c]:.3g}" for c in columns) + " |")
+    print(f"\nlifted 2D keys (independent projection): PA-MPJPE {pa.mean():.1f} mm, max {pa.max():.1f} mm, "
+          f"root-relative {rr.mean():.1f} mm")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"rows": rows, "lift_pa_mpjpe_mm": float(pa.mean()), "lift_pa_max_mm": float(pa.max()),
+                       "lift_root_relative_mm": float(rr.mean()), "clips": len(prompts), "keys": args.keys,
+                       "seed": args.seed}, handle, indent=1)
 
 
 if __name__ == "__main__":

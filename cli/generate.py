@@ -65,6 +65,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units (default: %(default)s)")
     output.add_argument("--order", default="ZXY", type=rotation_order,
                         help="BVH Euler rotation order (default: %(default)s)")
+    output.add_argument("--rig", default=None, metavar="RIG.bvh",
+                        help="write the BVH onto your own rig (Mixamo, Unreal-like, Rigify-like, CMU, ... names; "
+                             "its hierarchy, rest offsets, units and axes); the motion takes its proportions")
+    output.add_argument("--rig-mapping", type=Path, default=None, metavar="JSON",
+                        help="joint mapping for a rig the name tables do not know: {\"pelvis\": \"their_hips\", ...}")
+    output.add_argument("--hand-pose", choices=("relaxed", "fist", "open", "point"), default="relaxed",
+                        help="the fingers of a --rig that has them (default: %(default)s)")
     output.add_argument("--preview", action="store_true", help="also write a stick-figure GIF beside the BVH")
     output.add_argument("--sheet", type=Path, default=None, metavar="PNG",
                         help="also write a contact sheet: 8 stills of every motion, one row each")
@@ -188,8 +195,9 @@ def run_generate(args) -> int:
     ensure_output_dir(args.output.parent if str(args.output.parent) else Path("."))
     pipeline = load_pipeline(args.model, args.clip_weights, args.backend)
     fps = pipeline.spec.fps
+    rig = load_rig(args)
     if args.key_pose:
-        return _generate_with_keys(args, pipeline)
+        return _generate_with_keys(args, pipeline, rig)
     if args.prompts:
         entries = read_prompt_file(args.prompts)
     else:
@@ -230,7 +238,8 @@ def run_generate(args) -> int:
 
     paths = output_paths(args.output, len(motions))
     for (prompt, joints), path in zip(motions, paths):
-        written, _ = export_motion(joints, path, fps=fps, units=args.units, rotation_order=args.order.upper())
+        written, _ = export_motion(joints, path, fps=fps, units=args.units, rotation_order=args.order.upper(),
+                                   rig=rig, hand_pose=args.hand_pose)
         print(f"{written[0]}  ({len(joints) / fps:.1f} s) {prompt}")
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
@@ -286,7 +295,7 @@ def _time_to_frames(text: str, fps: float, frames_allowed: bool = False) -> int 
         return None
 
 
-def _generate_with_keys(args, pipeline) -> int:
+def _generate_with_keys(args, pipeline, rig) -> int:
     from keymask.cli.errors import CommandError
     from keymask.conditioning.keyed_generation import KeyFrame, generate_with_key_poses, read_key_pose
     from keymask.core.generation.cleanup import CleanupSettings
@@ -302,7 +311,7 @@ def _generate_with_keys(args, pipeline) -> int:
         frames = args.frames if args.seconds is None else int(round(args.seconds * spec.fps))
     else:  # at least 4 s, and a second past the last key (chained windows past one window)
         frames = max(4 * spec.fps, last + spec.fps)
-    body = _body(args, keys)
+    body = rig.body() if rig is not None else _body(args, keys)
     bar, progress = _progress_bar()
     result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
                                      seed=args.seed, settings=_settings(args), body=body,
@@ -310,12 +319,29 @@ def _generate_with_keys(args, pipeline) -> int:
     bar.close()
     motions = [(m.prompt, m.joints) for m in result.motions]
     for (prompt, joints), path in zip(motions, output_paths(args.output, len(motions))):
-        written, _ = export_motion(joints, path, fps=spec.fps, units=args.units, rotation_order=args.order.upper())
+        written, _ = export_motion(joints, path, fps=spec.fps, units=args.units, rotation_order=args.order.upper(),
+                                   rig=rig, hand_pose=args.hand_pose)
         print(f"{written[0]}  ({len(joints) / spec.fps:.1f} s, {len(keys)} key poses) {prompt}")
     if args.preview:
         print(f"preview: {export_preview(motions, args.output.with_suffix('.gif'), fps=spec.fps)}")
     print(f"seed: {result.seed}")
     return 0
+
+
+def load_rig(args):
+    """The --rig to export onto, or None; one sentence when it cannot be used."""
+    from keymask.cli.errors import CommandError
+
+    if not getattr(args, "rig", None):
+        return None
+    from keymask.core.mocap.rig_export import RigExportError, read_rig
+
+    if getattr(args, "body", "keys") != "keys":
+        raise CommandError("--rig brings its own proportions: leave out --body.")
+    try:
+        return read_rig(args.rig, mapping=args.rig_mapping)
+    except RigExportError as error:
+        raise CommandError(str(error)) from None
 
 
 def _body(args, keys):
@@ -360,7 +386,8 @@ def run_edit(args) -> int:
     result = edit_motion(pipeline, source, args.prompt, keep, extend_frames=extend, seed=args.seed,
                          settings=_settings(args), progress=progress)
     bar.close()
-    written, _ = export_motion(result.joints, args.output, fps=fps, units=args.units,
+    written, _ = export_motion(result.joints, args.output, fps=fps, units=args.units, rig=load_rig(args),
+                               hand_pose=args.hand_pose,
                                rotation_order=args.order.upper(), reference_frames=result.kept)
     print(f"{written[0]}  ({len(result.joints) / fps:.1f} s, {int(result.kept.sum())} frames kept) {args.prompt}")
     print(f"seed: {result.seed}")

@@ -61,3 +61,29 @@ def test_blender_reads_a_generated_motion_back_to_its_joints(parity_pipeline, bl
     (bvh_path, _), written = export_motion(motion.joints, tmp_path / "generated.bvh")
     in_blender = _blender_joint_positions(blender_executable, bvh_path, tmp_path)
     assert np.abs(in_blender - np.load(tmp_path / "generated.npy")).max() < 1 * MM
+
+
+@pytest.mark.slow
+@pytest.mark.blender
+def test_blender_shows_a_motion_exported_onto_a_mixamo_rig_at_our_joints(blender_executable, tmp_path):
+    """Exported onto a Mixamo-named rig (fingers curled, centimetres), Blender's importer puts every
+    joint that stands for one of ours where the motion on the rig's body has it."""
+    from keymask.core.generation.export import export_motion
+    from keymask.core.mocap.rig_export import read_rig
+    from test_rig_export import MIXAMO_RIG, a_motion, rig_text
+
+    rig_path = tmp_path / "mixamo_rig.bvh"
+    rig_path.write_text(rig_text(MIXAMO_RIG, prefix="mixamorig:"))
+    rig = read_rig(rig_path)
+    (bvh_path, _), expected = export_motion(a_motion().joints(), tmp_path / "on_rig.bvh", rig=rig)
+    json_path = tmp_path / "heads.json"
+    command = [blender_executable, "-b", "--factory-startup", "--python", str(IMPORT_SCRIPT), "--", str(bvh_path),
+               str(json_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and json_path.exists(), result.stdout[-2000:] + result.stderr[-2000:]
+    frames = json.loads(json_path.read_text())["frames"]
+    names = [rig.rest.sources[joint] for joint in SKELETON.joint_names]  # e.g. "mixamorig:LeftArm"
+    heads = np.array([[frame[name] for name in names] for frame in frames])  # (T, 22, 3) Blender axes, cm
+    in_blender = 0.01 * np.stack([heads[..., 0], heads[..., 2], -heads[..., 1]], axis=-1)  # file Y-up, metres
+    assert in_blender.shape == expected.shape
+    assert np.abs(in_blender - expected).max() < 1 * MM

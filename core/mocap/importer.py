@@ -19,6 +19,7 @@ Source frame rate: a BVH's Frame Time; for AMC (which does not state it) `source
 `_<fps>` suffix of the file name (HDM05: `..._120.amc`), else 120 (CMU).
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,23 +88,48 @@ def import_joints(
     return tree_to_joints(tree, mapping=mapping, units=units, up=up, fps=fps, acclaim_metres=acclaim_metres)
 
 
-def import_rest_joints(
+@dataclass(frozen=True)
+class RigRest:
+    """A BVH rig at rest (every rotation zero, root at the origin) and how it maps onto our joints."""
+
+    names: tuple[str, ...]  # the rig's joints (file order), then one `<joint>.end` per End Site
+    positions: np.ndarray  # (J, 3) rest positions, file units and axes
+    sources: dict[str, JointSource]  # our joint -> rig joint (or a point between two)
+    metres_per_unit: float
+    axes: np.ndarray  # (3, 3) ours = axes @ file: turns the file's up axis onto +Y
+
+    def joints(self) -> np.ndarray:
+        """(22, 3) our joints at the rig's rest pose, metres, Y up."""
+        return self.metres_per_unit * place_joints(self.positions[None], self.names, self.sources)[0] @ self.axes.T
+
+
+def read_rig_rest(
     path: str | Path, *, mapping: str | Path | dict | None = None, units: str | float | None = None, up: str | None = None
-) -> np.ndarray:
-    """(22, 3) metres, Y up: a BVH rig's rest pose (every rotation zero, root at the origin) on our joints."""
+) -> RigRest:
+    """The rest pose of a BVH rig of any skeleton the joint-name tables (or `mapping`) place."""
     path = Path(path)
     if path.suffix.lower() != ".bvh":
-        raise MocapImportError(f"Cannot read a rest pose from {path}: expected a .bvh file.")
+        raise MocapImportError(f"Cannot read a rig from {path}: expected a .bvh file.")
     tree = tree_from_bvh(read_bvh(path))
-    translations = np.repeat(tree.translations[:1], 2, axis=0)  # (2, J, 3): two frames, so resampling has an interval
+    translations = tree.translations[:1].copy()  # (1, J, 3)
     translations[:, 0] = 0.0
-    rotations = np.broadcast_to(np.eye(3), (2,) + tree.rotations.shape[1:]).copy()
-    rest = TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time)
+    rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:]).copy()
+    positions = global_positions(TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time))[0]
     if isinstance(mapping, (str, Path)):
         mapping = read_mapping(mapping)
     elif mapping is not None:
         mapping = checked_mapping(mapping)
-    return tree_to_joints(rest, mapping=mapping, units=units, up=up, fps=1.0 / tree.frame_time)[0]
+    sources = resolve_sources(tree.names, mapping)
+    joints = place_joints(positions[None], tree.names, sources)  # (1, 22, 3) file units
+    axes = UP_ROTATIONS[_up_axis(up, joints)]
+    return RigRest(tree.names, positions, sources, _metres_per_unit(units, joints, None), axes)
+
+
+def import_rest_joints(
+    path: str | Path, *, mapping: str | Path | dict | None = None, units: str | float | None = None, up: str | None = None
+) -> np.ndarray:
+    """(22, 3) metres, Y up: a BVH rig's rest pose (every rotation zero, root at the origin) on our joints."""
+    return read_rig_rest(path, mapping=mapping, units=units, up=up).joints()
 
 
 def bvh_motion_to_joints(

@@ -126,10 +126,28 @@ ICLONE = JointTable("iClone / Character Creator", _sided({
     "{side}_wrist": "CC_Base_{side}_Hand",
 }, "L", "R"))
 
+# Unreal Engine mannequin-like rigs (cm, Z up, a `root` bone on the floor above the pelvis; twist
+# bones such as upperarm_twist_01_l hang beside the limb and are not needed).
+UNREAL = JointTable("Unreal mannequin", _sided({
+    "pelvis": "pelvis", "{side}_hip": "thigh_{side}", "spine1": "spine_01", "{side}_knee": "calf_{side}",
+    "spine2": "spine_02", "{side}_ankle": "foot_{side}", "spine3": "spine_03", "{side}_foot": "ball_{side}",
+    "neck": "neck_01", "{side}_collar": "clavicle_{side}", "head": "head",
+    "{side}_shoulder": "upperarm_{side}", "{side}_elbow": "lowerarm_{side}", "{side}_wrist": "hand_{side}",
+}, "l", "r"))
+
+# Blender Rigify's deform bones: DEF-spine starts at the pelvis, .003 is the upper chest, .004 the
+# neck and .006 the head; each limb has a second (twist) segment, e.g. DEF-upper_arm.L.001.
+RIGIFY = JointTable("Rigify", _sided({
+    "pelvis": "DEF-spine", "{side}_hip": "DEF-thigh.{side}", "spine1": "DEF-spine.001", "{side}_knee": "DEF-shin.{side}",
+    "spine2": "DEF-spine.002", "{side}_ankle": "DEF-foot.{side}", "spine3": "DEF-spine.003", "{side}_foot": "DEF-toe.{side}",
+    "neck": "DEF-spine.004", "{side}_collar": "DEF-shoulder.{side}", "head": "DEF-spine.006",
+    "{side}_shoulder": "DEF-upper_arm.{side}", "{side}_elbow": "DEF-forearm.{side}", "{side}_wrist": "DEF-hand.{side}",
+}, "L", "R"))
+
 # Our own BVH export (core/bvh/from_joints.py) names its joints after ours.
 KEYMASK = JointTable("KeyMask", {joint: joint for joint in OUR_JOINTS})
 
-JOINT_TABLES = (KEYMASK, BANDAI, CMU_ASF, CMU_BVH, CMU_BVH_REDUCED, MIXAMO, ICLONE)
+JOINT_TABLES = (KEYMASK, BANDAI, CMU_ASF, CMU_BVH, CMU_BVH_REDUCED, MIXAMO, ICLONE, UNREAL, RIGIFY)
 
 _PREFIX = re.compile(r"^(?:.*:|mixamorig\d*_?)", re.IGNORECASE)
 
@@ -178,7 +196,7 @@ def resolve_sources(names: tuple[str, ...], mapping: dict[str, JointSource] | No
         unplaced = [joint for joint in OUR_JOINTS if joint not in mapping]
         shown = ", ".join(missing[1][:4]) + (", ..." if len(missing[1]) > 4 else "")
         raise UnknownSkeletonError(
-            f"No known rig (Bandai, CMU, HDM05, Mixamo, iClone, KeyMask) fits this skeleton: the closest, {missing[0]}, "
+            f"No known rig (Bandai, CMU, HDM05, Mixamo, iClone, Unreal, Rigify, KeyMask) fits this skeleton: the closest, {missing[0]}, "
             f"lacks {len(missing[1])} of its joints ({shown}); give a joint mapping file (JSON, our joint name -> "
             f"yours) for the {len(unplaced)} joints it cannot place."
         )
