@@ -94,6 +94,9 @@ def add_parser(subparsers) -> None:
                           help="whose proportions the motion is delivered on: 'keys' (the first 3D key pose file's, "
                                "else the model's; default), 'model', a preset (average, bandai-actor, hdm05-actor, "
                                "cmu-actor), a 3D key pose .json, or a rig .bvh (its rest pose) or rig.bvh@FRAME")
+    generate.add_argument("--path", type=Path, default=None, metavar="PATH.json",
+                          help="a root path on the floor for the pelvis to follow: {\"format\": \"keymask-path\", "
+                               "\"points\": [[x, z], ...], \"times\": [seconds, ...] (optional)}")
     generate.add_argument("--body-mapping", type=Path, default=None, metavar="JSON",
                           help="joint mapping for a --body rig the joint-name tables do not know (our joint -> yours)")
     generate.add_argument("--no-cleanup", action="store_true",
@@ -196,12 +199,15 @@ def run_generate(args) -> int:
     pipeline = load_pipeline(args.model, args.clip_weights, args.backend)
     fps = pipeline.spec.fps
     rig = load_rig(args)
+    path = _path(args)
     if args.key_pose:
-        return _generate_with_keys(args, pipeline, rig)
+        return _generate_with_keys(args, pipeline, rig, path)
     if args.prompts:
         entries = read_prompt_file(args.prompts)
     else:
         frames = args.frames if args.seconds is None else int(round(args.seconds * fps))
+        if frames is None and path is not None and path.end_time() is not None:
+            frames = int(np.ceil((path.end_time() * fps + 1) / pipeline.spec.frames_per_token)) * pipeline.spec.frames_per_token
         entries = [(args.prompt, frames)]
     settings = _settings(args)
     cleanup = None if args.no_cleanup else CleanupSettings()
@@ -235,6 +241,9 @@ def run_generate(args) -> int:
             motions.append((prompt, motion.joints))
         seeds.append(seed)
     bar.close()
+    body = rig.body() if rig is not None else _body(args, [])
+    if body is not None or path is not None:
+        motions = [(prompt, _delivered(joints, body, path, fps)) for prompt, joints in motions]
 
     paths = output_paths(args.output, len(motions))
     for (prompt, joints), path in zip(motions, paths):
@@ -295,7 +304,34 @@ def _time_to_frames(text: str, fps: float, frames_allowed: bool = False) -> int 
         return None
 
 
-def _generate_with_keys(args, pipeline, rig) -> int:
+def _path(args):
+    """The --path to follow, or None; one sentence when it cannot be read."""
+    from keymask.cli.errors import CommandError
+    from keymask.conditioning.paths import PathError, read_path
+
+    if getattr(args, "path", None) is None:
+        return None
+    try:
+        return read_path(args.path)
+    except PathError as error:
+        raise CommandError(str(error)) from None
+
+
+def _delivered(joints, body, path, fps):
+    """The motion on `body`, its pelvis on `path` (one sentence when the path cannot be followed)."""
+    from keymask.cli.errors import CommandError
+    from keymask.conditioning.keyed_generation import refine_motion
+    from keymask.conditioning.paths import PathError
+
+    try:
+        return refine_motion(joints, [], body=body, path=path).astype(joints.dtype)
+    except PathError as error:
+        raise CommandError(str(error)) from None
+
+
+def _generate_with_keys(args, pipeline, rig, path) -> int:
+    import numpy as np
+
     from keymask.cli.errors import CommandError
     from keymask.conditioning.keyed_generation import KeyFrame, generate_with_key_poses, read_key_pose
     from keymask.core.generation.cleanup import CleanupSettings
@@ -309,12 +345,21 @@ def _generate_with_keys(args, pipeline, rig) -> int:
     last = max(k.frame + k.hold for k in keys)
     if args.frames is not None or args.seconds is not None:
         frames = args.frames if args.seconds is None else int(round(args.seconds * spec.fps))
-    else:  # at least 4 s, and a second past the last key (chained windows past one window)
+    else:  # at least 4 s, a second past the last key (chained windows past one window), the path's duration
         frames = max(4 * spec.fps, last + spec.fps)
+        if path is not None and path.end_time() is not None:
+            frames = max(frames, int(np.ceil((path.end_time() * spec.fps + 1) / spec.frames_per_token)) * spec.frames_per_token)
+    if path is not None:
+        from keymask.conditioning.paths import PathError, check_path
+
+        try:
+            check_path(path, int(round(frames / spec.frames_per_token)) * spec.frames_per_token, spec.fps)
+        except PathError as error:
+            raise CommandError(str(error)) from None
     body = rig.body() if rig is not None else _body(args, keys)
     bar, progress = _progress_bar()
     result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
-                                     seed=args.seed, settings=_settings(args), body=body,
+                                     seed=args.seed, settings=_settings(args), body=body, path=path,
                                      cleanup=None if args.no_cleanup else CleanupSettings(), progress=progress)
     bar.close()
     motions = [(m.prompt, m.joints) for m in result.motions]

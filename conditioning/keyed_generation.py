@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from keymask.conditioning.key_tokens import context_tokens, hold_tokens
+from keymask.conditioning.paths import RootPath
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import CONSTRAINTS, DEFAULT_EASE, KeyTiming, refine_to_keys
 from keymask.core.animation import Body
@@ -86,11 +87,13 @@ def generate_with_key_poses(pipeline: MotionPipeline, prompts: Sequence[str], ke
                             settings: SamplingSettings | None = None,
                             cleanup: CleanupSettings | None = CleanupSettings(),
                             key_settings: KeySettings = KeySettings(), body: Body | None = None,
-                            progress: Progress | None = None, cancel: Cancel | None = None) -> GenerationResult:
+                            path: RootPath | None = None, progress: Progress | None = None,
+                            cancel: Cancel | None = None) -> GenerationResult:
     """`samples` motions per prompt, prompt i lasting frames[i] frames and passing through keys[i].
 
     One batched pass (two with the "context" token method), as MotionPipeline.__call__. The
-    motions are delivered on `body` (default: the model's proportions), bones rigid in every frame.
+    motions are delivered on `body` (default: the model's proportions), bones rigid in every frame,
+    the pelvis on `path` (paths.py) when one is given.
     """
     spec = pipeline.spec
     if key_settings.token_method not in TOKEN_METHODS:
@@ -106,7 +109,7 @@ def generate_with_key_poses(pipeline: MotionPipeline, prompts: Sequence[str], ke
     if max(n_tokens) > spec.max_tokens:
         return _generate_long_with_keys(pipeline, prompts, keys, lengths, samples=samples, seed=seed,
                                         settings=settings, cleanup=cleanup, key_settings=key_settings, body=body,
-                                        progress=progress, cancel=cancel)
+                                        path=path, progress=progress, cancel=cancel)
     per_sample_keys = [motion_keys for motion_keys in keys for _ in range(samples)]  # B lists
     text = pipeline.text_encoder.encode(list(prompts))
     common = dict(samples=samples, settings=settings, text_embedding=text, cleanup=cleanup, progress=progress,
@@ -138,14 +141,16 @@ def generate_with_key_poses(pipeline: MotionPipeline, prompts: Sequence[str], ke
 
     # 3. Through every key exactly.
     if key_settings.refine:
-        result.motions = [replace(m, joints=refine_motion(m.joints, motion_keys, key_settings.refine_radius, body)
-                                  .astype(np.float32)) for m, motion_keys in zip(result.motions, per_sample_keys)]
+        result.motions = [replace(m, joints=refine_motion(m.joints, motion_keys, key_settings.refine_radius, body,
+                                                          path).astype(np.float32))
+                          for m, motion_keys in zip(result.motions, per_sample_keys)]
     return result
 
 
 def _generate_long_with_keys(pipeline: MotionPipeline, prompts: Sequence[str], keys: Sequence[Sequence[KeyFrame]],
                              lengths: list[int], *, samples: int, seed: int | None, settings, cleanup,
-                             key_settings: KeySettings, body: Body | None, progress, cancel) -> GenerationResult:
+                             key_settings: KeySettings, body: Body | None, path: RootPath | None, progress,
+                             cancel) -> GenerationResult:
     """Motions past one window: chained windows (long_motion.py) with the key tokens held in
     whichever window holds them, one motion at a time; the same steps as the one-window case."""
     from keymask.core.generation.long_motion import generate_long
@@ -169,7 +174,7 @@ def _generate_long_with_keys(pipeline: MotionPipeline, prompts: Sequence[str], k
             motion = generate_long(pipeline, prompt, frames, seed=motion_seed, fixed=fixed, **common)
             if key_settings.refine:
                 motion = replace(motion, joints=refine_motion(motion.joints, motion_keys, key_settings.refine_radius,
-                                                              body).astype(np.float32))
+                                                              body, path).astype(np.float32))
             motions.append(replace(motion, sample=sample))
     return GenerationResult(motions, seed, settings or SamplingSettings())
 
@@ -191,7 +196,7 @@ def read_key_pose(path, *, person: int | None = None) -> KeyPose3D:
 
 
 def refine_motion(joints: np.ndarray, keys: Sequence[KeyFrame], ease: int = DEFAULT_EASE,
-                  body: Body | None = None) -> np.ndarray:
-    """The motion (T, J, 3) through its keys on `body` (default: its own), each placed against the
-    motion's own frame, easing over `ease` frames unless a key says otherwise."""
-    return refine_to_keys(joints, [(k.frame, k.pose, k.constrain, k.timing(ease)) for k in keys], body)
+                  body: Body | None = None, path: RootPath | None = None) -> np.ndarray:
+    """The motion (T, J, 3) through its keys on `body` (default: its own), its pelvis on `path`,
+    each key placed against the motion's own frame, easing over `ease` frames unless it says otherwise."""
+    return refine_to_keys(joints, [(k.frame, k.pose, k.constrain, k.timing(ease)) for k in keys], body, path)

@@ -18,7 +18,7 @@ joint rotations on one body), so every bone keeps its length in every frame:
 3. Blending: each joint's local rotation L(t) becomes L(t) @ D^w(t), where D = L(c)^-1 @ L_key
    is the rotation still missing at the nearest frame c of the key's span, in the joint's own
    frame, and D^w its fraction w (same axis, w times the angle). The root path moves by w times
-   the missing offset.
+   the missing offset (only in height for "body" keys on a drawn root path, which owns x and z).
 All functions are pure; joint positions are (T, J, 3) metres, Y up.
 """
 
@@ -73,6 +73,7 @@ class PlacedKey:
     frame: int
     target: PoseTarget
     timing: KeyTiming = KeyTiming()
+    holds_floor_position: bool = True  # False: the pelvis keeps the motion's own x, z (a root path owns them)
 
     @property
     def end(self) -> int:
@@ -122,18 +123,21 @@ def pose_error(pose: np.ndarray, target: np.ndarray) -> float:
 
 
 def bone_direction_error(pose: np.ndarray, target: np.ndarray) -> float:
-    """Mean angle (degrees) between the limb and spine bones of two poses (J, 3), facing aligned as
-    pose_error: the key error that does not depend on proportions. The bones from the pelvis to
-    the hips and spine, and from the chest to the neck and collars, are left out: their angles
-    to each other are the body's build (hip width, shoulder height), not its pose."""
-    a = np.asarray(pose, dtype=np.float64) - pose[0]
-    b = np.asarray(target, dtype=np.float64) - target[0]
-    angle = np.arctan2((b[:, 0] * a[:, 2] - b[:, 2] * a[:, 0]).sum(), (b[:, 0] * a[:, 0] + b[:, 2] * a[:, 2]).sum())
-    a = turn_about_y(a, angle)
+    """Mean angle (degrees) between the limb and spine bones of two poses (J, 3), once `pose` is
+    turned about +Y to fit the target's bone directions best: the key error that does not depend
+    on proportions. The bones from the pelvis to the hips and spine, and from the chest to the
+    neck and collars, are left out: their angles to each other are the body's build (hip width,
+    shoulder height), not its pose."""
     children = np.array(POSED_BONES)
     parents = np.array([HUMANML3D_SKELETON.parents[c] for c in children])
-    bones_a, bones_b = a[children] - a[parents], b[children] - b[parents]  # (B, 3)
-    cosine = (bones_a * bones_b).sum(-1) / (np.linalg.norm(bones_a, axis=-1) * np.linalg.norm(bones_b, axis=-1))
+
+    def unit_bones(joints):
+        bones = np.asarray(joints, dtype=np.float64)[children] - np.asarray(joints, dtype=np.float64)[parents]
+        return bones / np.linalg.norm(bones, axis=-1, keepdims=True)  # (B, 3)
+
+    a, b = unit_bones(pose), unit_bones(target)
+    angle = np.arctan2((b[:, 0] * a[:, 2] - b[:, 2] * a[:, 0]).sum(), (b[:, 0] * a[:, 0] + b[:, 2] * a[:, 2]).sum())
+    cosine = (turn_about_y(a, angle) * b).sum(-1)
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
 
 
@@ -223,7 +227,10 @@ def refine_animation(animation: Animation, keys: list[PlacedKey]) -> Animation:
         nearest = np.clip(t, key.frame, min(key.end, n_frames - 1))  # (T,) frame of the span each frame eases from
         missing = np.swapaxes(animation.rotations[nearest], -1, -2) @ key.target.rotations  # (T, J, 3, 3)
         rotations = rotations @ rotation_power(missing, weights[:, k, None])
-        root = root + weights[:, k, None] * (key.target.root - animation.root[nearest])
+        missing_root = key.target.root - animation.root[nearest]  # (T, 3)
+        if not key.holds_floor_position:
+            missing_root[:, [0, 2]] = 0.0
+        root = root + weights[:, k, None] * missing_root
     return Animation(root, rotations, animation.body)
 
 
@@ -238,12 +245,17 @@ def rotation_power(rotations: np.ndarray, fraction: np.ndarray) -> np.ndarray:
 
 
 def refine_to_keys(joints: np.ndarray, keys: list[tuple[int, KeyPose3D, str, KeyTiming]],
-                   body: Body | None = None) -> np.ndarray:
+                   body: Body | None = None, path=None, fps: float = 20.0) -> np.ndarray:
     """(T, J, 3) the motion through its keys (frame, pose, constrain, timing), rigid on `body`
-    (default: the motion's own median bone lengths)."""
+    (default: the motion's own median bone lengths), its pelvis on `path` (paths.RootPath) first."""
     animation = animate(joints)
     if body is not None:
         animation = animation.on_body(body)
-    placed = [PlacedKey(frame, place_key(pose, animation, frame, constrain), timing)
+    if path is not None:
+        from keymask.conditioning.paths import follow_path
+
+        animation = animate(follow_path(animation.joints(), path, fps))
+    placed = [PlacedKey(frame, place_key(pose, animation, frame, constrain), timing,
+                        holds_floor_position=path is None or constrain == "root")
               for frame, pose, constrain, timing in keys]
     return refine_animation(animation, placed).joints()

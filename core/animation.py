@@ -81,11 +81,12 @@ def body_of(joints: np.ndarray, name: str = "custom") -> Body:
     if positions.shape[1:] != (HUMANML3D_SKELETON.n_joints, 3) or not np.isfinite(positions).all():
         raise BodyError(f"A body is measured on finite (frames, {HUMANML3D_SKELETON.n_joints}, 3) joints; got "
                         f"{joints.shape}.")
-    offsets = rest_offsets_from_motion(positions, HUMANML3D_SKELETON)
-    short = [HUMANML3D_SKELETON.joint_names[j] for j in range(1, len(offsets)) if np.linalg.norm(offsets[j]) < 1e-4]
+    parents = list(HUMANML3D_SKELETON.parents[1:])
+    lengths = np.median(np.linalg.norm(positions[:, 1:] - positions[:, parents], axis=-1), axis=0)  # (J-1,)
+    short = [HUMANML3D_SKELETON.joint_names[j + 1] for j in np.flatnonzero(lengths < 1e-4)]
     if short:
         raise BodyError(f"The pose has bones of zero length (ending at {', '.join(short)}): its joints coincide.")
-    return Body(offsets, name)
+    return Body(rest_offsets_from_motion(positions, HUMANML3D_SKELETON), name)
 
 
 @lru_cache(maxsize=1)

@@ -28,12 +28,20 @@ from keymask.core.training.data import read_split
 EVALUATION_FRAME_STEP = 10  # every half second of motion
 
 
-def split_poses(dataset_dir: str | Path, split: str, frame_step: int = 1) -> np.ndarray:
-    """(N, 22, 3) float32 canonical poses: every `frame_step`-th frame of every clip of `split`."""
+def split_poses(dataset_dir: str | Path, split: str, frame_step: int = 1, *, actors: bool = False) -> np.ndarray:
+    """(N, 22, 3) float32 canonical poses: every `frame_step`-th frame of every clip of `split`,
+    on the template skeleton (the features) or, with `actors`, on each actor's own (joints/; the
+    joined two-action clips, which have no joints of their own, are left out)."""
     dataset_dir = Path(dataset_dir)
     poses = []
     for clip_id in read_split(dataset_dir, split):
-        joints = recover_from_ric(np.load(dataset_dir / "features" / f"{clip_id}.npy"))  # (T, 22, 3)
+        if actors:
+            path = dataset_dir / "joints" / f"{clip_id}.npy"
+            if not path.exists():
+                continue
+            joints = np.load(path)  # (T, 22, 3) the actor's skeleton
+        else:
+            joints = recover_from_ric(np.load(dataset_dir / "features" / f"{clip_id}.npy"))  # (T, 22, 3)
         poses.append(canonical_pose(joints[::frame_step]).astype(np.float32))
     if not poses:
         raise ValueError(f"The '{split}' split of {dataset_dir} has no clips.")

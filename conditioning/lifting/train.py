@@ -1,10 +1,14 @@
 """Training the pose lifter on the train split's poses, seen through fresh random cameras.
 
 Every `frame_step`-th frame of every training clip (the mirrored clips included) is one canonical
-pose. Each batch projects its poses through new random cameras (CameraSampler) and spoils the
-views as a detector or a hand drawing would: pixel noise of a random size per pose, face points
-hidden when they turn away from the camera, and a few random keypoints dropped. The loss is the
-mean per-joint distance (MPJPE, metres) to the root-relative canonical pose.
+pose, on the actor's own skeleton (`actors`; else the template's). Each batch gives its poses new
+proportions (every bone scaled, the whole body and each limb by its own random factor), projects
+them through new random cameras (CameraSampler) and spoils the views as a detector or a hand
+drawing would: keypoints placed as different detectors place them (OpenPose's neck anywhere from
+between the shoulders to the neck joint, the face points moved within a few centimetres, the hip
+points lower and wider), pixel noise of a random size per pose, face points hidden when they turn
+away from the camera, and a few random keypoints dropped. The loss is the mean per-joint distance
+(MPJPE, metres) to the root-relative canonical pose with its new proportions.
 
 Every `val_every` steps the run stops, measures the val split (evaluate.py, fixed cameras) and
 logs it to `<output>/lifter_val.csv` (and .png); the training loss goes to `<output>/lifter.csv`.
@@ -25,9 +29,11 @@ from keymask.conditioning.lifting.projection import (
     add_pixel_noise,
     coco18_from_joints,
     drop_joints,
+    head_frame,
     occluded_face,
     project,
 )
+from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.training.data import read_split
 from keymask.core.training.distributed import Distributed
 from keymask.core.training.log import TrainingLog
@@ -50,6 +56,10 @@ class LifterTrainingConfig(RunConfig):
     face_occlusion: float = 0.5  # chance that a pose loses the face points turned away from the camera
     drop_probability: float = 0.5  # chance that a pose loses some random keypoints ...
     max_dropped: int = 4  # ... 1 to this many, of all 18
+    actors: bool = True  # poses on each actor's own skeleton (the dataset's joints/), not the template
+    body_scale: float = 0.12  # each pose's body is scaled by a factor within 1 +- this ...
+    limb_scale: float = 0.08  # ... and each limb and the spine by its own factor within 1 +- this
+    keypoint_jitter: bool = True  # place the neck, face and hip points as different detectors do
     val_every: int = 1000
     val_frame_step: int = EVALUATION_FRAME_STEP
 
@@ -60,10 +70,55 @@ class LifterTrainingConfig(RunConfig):
         return values
 
 
+# Joints whose bone (from the parent) each limb factor scales, by limb.
+LIMBS = {
+    "left leg": ("left_knee", "left_ankle", "left_foot"), "right leg": ("right_knee", "right_ankle", "right_foot"),
+    "left arm": ("left_shoulder", "left_elbow", "left_wrist"), "right arm": ("right_shoulder", "right_elbow", "right_wrist"),
+    "spine": ("spine1", "spine2", "spine3", "neck", "head"),
+    "hips": ("left_hip", "right_hip"), "shoulders": ("left_collar", "right_collar"),
+}
+
+
+def new_proportions(poses: np.ndarray, config: LifterTrainingConfig, rng: np.random.Generator) -> np.ndarray:
+    """(B, J, 3) the poses with every bone's direction kept and its length scaled (module docstring)."""
+    skeleton = HUMANML3D_SKELETON
+    n = len(poses)
+    factors = np.repeat(rng.uniform(1 - config.body_scale, 1 + config.body_scale, (n, 1)), skeleton.n_joints, axis=1)
+    for joints in LIMBS.values():
+        factors[:, [skeleton.index(j) for j in joints]] *= rng.uniform(1 - config.limb_scale, 1 + config.limb_scale, (n, 1))
+    out = np.zeros_like(poses, dtype=np.float64)
+    for child, parent in enumerate(skeleton.parents):
+        if parent >= 0:
+            out[:, child] = out[:, parent] + factors[:, child, None] * (poses[:, child] - poses[:, parent])
+    return out
+
+
+def detector_keypoints(poses: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(B, 18, 3) COCO-18 points of poses (B, J, 3), placed as a random detector would place them."""
+    points = coco18_from_joints(poses)  # (B, 18, 3)
+    n = len(poses)
+    index = HUMANML3D_SKELETON.index
+    neck_joint = poses[:, index("neck")]
+    points[:, 1] += rng.uniform(0.0, 0.7, (n, 1)) * (neck_joint - points[:, 1])  # shoulders' middle -> neck joint
+    forward, up, left = head_frame(poses)  # (B, 3) each
+    head_shift = rng.normal(0.0, 0.015, (n, 3))
+    for keypoint in (0, 14, 15, 16, 17):
+        shift = head_shift + rng.normal(0.0, 0.008, (n, 3))  # (forward, up, left) metres
+        points[:, keypoint] += shift[:, :1] * forward + shift[:, 1:2] * up + shift[:, 2:] * left
+    across = poses[:, index("left_hip")] - poses[:, index("right_hip")]
+    across /= np.linalg.norm(across, axis=-1, keepdims=True)
+    wider, lower = rng.uniform(-0.01, 0.03, (n, 1)), rng.uniform(-0.01, 0.05, (n, 1))
+    points[:, 11] += wider * across - lower * up  # left hip
+    points[:, 8] += -wider * across - lower * up  # right hip
+    return points
+
+
 def training_batch(poses: np.ndarray, config: LifterTrainingConfig, rng: np.random.Generator):
     """Inputs (B, 3K) float32 and targets (B, J, 3) float32 of canonical poses (B, J, 3)."""
     n = len(poses)
-    points = coco18_from_joints(poses)  # (B, 18, 3)
+    if config.body_scale or config.limb_scale:
+        poses = new_proportions(poses, config, rng)
+    points = detector_keypoints(poses, rng) if config.keypoint_jitter else coco18_from_joints(poses)  # (B, 18, 3)
     camera = config.cameras.sample(rng, n)
     keypoints = add_pixel_noise(project(points, camera), rng.uniform(0.0, config.max_noise_px, n), rng)
     confidence = np.ones((n, 18))
@@ -98,9 +153,9 @@ def train_lifter(config: LifterTrainingConfig, progress: bool = True, stop_after
     deadline = None if stop_after_seconds is None else time.monotonic() + stop_after_seconds
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    poses = split_poses(config.dataset_dir, "train", config.frame_step)
+    poses = split_poses(config.dataset_dir, "train", config.frame_step, actors=config.actors)
     has_val = bool(read_split(Path(config.dataset_dir), "val"))  # a small test build may have none
-    val_poses = split_poses(config.dataset_dir, "val", config.val_frame_step) if has_val else None
+    val_poses = split_poses(config.dataset_dir, "val", config.val_frame_step, actors=config.actors) if has_val else None
     torch.manual_seed(config.seed)
     model = PoseLifter(config.model)
 
