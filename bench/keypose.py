@@ -166,8 +166,9 @@ def main() -> None:
     parser.add_argument("--radius", type=int, default=KeySettings().refine_radius,
                         help="frames over which refinement fades out (default: %(default)s)")
     parser.add_argument("--no-2d", action="store_true", help="skip the projected-and-lifted rows")
-    parser.add_argument("--rows", choices=("all", "template", "real"), default="all",
-                        help="the template rows (issue 5), the real-proportion rows (issue 12), or both")
+    parser.add_argument("--rows", choices=("all", "template", "real", "path"), default="all",
+                        help="the template rows (issue 5), the real-proportion rows (issue 12), the root-path rows, "
+                             "or the first two")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
@@ -213,6 +214,9 @@ def main() -> None:
 
     if args.rows == "real":
         real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames, text, started)
+        return
+    if args.rows == "path":
+        path_rows(args, pipeline, evaluator, bench, real_joints, prompts, lengths, text, started)
         return
 
     rows = [scores("real clips", real_joints, None)]
@@ -332,6 +336,40 @@ def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames
             json.dump({"rows": rows, "lift_pa_mpjpe_mm": float(pa.mean()), "lift_pa_max_mm": float(pa.max()),
                        "lift_root_relative_mm": float(rr.mean()), "clips": len(prompts), "keys": args.keys,
                        "seed": args.seed}, handle, indent=1)
+
+
+def path_rows(args, pipeline, evaluator, bench, real_joints, prompts, lengths, text, started) -> None:
+    """Each test clip's own pelvis path (a point every 0.25 s, with its times) given as a --path."""
+    from keymask.conditioning.keyed_generation import refine_motion
+    from keymask.conditioning.paths import RootPath
+
+    paths = [RootPath(j[::5, 0][:, [0, 2]], np.arange(0, len(j), 5) / 20.0) for j in real_joints]
+
+    def row(name: str, motions: list[np.ndarray]) -> dict:
+        features = [joints_to_features(np.concatenate([m, m[-1:]])) for m in motions]
+        embedded = embed_motions(evaluator, features)
+        error = [np.linalg.norm(m[:, 0, [0, 2]] - p.positions(len(m), 20.0), axis=-1).mean() for m, p in zip(motions, paths)]
+        result = {"row": name, "pelvis to path cm": 100 * float(np.mean(error)), "FID": frechet_distance(embedded, bench.train_motion),
+                  "R-precision top-3": float(r_precision(text, embedded, group_size=32, seed=args.seed)[2])}
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k != "row"), flush=True)
+        return result
+
+    rows = [row("real clips", real_joints)]
+    text_only = []
+    for start in range(0, len(prompts), args.batch):
+        part = slice(start, start + args.batch)
+        result = pipeline(prompts[part], frames=lengths[part], seed=args.seed + start, cleanup=CleanupSettings())
+        text_only += [m.joints.astype(np.float64) for m in result.motions]
+    rows.append(row("text only (no path)", text_only))
+    rows.append(row("text + the clip's root path (--path)", [refine_motion(m, [], path=p) for m, p in zip(text_only, paths)]))
+    print(f"\nroot paths, test split: {len(prompts)} clips, seed {args.seed}, {time.perf_counter() - started:.0f} s\n")
+    print("| row | pelvis to path (cm) | FID (vs train) | R-precision top-3 |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['row']} | {r['pelvis to path cm']:.2f} | {r['FID']:.3f} | {r['R-precision top-3']:.3f} |")
+    print(f"\nFID with the path / text only: {rows[2]['FID'] / rows[1]['FID']:.2f}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"rows": rows, "clips": len(prompts), "seed": args.seed}, handle, indent=1)
 
 
 if __name__ == "__main__":

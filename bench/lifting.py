@@ -2,7 +2,8 @@
 
     python bench/lifting.py [--dataset DIR] [--lifter FOLDER] [--frame-step N] [--seed S] [--picture PNG]
 
-Every N-th frame (default 10) of every test clip is projected through a fixed, seeded random
+Every N-th frame (default 10) of every test clip, on the template skeleton and then on the actor's
+own skeleton (the dataset's joints/), is projected through a fixed, seeded random
 camera (conditioning/lifting/projection.py: CameraSampler's defaults) and lifted back with the
 numpy lifter. Prints P-MPJPE (after scale + rotation + translation alignment per pose) and
 root-relative MPJPE (no alignment; the canonical frame: pelvis at the origin, facing +Z) for
@@ -29,8 +30,7 @@ from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
 from keymask.conditioning.lifting.numpy_lifter import NumpyPoseLifter
 from keymask.conditioning.lifting.projection import canonical_pose
 from keymask.conditioning.poses import COCO18_LIMBS
-from keymask.core.data.bandai import LICENSE_NOTE
-from keymask.core.features import recover_from_ric
+from keymask.core.data.sources import BANDAI_LICENSE
 from keymask.core.paths import default_dataset_dir
 from keymask.core.preview import project as view_3d
 from keymask.core.preview import save_png
@@ -114,7 +114,7 @@ def picture(lifter, dataset_dir: Path, seed: int) -> Image.Image:
                                ("walk-turn-left", {"dropped": 3})):
         clip_id = next(c for c, r in sorted(records.items()) if r["split"] == "test" and r["content"] == content
                        and not r["mirrored"])
-        joints = recover_from_ric(np.load(dataset_dir / "features" / f"{clip_id}.npy"))
+        joints = np.load(dataset_dir / "joints" / f"{clip_id}.npy")  # the actor's own skeleton
         picks.append((clip_id, canonical_pose(joints[len(joints) // 2])[None], condition))
 
     panel, header = 230, 34
@@ -134,7 +134,7 @@ def picture(lifter, dataset_dir: Path, seed: int) -> Image.Image:
         draw_3d(draw, lifted[0], truth[0], (x, header + 2 * panel, x + panel, header + 3 * panel), 90.0)
     draw.text((6, header + 3 * panel + 4), "rows: the 2D input; the lifted 3D pose (colour) over the truth (grey) "
               "from the front-left; from the side. Errors: root-relative / aligned.", fill=(90, 90, 90))
-    draw.text((6, header + 3 * panel + 18), LICENSE_NOTE.split(": attribution")[0] + ".", fill=(90, 90, 90))
+    draw.text((6, header + 3 * panel + 18), BANDAI_LICENSE.split(": attribution")[0] + ".", fill=(90, 90, 90))
     return image
 
 
@@ -149,14 +149,14 @@ def main() -> None:
     dataset = args.dataset or default_dataset_dir()
 
     lifter = NumpyPoseLifter.from_folder(args.lifter)
-    poses = split_poses(dataset, "test", args.frame_step)
-    started = time.perf_counter()
-    table = metrics_table(lifter, poses, args.seed)
-    elapsed = time.perf_counter() - started
     print(f"lifter: {args.lifter} (width {lifter.config.width}, {lifter.config.blocks} blocks, numpy)")
-    print(f"test split: {len(poses)} poses (every {args.frame_step}th frame), one random camera each "
-          f"(seed {args.seed}); the three measures took {elapsed:.1f} s")
-    print("\n".join(table))
+    for actors, what in ((False, "on the template skeleton"), (True, "on each actor's own skeleton")):
+        poses = split_poses(dataset, "test", args.frame_step, actors=actors)
+        started = time.perf_counter()
+        table = metrics_table(lifter, poses, args.seed)
+        print(f"\ntest split {what}: {len(poses)} poses (every {args.frame_step}th frame), one random camera each "
+              f"(seed {args.seed}); the three measures took {time.perf_counter() - started:.1f} s")
+        print("\n".join(table))
     save_png(picture(lifter, dataset, args.seed), args.picture)
     print(f"picture: {args.picture}")
 

@@ -39,6 +39,9 @@ def add_parser(subparsers) -> None:
     lift.add_argument("pose", type=Path, help="a 2D pose JSON")
     lift.add_argument("-o", "--output", type=Path, required=True, help="3D key pose JSON to write")
     lift.add_argument("--person", type=int, default=None, help="which person in a file holding several (1 = first)")
+    lift.add_argument("--mirror", action="store_true",
+                      help="lift the other reading of a pose without face points: facing away instead of towards "
+                           "the camera (a 2D skeleton alone cannot tell them apart)")
     lift.add_argument("--preview", type=Path, default=None, metavar="PNG",
                       help="also write the 2D input beside the 3D skeleton (front and side)")
     lift.set_defaults(run=run_lift)
@@ -84,12 +87,19 @@ def run_extract(args) -> int:
 
 
 def run_lift(args) -> int:
-    from keymask.conditioning.lifting.lift import lift_pose
+    import sys
+
+    from keymask.conditioning.lifting.lift import is_ambiguous, lift_pose
     from keymask.conditioning.pose_files import read_pose2d, write_keypose3d
     from keymask.conditioning.render import render_pose_preview, save_png
 
     pose2d = read_pose2d(args.pose, person=args.person)
-    pose3d = lift_pose(pose2d)
+    pose3d = lift_pose(pose2d, mirror=args.mirror)
+    if is_ambiguous(pose2d):
+        reading, other = ("away from", "towards") if args.mirror else ("towards", "away from")
+        print(f"keymask: warning: {args.pose} has no nose, eye or ear, so the body could face the camera or away from "
+              f"it; lifted as facing {reading} the camera ({'leave out' if args.mirror else 'add'} --mirror for "
+              f"{other}).", file=sys.stderr)
     write_keypose3d(args.output, pose3d)
     print(f"{args.output}  (22 joints, metres, pelvis at the origin, facing +Z)")
     if args.preview:

