@@ -333,8 +333,7 @@ def _generate_with_keys(args, pipeline, rig, path) -> int:
     import numpy as np
 
     from keymask.cli.errors import CommandError
-    from keymask.conditioning.keyed_generation import KeyFrame, generate_with_key_poses, read_key_pose
-    from keymask.core.generation.cleanup import CleanupSettings
+    from keymask.conditioning.keyed_generation import KEYED_CLEANUP, KeyFrame, generate_with_key_poses, read_key_pose
     from keymask.core.generation.export import export_motion, export_preview, output_paths
 
     if args.prompts:
@@ -360,7 +359,7 @@ def _generate_with_keys(args, pipeline, rig, path) -> int:
     bar, progress = _progress_bar()
     result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
                                      seed=args.seed, settings=_settings(args), body=body, path=path,
-                                     cleanup=None if args.no_cleanup else CleanupSettings(), progress=progress)
+                                     cleanup=None if args.no_cleanup else KEYED_CLEANUP, progress=progress)
     bar.close()
     motions = [(m.prompt, m.joints) for m in result.motions]
     for (prompt, joints), path in zip(motions, output_paths(args.output, len(motions))):

@@ -147,3 +147,14 @@ def test_the_command_line_takes_hold_ease_body_path_and_rig(tmp_path, capsys, mo
         code, errors = keymask("generate", "a person walks", "--seconds", "2", *args, "-o", "bad.bvh")
         assert code != 0 and message in errors and "Traceback" not in errors
         assert not (tmp_path / "bad.bvh").exists()
+
+
+def test_keys_in_a_long_motion_work_with_official_checkpoints(parity_pipeline):
+    """The official-format (torch) models through the same keyed path, past one window."""
+    pose = a_motion(5).joints()[4]
+    frames = parity_pipeline.spec.max_frames + 80
+    keys = [KeyFrame(KeyPose3D(canonical_pose(pose)), frames - 20)]
+    result = generate_with_key_poses(parity_pipeline, ["a person walks"], [keys], frames=frames, seed=0)
+    joints = result.motions[0].joints.astype(np.float64)
+    assert len(joints) == frames // 4 * 4 and np.isfinite(joints).all()
+    assert bone_direction_error(joints[frames - 20], pose) < 0.5
