@@ -162,3 +162,21 @@ def test_a_rig_without_a_body_is_one_sentence(tmp_path):
         rig_path = tmp_path / "mixamo.bvh"
         rig_path.write_text(rig_text(MIXAMO_RIG))
         motion_onto_rig(a_motion(3), read_rig(rig_path), hand_pose="claw")
+
+
+def test_a_mapping_naming_joints_the_rig_lacks_is_one_sentence(tmp_path):
+    import json
+
+    rig_path = tmp_path / "rig.bvh"
+    rig_path.write_text(rig_text(MIXAMO_RIG))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"pelvis": "Root", "head": "Head"}))
+    with pytest.raises(RigExportError, match="places 'pelvis' at 'Root', which this skeleton does not have"):
+        read_rig(rig_path, mapping=mapping)
+    custom = tmp_path / "custom.bvh"  # a rig no table knows, placed by a full mapping
+    custom.write_text(rig_text(MIXAMO_RIG).replace("Hips", "Becken").replace("Spine2", "Brust"))
+    with pytest.raises(RigExportError, match="No known rig"):
+        read_rig(custom)
+    motion = motion_onto_rig(a_motion(6), read_rig(custom, mapping={
+        **{ours: name for ours, name in read_rig(rig_path).rest.sources.items()}, "pelvis": "Becken", "spine3": "Brust"}))
+    assert motion.skeleton.names[0] == "Becken"
