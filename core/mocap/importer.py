@@ -14,7 +14,8 @@ measured in file units is compared with an adult's 0.85 m for each candidate uni
 centimetre, millimetre, inch, and for ASF/AMC the Acclaim unit 1/L inch of `:units length L`,
 e.g. 5.644 cm for L = 0.45); the candidate whose implied leg length is nearest 0.85 m in
 ratio wins. Up axis, unless given: the signed coordinate axis nearest the median direction
-from the pelvis to the head over the clip (a clip that mostly lies on the floor needs `up`).
+from the ankles to the head over the clip, which stays upward when the body bends over or
+crouches (a clip that mostly lies on the floor needs `up`).
 Source frame rate: a BVH's Frame Time; for AMC (which does not state it) `source_fps`, else a
 `_<fps>` suffix of the file name (HDM05: `..._120.amc`), else 120 (CMU).
 """
@@ -111,16 +112,16 @@ def read_rig_rest(
     if path.suffix.lower() != ".bvh":
         raise MocapImportError(f"Cannot read a rig from {path}: expected a .bvh file.")
     tree = tree_from_bvh(read_bvh(path))
-    translations = tree.translations[:1].copy()  # (1, J, 3)
-    translations[:, 0] = 0.0
-    rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:]).copy()
-    positions = global_positions(TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time))[0]
     if isinstance(mapping, (str, Path)):
         mapping = read_mapping(mapping)
     elif mapping is not None:
         mapping = checked_mapping(mapping)
     sources = resolve_sources(tree.names, mapping)
-    joints = place_joints(positions[None], tree.names, sources)  # (1, 22, 3) file units
+    translations = tree.translations[:1].copy()  # (1, J, 3)
+    translations[:, 0] = 0.0
+    rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:])
+    positions = global_positions(TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time))[0]
+    joints = _rest_joints(tree, sources)  # (1, 22, 3) file units
     axes = UP_ROTATIONS[_up_axis(up, joints)]
     return RigRest(tree.names, positions, sources, _metres_per_unit(units, joints, None), axes)
 
@@ -170,6 +171,15 @@ def tree_to_joints(
     scale = _metres_per_unit(units, joints, acclaim_metres)
     rotation = UP_ROTATIONS[_up_axis(up, joints)]  # (3, 3)
     return scale * joints @ rotation.T
+
+
+def _rest_joints(tree: TreeMotion, sources: dict[str, JointSource]) -> np.ndarray:
+    """(1, 22, 3) our joints with every rotation at rest and the root at the origin, file units."""
+    translations = tree.translations[:1].copy()
+    translations[:, 0] = 0.0
+    rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:])
+    rest = TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time)
+    return place_joints(global_positions(rest), tree.names, sources)
 
 
 def place_joints(positions: np.ndarray, names: tuple[str, ...], sources: dict[str, JointSource]) -> np.ndarray:
@@ -227,7 +237,8 @@ def _up_axis(up: str | None, joints: np.ndarray) -> str:
             raise MocapImportError(f"Unknown up axis '{up}': expected one of {', '.join(UP_ROTATIONS)}.")
         return key
     index = HUMANML3D_SKELETON.index
-    direction = np.median(joints[:, index("head")] - joints[:, index("pelvis")], axis=0)  # (3,)
+    ankles = 0.5 * (joints[:, index("left_ankle")] + joints[:, index("right_ankle")])
+    direction = np.median(joints[:, index("head")] - ankles, axis=0)  # (3,) feet to head
     axis = int(np.argmax(np.abs(direction)))
     return ("+" if direction[axis] > 0 else "-") + "xyz"[axis]
 
