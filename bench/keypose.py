@@ -40,7 +40,8 @@ import numpy as np
 
 from keymask.conditioning.keyed_generation import KeyFrame, KeySettings, generate_with_key_poses, refine_motion
 from keymask.conditioning.poses import KeyPose3D
-from keymask.conditioning.refine import bone_direction_error, canonical_pose, pose_error
+from keymask.conditioning.refine import bone_direction_error, pose_error
+from keymask.core.facing import canonical_pose
 from keymask.conditioning.lifting.evaluate import procrustes_align
 from keymask.core.animation import body_of
 from keymask.core.generation.export import delivered_joints

@@ -28,9 +28,9 @@ from keymask.conditioning.lifting.evaluate import (
 )
 from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
 from keymask.conditioning.lifting.numpy_lifter import NumpyPoseLifter
-from keymask.conditioning.lifting.projection import canonical_pose
 from keymask.conditioning.poses import COCO18_LIMBS
 from keymask.core.data.sources import BANDAI_LICENSE
+from keymask.core.facing import canonical_pose
 from keymask.core.paths import default_dataset_dir
 from keymask.core.preview import project as view_3d
 from keymask.core.preview import save_png

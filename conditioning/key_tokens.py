@@ -11,7 +11,7 @@ Two ways, compared by `bench/keypose.py` (joint error at the key frames with tok
 import numpy as np
 
 from keymask.conditioning.poses import KeyPose3D
-from keymask.conditioning.refine import canonical_pose
+from keymask.core.facing import canonical_pose
 from keymask.core.features import features_from_canonical, joints_to_features
 
 HOLD_TOKENS = 3  # tokens of stillness encoded around a held pose

@@ -36,8 +36,9 @@ from keymask.core.animation import (
     local_from_global,
     swing_rotations,
 )
-from keymask.core.rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
-from keymask.core.skeleton import FACE_JOINTS, HUMANML3D_SKELETON
+from keymask.core.facing import body_heading, canonical_pose
+from keymask.core.rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix, rotate_about_y
+from keymask.core.skeleton import HUMANML3D_SKELETON
 
 CONSTRAINTS = ("body", "root")
 def _subtree_sizes() -> tuple[int, ...]:
@@ -82,23 +83,7 @@ class PlacedKey:
 
 def heading(pose: np.ndarray) -> float:
     """Facing angle about +Y (radians, 0 = +Z) of one pose (J, 3), from its hips and shoulders."""
-    right_hip, left_hip, right_shoulder, left_shoulder = FACE_JOINTS
-    across = (pose[right_hip] - pose[left_hip]) + (pose[right_shoulder] - pose[left_shoulder])
-    forward = np.cross([0.0, 1.0, 0.0], across)  # (3,)
-    return float(np.arctan2(forward[0], forward[2]))
-
-
-def turn_about_y(points: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate points (..., 3) by `angle` radians about +Y (+Z turns towards +X)."""
-    c, s = np.cos(angle), np.sin(angle)
-    x, y, z = points[..., 0], points[..., 1], points[..., 2]
-    return np.stack([c * x + s * z, y, -s * x + c * z], axis=-1)
-
-
-def canonical_pose(pose: np.ndarray) -> np.ndarray:
-    """(J, 3) pose with the pelvis at the origin, turned to face +Z."""
-    centred = np.asarray(pose, dtype=np.float64) - pose[0]
-    return turn_about_y(centred, -heading(pose))
+    return float(body_heading(pose))
 
 
 def with_bone_lengths(pose: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -119,7 +104,7 @@ def pose_error(pose: np.ndarray, target: np.ndarray) -> float:
     a = np.asarray(pose, dtype=np.float64) - pose[0]
     b = np.asarray(target, dtype=np.float64) - target[0]
     angle = np.arctan2((b[:, 0] * a[:, 2] - b[:, 2] * a[:, 0]).sum(), (b[:, 0] * a[:, 0] + b[:, 2] * a[:, 2]).sum())
-    return float(np.linalg.norm(turn_about_y(a, angle) - b, axis=-1).mean())
+    return float(np.linalg.norm(rotate_about_y(a, angle) - b, axis=-1).mean())
 
 
 def bone_direction_error(pose: np.ndarray, target: np.ndarray) -> float:
@@ -137,7 +122,7 @@ def bone_direction_error(pose: np.ndarray, target: np.ndarray) -> float:
 
     a, b = unit_bones(pose), unit_bones(target)
     angle = np.arctan2((b[:, 0] * a[:, 2] - b[:, 2] * a[:, 0]).sum(), (b[:, 0] * a[:, 0] + b[:, 2] * a[:, 2]).sum())
-    cosine = (turn_about_y(a, angle) * b).sum(-1)
+    cosine = (rotate_about_y(a, angle) * b).sum(-1)
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean())
 
 
@@ -160,10 +145,10 @@ def place_key(key: KeyPose3D, animation: Animation, frame: int, constrain: str =
     pose = canonical_pose(key.joints)
     if constrain == "root" and key.root_position is not None:
         angle = key.facing if key.facing is not None else heading(joints)
-        pose = turn_about_y(pose, angle)
+        pose = rotate_about_y(pose, angle)
         rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
         return PoseTarget(np.asarray(key.root_position, dtype=np.float64), rotations)
-    pose = turn_about_y(pose, heading(joints))
+    pose = rotate_about_y(pose, heading(joints))
     rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
     posed = Animation(np.zeros((1, 3)), rotations[None], animation.body).joints()[0]  # (J, 3), pelvis at 0
     root = joints[0].copy()

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from keymask.core.facing import body_heading
 from keymask.core.fileio import write_bytes
+from keymask.core.rotations import rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON, Skeleton
 
 _CHAIN_COLOURS = ((200, 60, 60), (60, 90, 200), (40, 40, 40), (230, 120, 60), (60, 160, 220))  # right leg, left leg, spine, right arm, left arm
@@ -48,14 +50,7 @@ def _draw_figure(draw: ImageDraw.ImageDraw, points: np.ndarray, ground_v: float,
 
 def _face_camera(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """(T, J, 3) turned about Y so that the first frame faces +Z, towards the camera."""
-    first = positions[0]
-    across = (first[skeleton.index("left_hip")] - first[skeleton.index("right_hip")]
-              + first[skeleton.index("left_shoulder")] - first[skeleton.index("right_shoulder")])
-    forward = np.cross(across, [0.0, 1.0, 0.0])  # left x up = forward
-    yaw = np.arctan2(forward[0], forward[2])
-    c, s = np.cos(-yaw), np.sin(-yaw)
-    turn = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    return positions @ turn.T
+    return rotate_about_y(np.asarray(positions, dtype=np.float64), -body_heading(positions[0]))
 
 
 def _panel_points(positions: np.ndarray, skeleton: Skeleton = HUMANML3D_SKELETON) -> tuple[np.ndarray, float]:

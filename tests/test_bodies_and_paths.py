@@ -12,7 +12,8 @@ from keymask.conditioning.keyed_generation import KeyFrame, generate_with_key_po
 from keymask.conditioning.paths import PathError, RootPath, check_path, follow_path, read_path
 from keymask.conditioning.pose_files import write_keypose3d
 from keymask.conditioning.poses import KeyPose3D
-from keymask.conditioning.refine import bone_direction_error, canonical_pose, pose_error
+from keymask.conditioning.refine import bone_direction_error, pose_error
+from keymask.core.facing import canonical_pose
 from keymask.core.animation import BodyError, animate, body_of, body_preset, body_presets
 from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.skeleton import HUMANML3D_SKELETON

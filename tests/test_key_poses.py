@@ -17,11 +17,10 @@ from keymask.conditioning.refine import (
     place_key_pose,
     pose_error,
     refine_to_keys,
-    turn_about_y,
     with_bone_lengths,
 )
 from keymask.core.animation import Animation, body_of, body_preset
-from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix
+from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix, rotate_about_y
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.pipeline import GenerationInputError, MotionPipeline
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
@@ -59,13 +58,13 @@ def arms_up() -> np.ndarray:
 def test_canonical_pose_faces_z_and_heading_reads_the_turn():
     pose = canonical_pose(rest_pose())
     assert abs(heading(pose)) < 1e-9 and np.allclose(pose[0], 0)
-    turned = turn_about_y(pose, 0.7) + [1.0, 0.0, 2.0]
+    turned = rotate_about_y(pose, 0.7) + [1.0, 0.0, 2.0]
     assert heading(turned) == pytest.approx(0.7)
     np.testing.assert_allclose(canonical_pose(turned), pose, atol=1e-12)
 
 
 def test_body_keys_take_the_motion_frames_place_facing_and_floor():
-    frame = turn_about_y(canonical_pose(rest_pose()), -1.2) + [3.0, 0.0, -1.0]
+    frame = rotate_about_y(canonical_pose(rest_pose()), -1.2) + [3.0, 0.0, -1.0]
     frame[:, 1] += 0.93 - frame[:, 1].min() + 0.02  # the motion's lowest joint 2 cm above the floor
     target = place_key_pose(KeyPose3D(arms_up()), frame)
     assert heading(target) == pytest.approx(-1.2)
@@ -172,7 +171,7 @@ def test_bone_lengths_come_from_the_reference_and_directions_stay():
 
 def test_pose_error_ignores_place_and_facing():
     pose = arms_up()
-    moved = turn_about_y(pose, 2.0) + [0.3, 0.1, -4.0]
+    moved = rotate_about_y(pose, 2.0) + [0.3, 0.1, -4.0]
     assert pose_error(moved, pose) < 1e-12
     assert pose_error(canonical_pose(rest_pose()), pose) > 0.1
 

@@ -17,14 +17,13 @@ from keymask.conditioning.lifting.projection import (
     BODY_KEYPOINTS,
     Camera,
     CameraSampler,
-    canonical_pose,
     coco18_from_joints,
     drop_joints,
-    facing_angle,
     orbit_position,
     project,
 )
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
+from keymask.core.facing import body_heading, canonical_pose
 from keymask.core.paths import default_dataset_dir
 from keymask.core.rotations import rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
@@ -125,10 +124,10 @@ def test_canonical_pose_puts_the_pelvis_at_the_origin_and_faces_plus_z():
     pose = rest_pose()
     pose[HUMANML3D_SKELETON.index("left_wrist")] += [0.1, 0.3, 0.2]  # not symmetric
     moved = rotate_about_y(pose, np.radians(-120.0)) + [1.0, 0.9, -2.0]
-    assert abs(np.degrees(facing_angle(moved)) + 120.0) < 1e-9
+    assert abs(np.degrees(body_heading(moved)) + 120.0) < 1e-9
     canonical = canonical_pose(moved)
     np.testing.assert_allclose(canonical, pose, atol=1e-12)
-    assert abs(facing_angle(canonical)) < 1e-12
+    assert abs(body_heading(canonical)) < 1e-12
     # Batched, the same per pose.
     batch = np.stack([moved, rotate_about_y(pose, np.radians(10.0))])
     np.testing.assert_allclose(canonical_pose(batch), np.stack([pose, pose]), atol=1e-12)

@@ -6,7 +6,7 @@ Two errors, in millimetres, averaged over the 22 joints and the poses:
     MPJPE     root-relative, without alignment: both poses have the pelvis at the origin and face
               +Z, so a wrong facing or size counts too
 Poses are every `frame_step`-th frame of every clip of the split, in the canonical frame
-(projection.canonical_pose). The same seed gives the same cameras, noise and dropped joints.
+(core/kinematics.py canonical_pose). The same seed gives the same cameras, noise and dropped joints.
 """
 
 from pathlib import Path
@@ -17,12 +17,12 @@ from keymask.conditioning.lifting.projection import (
     BODY_KEYPOINTS,
     CameraSampler,
     add_pixel_noise,
-    canonical_pose,
     coco18_from_joints,
     drop_joints,
     project,
 )
 from keymask.core.features import recover_from_ric
+from keymask.core.facing import canonical_pose
 from keymask.core.training.data import read_split
 
 EVALUATION_FRAME_STEP = 10  # every half second of motion

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from keymask.core import skeleton as skel
-from keymask.core.rotations import rotate_about_y
 
 _H = skel.HUMANML3D_SKELETON.index
 
@@ -69,23 +68,6 @@ def coco18_from_joints(joints: np.ndarray) -> np.ndarray:
     for keypoint, (f, u, l) in FACE_OFFSETS.items():
         points[..., keypoint, :] = head + f * forward + u * up + l * left
     return points
-
-
-def facing_angle(joints: np.ndarray) -> np.ndarray:
-    """(...,) heading of joints (..., 22, 3) about +Y in radians (0 = facing +Z), from the hips and
-    shoulders as core/features.py reads a motion's first frame."""
-    right_hip, left_hip, right_shoulder, left_shoulder = skel.FACE_JOINTS
-    across = (joints[..., right_hip, :] - joints[..., left_hip, :]
-              + joints[..., right_shoulder, :] - joints[..., left_shoulder, :])  # towards the right
-    # forward = up x across = (across_z, 0, -across_x)
-    return np.arctan2(across[..., 2], -across[..., 0])
-
-
-def canonical_pose(joints: np.ndarray) -> np.ndarray:
-    """(..., 22, 3) joints with the pelvis at the origin, turned about Y to face +Z."""
-    joints = np.asarray(joints, dtype=np.float64)
-    centred = joints - joints[..., :1, :]
-    return rotate_about_y(centred, -facing_angle(joints)[..., None])
 
 
 # ----------------------------------------------------------------------------------------------
