@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from importlib.metadata import version
 
 from keymask.cli import convert, data, evaluate, generate, pose, studio, train
 from keymask.cli.errors import CommandError
@@ -28,6 +29,7 @@ Every subcommand has its own --help with examples."""
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keymask", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"keymask {version('keymask-studio')}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)

@@ -163,10 +163,6 @@ def cont6d_to_matrix(d6) -> np.ndarray:
     return np.stack([x, y, z], axis=-1)  # columns x, y, z
 
 
-def cont6d_to_quat(d6) -> np.ndarray:
-    return matrix_to_quat(cont6d_to_matrix(d6))
-
-
 def quat_slerp(q0, q1, t) -> np.ndarray:
     """(..., 4) spherical interpolation from q0 (t=0) to q1 (t=1) along the shorter arc.
 

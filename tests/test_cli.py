@@ -41,3 +41,14 @@ def test_missing_source_is_one_clear_sentence(tmp_path, capsys):
     assert code == 2
     assert err.startswith("keymask: error: ") and "does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    from keymask.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keymask {version('keymask-studio')}"

@@ -94,10 +94,3 @@ def evaluate_on_poses(lifter, poses: np.ndarray, *, noise_px: float = 0.0, dropp
     lifted = np.concatenate([lifter.lift(keypoints[i: i + 4096], present[i: i + 4096])
                              for i in range(0, len(poses), 4096)])
     return {"poses": len(poses), **pose_errors(lifted, poses)}
-
-
-def evaluate_lifter(lifter, dataset_dir: str | Path, split: str = "test", noise_px: float = 0.0, dropped: int = 0,
-                    seed: int = 0, *, frame_step: int = EVALUATION_FRAME_STEP) -> dict[str, float]:
-    """{"poses", "p_mpjpe_mm", "mpjpe_mm"} of `lifter` on a split of a built dataset (module notes)."""
-    poses = split_poses(dataset_dir, split, frame_step)
-    return evaluate_on_poses(lifter, poses, noise_px=noise_px, dropped=dropped, seed=seed)
