@@ -38,12 +38,17 @@ import time
 
 import numpy as np
 
-from keymask.conditioning.keyed_generation import KeyFrame, KeySettings, generate_with_key_poses, refine_motion
+from keymask.conditioning.keyed_generation import (
+    KeyFrame,
+    KeySettings,
+    body_of_keys,
+    generate_with_key_poses,
+    refine_motion,
+)
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import bone_direction_error, pose_error
 from keymask.core.facing import canonical_pose
 from keymask.conditioning.lifting.evaluate import procrustes_align
-from keymask.core.animation import body_of
 from keymask.core.generation.export import delivered_joints
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.features import joints_to_features, recover_from_ric
@@ -308,7 +313,7 @@ def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames
     text_only = [pipeline([prompts[i]], frames=lengths[i], seed=args.seed + i, cleanup=CleanupSettings()).motions[0].joints
                  .astype(np.float64) for i in range(len(prompts))]
     rows.append(row("text only (no keys: chance)", text_only, keys_3d))
-    own_bodies = [body_of(ks[0].pose.joints) for ks in keys_3d]  # the CLI's --body keys
+    own_bodies = [body_of_keys(ks) for ks in keys_3d]  # the CLI's --body keys
     rows.append(row("actor's 3D keys, on the first key's body (--body keys)", generate(keys_3d, own_bodies), keys_3d))
     rows.append(row("actor's 3D keys, on the model's body (--body model)", generate(keys_3d, [None] * len(prompts)),
                     keys_3d))
@@ -320,9 +325,12 @@ def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames
     rr = 1000 * np.array([pose_error(a, b) for a, b in zip(flat_lifted, flat_truth)])
     print(f"  lifted from the independent projection: PA-MPJPE {pa.mean():.1f} mm (max {pa.max():.1f}, "
           f"{int((pa > 80).sum())} over 80 mm), root-relative {rr.mean():.1f} mm")
-    keys_2d = [[KeyFrame(KeyPose3D(p), k.frame) for p, k in zip(ps, ks)] for ps, ks in zip(lifted, keys_3d)]
-    rows.append(row("2D keys (independent projection, lifted), model's body", generate(keys_2d, [None] * len(prompts)),
-                    keys_2d))
+    keys_2d = [[KeyFrame(KeyPose3D(p, source={"lifter": "shipped"}), k.frame) for p, k in zip(ps, ks)]
+               for ps, ks in zip(lifted, keys_3d)]
+    rows.append(row("2D keys (independent projection, lifted), on the lifted body (--body keys)",
+                    generate(keys_2d, [body_of_keys(ks) for ks in keys_2d]), keys_2d))
+    rows.append(row("2D keys (independent projection, lifted), model's body (--body model)",
+                    generate(keys_2d, [None] * len(prompts)), keys_2d))
     print(f"\nkey poses on real proportions: {len(prompts)} clips x {args.keys} keys, seed {args.seed}, "
           f"{time.perf_counter() - started:.0f} s\n")
     columns = [k for k in rows[0] if k != "row"]

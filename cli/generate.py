@@ -389,18 +389,18 @@ def load_rig(args):
 
 
 def _body(args, keys):
-    """The body the motion is delivered on (None: the model's): --body, by default "keys", the first
-    3D key pose file's proportions (a lifted 2D key has only the lifter's)."""
+    """The body the motion is delivered on (None: the model's): --body, by default "keys", the key
+    poses' own proportions (keyed_generation.body_of_keys)."""
     from keymask.cli.errors import CommandError
     from keymask.conditioning.bodies import load_body
-    from keymask.core.animation import BodyError, body_of
+    from keymask.conditioning.keyed_generation import body_of_keys
+    from keymask.core.animation import BodyError
 
     spec = args.body
     if spec == "model":
         return None
     if spec == "keys":
-        measured = [k.pose for k in keys if "lifter" not in k.pose.source]  # 3D files, not lifted 2D ones
-        return body_of(measured[0].joints, "first 3D key pose") if measured else None
+        return body_of_keys(keys)
     try:
         return load_body(spec, mapping=args.body_mapping)
     except BodyError as error:

@@ -20,7 +20,7 @@ from keymask.conditioning.key_tokens import context_tokens, hold_tokens
 from keymask.conditioning.paths import RootPath
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import CONSTRAINTS, DEFAULT_EASE, KeyTiming, refine_to_keys
-from keymask.core.animation import Body
+from keymask.core.animation import Body, body_of
 from keymask.core.generation.cleanup import CleanupSettings
 from keymask.core.generation.pipeline import (
     Cancel,
@@ -185,6 +185,16 @@ def _generate_long_with_keys(pipeline: MotionPipeline, prompts: Sequence[str], k
 
 def _span(position: int, span: int, n_tokens: int) -> range:
     return range(max(position - span, 0), min(position + span + 1, n_tokens))
+
+
+def body_of_keys(keys: Sequence[KeyFrame]) -> Body | None:
+    """The proportions the keys were given on: the first 3D key pose file's; else, for keys lifted
+    from 2D, the first lifted pose's (the lifter estimates a body from the picture), made left-right
+    symmetric; None without keys (the model's own body)."""
+    measured = [k.pose for k in keys if "lifter" not in k.pose.source]
+    if measured:
+        return body_of(measured[0].joints, "first 3D key pose")
+    return body_of(keys[0].pose.joints, "first lifted key pose").symmetric() if keys else None
 
 
 def read_key_pose(path, *, person: int | None = None) -> KeyPose3D:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .bvh.kinematics import forward_kinematics
 from .rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
-from .skeleton import HUMANML3D_SKELETON, Skeleton
+from .skeleton import HUMANML3D_SKELETON, MIRROR_JOINTS, Skeleton
 
 # HumanML3D's raw offsets point the head forward (+Z) from the neck; a real head sits above it,
 # and the forward rest direction would hold the neck at a 90-degree X rotation, the gimbal lock
@@ -61,6 +61,11 @@ class Body:
         """Lowest foot joint to the head in the rest pose (m)."""
         rest = self.rest_pose()
         return float(rest[:, 1].max() - rest[:, 1].min())
+
+    def symmetric(self) -> "Body":
+        """The body with each left bone and its right twin at their mean (mirrored across X)."""
+        mirrored = self.offsets[list(MIRROR_JOINTS)] * [-1.0, 1.0, 1.0]
+        return Body(0.5 * (self.offsets + mirrored), self.name)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "joints": list(HUMANML3D_SKELETON.joint_names),

@@ -159,3 +159,18 @@ def test_keys_in_a_long_motion_work_with_official_checkpoints(parity_pipeline):
     joints = result.motions[0].joints.astype(np.float64)
     assert len(joints) == frames // 4 * 4 and np.isfinite(joints).all()
     assert bone_direction_error(joints[frames - 20], pose) < 0.5
+
+
+def test_lifted_keys_give_their_own_symmetric_body_and_3d_files_come_first():
+    from keymask.conditioning.keyed_generation import body_of_keys
+
+    actor_pose = a_motion(5).on_body(body_preset("hdm05-actor")).joints()[1]
+    lifted = KeyPose3D(canonical_pose(actor_pose), source={"lifter": "resources/models/lifter"})
+    drawn = KeyPose3D(canonical_pose(a_motion(5).on_body(body_preset("cmu-actor")).joints()[1]), source={"file": "a.json"})
+    from_lifted = body_of_keys([KeyFrame(lifted, 10)])
+    mirrored = from_lifted.offsets[[0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20]]
+    np.testing.assert_allclose(from_lifted.offsets, mirrored * [-1.0, 1.0, 1.0], atol=1e-12)  # left = right
+    assert from_lifted.leg_length() == pytest.approx(body_preset("hdm05-actor").leg_length(), abs=1e-3)
+    chosen = body_of_keys([KeyFrame(lifted, 10), KeyFrame(drawn, 30)])
+    assert chosen.leg_length() == pytest.approx(body_preset("cmu-actor").leg_length(), abs=1e-6)
+    assert body_of_keys([]) is None
