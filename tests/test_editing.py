@@ -44,8 +44,16 @@ def test_kept_frames_stay_kept_and_seams_do_not_jump(pipeline, walk):
 def test_continuation_keeps_the_whole_source_and_adds_frames(pipeline, walk):
     source = walk[:81]
     result = edit_motion(pipeline, source, "a person keeps walking", [(0, 81)], extend_frames=40, seed=1)
-    assert len(result.joints) == 120
-    assert np.abs(result.joints[:80] - source[:80]).max() < 1 * MM
+    assert len(result.joints) == 121  # 81 + 40, exactly
+    assert np.abs(result.joints[:81] - source).max() < 1 * MM and result.kept[:81].all() and not result.kept[81:].any()
+
+
+@pytest.mark.parametrize("frames", [78, 79, 80, 81])
+def test_an_edit_keeps_the_length_and_every_kept_frame_to_the_end(pipeline, walk, frames):
+    source = walk[:frames]
+    result = edit_motion(pipeline, source, "a person jumps", [(frames - 8, frames)], seed=2)
+    assert len(result.joints) == frames and result.kept.sum() == 8
+    assert np.abs(result.joints[-8:] - source[-8:]).max() < 1e-9
 
 
 def test_editing_everything_kept_is_refused(pipeline, walk):

@@ -118,21 +118,25 @@ def edit_motion(pipeline: MotionPipeline, source: np.ndarray, prompt: str, keep:
         if first >= len(source):
             raise GenerationInputError(f"A kept span starts at frame {first} ({first / spec.fps:.1f} s), after the "
                                        f"motion's end at frame {len(source) - 1} ({(len(source) - 1) / spec.fps:.1f} s).")
-    # 1. Source -> canonical features -> tokens.
+    # 1. Source -> canonical features -> tokens; the last token is completed by holding the last
+    # frame, so every source frame has a token (the result is cut back to the exact length).
     frame, canonical = canonical_frame(source)
-    source_tokens = pipeline.encode_features(features_from_canonical(canonical))  # (1, N, Q)
+    n_target = len(source) + max(int(extend_frames), 0)  # frames of the result, exactly
+    held = (-len(source)) % spec.frames_per_token + 1  # features are frame differences: one more frame
+    padded = np.concatenate([canonical, np.repeat(canonical[-1:], held, axis=0)])
+    source_tokens = pipeline.encode_features(features_from_canonical(padded))  # (1, N, Q), N = ceil(T / 4)
     n_source = source_tokens.shape[1]
-    n_total = n_source + int(round(extend_frames / spec.frames_per_token))
+    n_total = max(n_source, -(-n_target // spec.frames_per_token))
     if n_total > spec.max_tokens:
         raise GenerationInputError(f"The edited motion would last {n_total * spec.frames_per_token} frames, past "
                                    f"the model's window of {spec.max_frames}.")
 
     # 2. Fixed tokens: those whose frames are all kept, in every layer.
     n_frames = n_total * spec.frames_per_token
-    kept_frames = frames_in_spans(keep, min(len(source), n_frames))
+    kept_frames = frames_in_spans(keep, len(source))
     kept_frames = np.concatenate([kept_frames, np.zeros(n_frames - len(kept_frames), dtype=bool)])
     kept_tokens = kept_frames.reshape(n_total, spec.frames_per_token).all(axis=1)  # (N,)
-    if kept_tokens.all():
+    if kept_frames[:n_target].all():
         raise GenerationInputError("Every frame is kept: leave some part of the motion to regenerate.")
     ids = np.zeros((1, n_total, pipeline.num_quantizers), dtype=np.int64)
     ids[:, :n_source] = source_tokens
@@ -142,5 +146,5 @@ def edit_motion(pipeline: MotionPipeline, source: np.ndarray, prompt: str, keep:
     result = pipeline([prompt], frames=n_frames, fixed=FixedTokens(ids, mask), seed=seed, settings=settings,
                       progress=progress, cancel=cancel)
     generated = frame.to_world(result.motions[0].joints, offsets_from_joints(source[0]))  # (T, J, 3)
-    joints = blend_seams(generated, source, kept_frames)
-    return EditResult(joints=joints, kept=kept_frames, tokens=result.motions[0].tokens, seed=result.seed)
+    joints = blend_seams(generated, source, kept_frames)[:n_target]
+    return EditResult(joints=joints, kept=kept_frames[:n_target], tokens=result.motions[0].tokens, seed=result.seed)
