@@ -1,6 +1,7 @@
 """`keymask`: the command line. Each subcommand lives in its own module with `add_parser` and `run`."""
 
 import argparse
+import os
 import sys
 from importlib.metadata import version
 
@@ -23,7 +24,10 @@ Start with:
   keymask eval                  benchmark the model: FID, R-precision, foot skating, paraphrases
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
 
-Every subcommand has its own --help with examples."""
+Every subcommand has its own --help with examples. Exit status: 0 done, 2 bad input or usage
+(one sentence says what), 130 interrupted. generate, edit, convert and pose run on one CPU
+thread, which stays fast beside other busy programs; set OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
+to use more. Training and eval use every core."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Generation works on small matrices: on a 2-core machine beside other busy programs two BLAS threads
+# ran 1.1x (this machine, load 4.8) to 6-9x (issue 13) slower than one, and one loses little when idle.
+# Training and evaluation keep every core. Setting any of these variables overrides the choice.
+ONE_THREAD_COMMANDS = ("generate", "edit", "convert", "pose")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _say_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line for the user ("keymask: warning: ..."), not Python's file and source line."""
     print(f"keymask: warning: {message}", file=sys.stderr if file is None else file)
@@ -46,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ONE_THREAD_COMMANDS:
+        for variable in THREAD_VARIABLES:  # read when numpy or torch loads, which is after this
+            os.environ.setdefault(variable, "1")
     with warnings.catch_warnings():
         warnings.showwarning = _say_warning
         return _run(args)

@@ -52,3 +52,20 @@ def test_version_is_the_installed_distributions(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"keymask {version('keymask-studio')}"
+
+
+def test_generation_commands_run_on_one_thread_unless_told(monkeypatch):
+    import os
+
+    from keymask.cli import main as cli_main
+
+    seen = {}
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.setattr(cli_main, "_run", lambda args: seen.update(os.environ) or 0)
+    cli_main.main(["convert", "in.bvh", "-o", "out.npy"])
+    assert seen["OMP_NUM_THREADS"] == "1" and seen["OPENBLAS_NUM_THREADS"] == "2"  # the user's choice stands
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    seen.clear()
+    cli_main.main(["train", "evaluator", "--out", "runs/e"])
+    assert "OMP_NUM_THREADS" not in seen  # training keeps every core
