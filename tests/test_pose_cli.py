@@ -62,8 +62,11 @@ def test_render_draws_the_skeleton(photo_pose, tmp_path, capsys):
 def test_key_pose_frames_and_root_suffix_parse():
     from keymask.cli.generate import parse_key_pose
 
-    assert parse_key_pose("a/pose.json@1.5s", 20)[1:] == (30, "body")
-    assert parse_key_pose("pose@x.json@30:root", 20) == (__import__("pathlib").Path("pose@x.json"), 30, "root")
+    assert parse_key_pose("a/pose.json@1.5s", 20)[1:] == (30, {"constrain": "body"})
+    assert parse_key_pose("pose@x.json@30:root", 20) == (__import__("pathlib").Path("pose@x.json"), 30, {"constrain": "root"})
+    assert parse_key_pose("p.json@2s:hold=0.3:ease=0.5", 20)[1:] == (40, {"constrain": "body", "hold": 6, "ease_in": 10,
+                                                                         "ease_out": 10})
+    assert parse_key_pose("p.json@2s:ease_in=1s:root", 20)[2] == {"constrain": "root", "ease_in": 20}
 
 
 def write(path, text):

@@ -580,10 +580,14 @@ def test_save_png_round_trip(tmp_path):
 def test_the_documented_examples_read(tmp_path):
     text = (Path(__file__).resolve().parents[1] / "docs" / "pose_formats.md").read_text()
     examples = [block.split("```", 1)[0] for block in text.split("```json\n")[1:]]
-    assert len(examples) == 2
+    assert len(examples) == 3
     pose2d = read_pose2d(save(tmp_path, examples[0], "2d.json"))
     np.testing.assert_allclose(pose2d.keypoints[:17], STANDING[:17])
     assert pose2d.present.sum() == 17 and pose2d.canvas == (512, 640)
     pose3d = read_keypose3d(save(tmp_path, examples[1], "3d.json"))
     np.testing.assert_allclose(pose3d.joints, rest_pose(), atol=6e-4)
     assert pose3d.facing == 0.0 and pose3d.root_position.tolist() == [0.0, 0.92, 0.0]
+    from keymask.conditioning.paths import read_path
+
+    path = read_path(save(tmp_path, examples[2], "path.json"))
+    assert path.points.tolist()[-1] == [3.5, 2.5] and path.end_time() == 4.5
