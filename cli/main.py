@@ -78,8 +78,11 @@ def _run(args) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by input or environment, reported as one sentence instead of a traceback."""
+    from keymask.conditioning.paths import PathError
+    from keymask.core.animation import BodyError
     from keymask.core.bvh.reader import BvhError
     from keymask.core.data.sources import DatasetSourceError
+    from keymask.core.mocap.rig_export import RigExportError
     from keymask.core.fileio import OutputPathError
     from keymask.core.mocap.asf_amc import AcclaimError
     from keymask.core.mocap.importer import MocapImportError
@@ -98,7 +101,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
             GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,
             PermissionError, IsADirectoryError, PoseFileError, PoseExtractionError, LiftingError, WeightsMissing,
-            AcclaimError, MocapImportError, JointMappingError, UnknownSkeletonError)
+            AcclaimError, MocapImportError, JointMappingError, UnknownSkeletonError, BodyError, PathError, RigExportError)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ BODY_JOINTS = tuple(range(14))  # COCO-18 joints of the body: nose to ankles, no
 NORMALISED_LIMIT = 1.5  # every present coordinate within +-this: the file is in [0, 1] units
 CANVAS_MARGIN = 1.1  # canvas inferred from the keypoints = this times their largest x and y
 MAX_JOINT_DISTANCE_M = 3.0  # a 3D joint farther than this from the pelvis: wrong units
+MIN_BONE_LENGTH_M = 0.005  # a 3D bone shorter than this: joints that were never placed
 DECIMALS = 6  # written precision: micro-pixels, micrometres
 
 
@@ -286,6 +287,12 @@ def keypose3d_from_json(data, *, name: str = "<data>") -> KeyPose3D:
     if reach > MAX_JOINT_DISTANCE_M:
         raise PoseFileError(f"{where} has a joint {reach:.1f} m from the pelvis, too far for a body in metres "
                             "(are the values in centimetres?).")
+    parents = list(HUMANML3D_SKELETON.parents[1:])
+    collapsed = [HUMANML3D_SKELETON.joint_names[j + 1] for j in
+                 np.flatnonzero(np.linalg.norm(joints[1:] - joints[parents], axis=1) < MIN_BONE_LENGTH_M)]
+    if collapsed:
+        raise PoseFileError(f"{where} has {len(collapsed)} joints on top of their parents ({', '.join(collapsed[:3])}"
+                            f"{', ...' if len(collapsed) > 3 else ''}): a 3D key pose needs every bone.")
     root = data.get("root_position")
     if root is not None:
         root = _numbers(root, f"{where} (root_position)")

@@ -591,3 +591,12 @@ def test_the_documented_examples_read(tmp_path):
 
     path = read_path(save(tmp_path, examples[2], "path.json"))
     assert path.points.tolist()[-1] == [3.5, 2.5] and path.end_time() == 4.5
+
+
+def test_a_3d_pose_with_joints_on_their_parents_is_one_sentence(tmp_path):
+    from keymask.conditioning.pose_files import keypose3d_to_json
+
+    document = keypose3d_to_json(KeyPose3D(rest_pose()))
+    document["joints"][20] = document["joints"][18]  # the left wrist dropped onto the elbow
+    with pytest.raises(PoseFileError, match=r"has 1 joints on top of their parents \(left_wrist\): a 3D key pose needs every bone\."):
+        read_keypose3d(save(tmp_path, document, "collapsed.json"))
