@@ -276,7 +276,7 @@ def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames
              for i, n in zip(chosen, lengths)]  # (T, 22, 3) metres, the actor's skeleton
     truth = [[a[f] for f in fs] for a, fs in zip(actor, frames)]
     keys_3d = [[KeyFrame(KeyPose3D(canonical_pose(p)), f) for p, f in zip(ps, fs)] for ps, fs in zip(truth, frames)]
-    real_motion = [(jerk_and_peak_speed(a, fs)) for a, fs in zip(actor, frames)]
+    real_motion = [jerk_and_peak_speed(a, fs) for a, fs in zip(actor, frames)]
 
     def generate(keys, bodies) -> list[np.ndarray]:
         out = []
@@ -307,7 +307,6 @@ def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames
         return result
 
     rows = []
-    features = [joints_to_features(np.concatenate([a, a[-1:]])) for a in actor]
     print(f"  real clips (actors' skeletons): jerk {np.mean([r[0] for r in real_motion]):.1f} m/s^3, "
           f"peak speed {np.median([r[1] for r in real_motion]):.2f} m/s")
     text_only = [pipeline([prompts[i]], frames=lengths[i], seed=args.seed + i, cleanup=CleanupSettings()).motions[0].joints

@@ -206,9 +206,16 @@ def run_generate(args) -> int:
         entries = read_prompt_file(args.prompts)
     else:
         frames = args.frames if args.seconds is None else int(round(args.seconds * fps))
-        if frames is None and path is not None and path.end_time() is not None:
-            frames = int(np.ceil((path.end_time() * fps + 1) / pipeline.spec.frames_per_token)) * pipeline.spec.frames_per_token
+        if frames is None and path is not None:
+            frames = path.frames_needed(fps, pipeline.spec.frames_per_token) or None
         entries = [(args.prompt, frames)]
+    if path is not None:  # refused before any generation where the lengths are known
+        from keymask.conditioning.paths import check_path
+
+        for _, frames in entries:
+            if frames is not None:
+                check_path(path, int(round(frames / pipeline.spec.frames_per_token)) * pipeline.spec.frames_per_token, fps)
+    body = rig.body if rig is not None else _body(args, [])
     settings = _settings(args)
     cleanup = None if args.no_cleanup else CleanupSettings()
     cleaned = clean_prompts([p for p, _ in entries])
@@ -241,9 +248,8 @@ def run_generate(args) -> int:
             motions.append((prompt, motion.joints))
         seeds.append(seed)
     bar.close()
-    body = rig.body() if rig is not None else _body(args, [])
     if body is not None or path is not None:
-        motions = [(prompt, _delivered(joints, body, path, fps)) for prompt, joints in motions]
+        motions = [(prompt, _delivered(joints, body, path)) for prompt, joints in motions]
 
     paths = output_paths(args.output, len(motions))
     for (prompt, joints), path in zip(motions, paths):
@@ -305,28 +311,17 @@ def _time_to_frames(text: str, fps: float, frames_allowed: bool = False) -> int 
 
 
 def _path(args):
-    """The --path to follow, or None; one sentence when it cannot be read."""
-    from keymask.cli.errors import CommandError
-    from keymask.conditioning.paths import PathError, read_path
+    """The --path to follow, or None."""
+    from keymask.conditioning.paths import read_path
 
-    if getattr(args, "path", None) is None:
-        return None
-    try:
-        return read_path(args.path)
-    except PathError as error:
-        raise CommandError(str(error)) from None
+    return None if getattr(args, "path", None) is None else read_path(args.path)
 
 
-def _delivered(joints, body, path, fps):
-    """The motion on `body`, its pelvis on `path` (one sentence when the path cannot be followed)."""
-    from keymask.cli.errors import CommandError
+def _delivered(joints, body, path):
+    """The motion on `body`, its pelvis on `path`."""
     from keymask.conditioning.keyed_generation import refine_motion
-    from keymask.conditioning.paths import PathError
 
-    try:
-        return refine_motion(joints, [], body=body, path=path).astype(joints.dtype)
-    except PathError as error:
-        raise CommandError(str(error)) from None
+    return refine_motion(joints, [], body=body, path=path).astype(joints.dtype)
 
 
 def _generate_with_keys(args, pipeline, rig, path) -> int:
@@ -346,16 +341,13 @@ def _generate_with_keys(args, pipeline, rig, path) -> int:
         frames = args.frames if args.seconds is None else int(round(args.seconds * spec.fps))
     else:  # at least 4 s, a second past the last key (chained windows past one window), the path's duration
         frames = max(4 * spec.fps, last + spec.fps)
-        if path is not None and path.end_time() is not None:
-            frames = max(frames, int(np.ceil((path.end_time() * spec.fps + 1) / spec.frames_per_token)) * spec.frames_per_token)
+        if path is not None:
+            frames = max(frames, path.frames_needed(spec.fps, spec.frames_per_token))
     if path is not None:
-        from keymask.conditioning.paths import PathError, check_path
+        from keymask.conditioning.paths import check_path
 
-        try:
-            check_path(path, int(round(frames / spec.frames_per_token)) * spec.frames_per_token, spec.fps)
-        except PathError as error:
-            raise CommandError(str(error)) from None
-    body = rig.body() if rig is not None else _body(args, keys)
+        check_path(path, int(round(frames / spec.frames_per_token)) * spec.frames_per_token, spec.fps)
+    body = rig.body if rig is not None else _body(args, keys)
     bar, progress = _progress_bar()
     result = generate_with_key_poses(pipeline, [args.prompt], [keys], frames=frames, samples=args.samples,
                                      seed=args.seed, settings=_settings(args), body=body, path=path,
@@ -378,33 +370,22 @@ def load_rig(args):
 
     if not getattr(args, "rig", None):
         return None
-    from keymask.core.mocap.rig_export import RigExportError, read_rig
+    from keymask.core.mocap.rig_export import read_rig
 
     if getattr(args, "body", "keys") != "keys":
         raise CommandError("--rig brings its own proportions: leave out --body.")
-    try:
-        return read_rig(args.rig, mapping=args.rig_mapping)
-    except RigExportError as error:
-        raise CommandError(str(error)) from None
+    return read_rig(args.rig, mapping=args.rig_mapping)
 
 
 def _body(args, keys):
     """The body the motion is delivered on (None: the model's): --body, by default "keys", the key
     poses' own proportions (keyed_generation.body_of_keys)."""
-    from keymask.cli.errors import CommandError
     from keymask.conditioning.bodies import load_body
     from keymask.conditioning.keyed_generation import body_of_keys
-    from keymask.core.animation import BodyError
 
-    spec = args.body
-    if spec == "model":
+    if args.body == "model":
         return None
-    if spec == "keys":
-        return body_of_keys(keys)
-    try:
-        return load_body(spec, mapping=args.body_mapping)
-    except BodyError as error:
-        raise CommandError(str(error)) from None
+    return body_of_keys(keys) if args.body == "keys" else load_body(args.body, mapping=args.body_mapping)
 
 
 def run_edit(args) -> int:

@@ -41,6 +41,8 @@ from keymask.core.rotations import matrix_to_quat, quat_from_axis_angle, quat_to
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
 CONSTRAINTS = ("body", "root")
+
+
 def _subtree_sizes() -> tuple[int, ...]:
     sizes = [1] * HUMANML3D_SKELETON.n_joints
     for joint in reversed(depth_first_order(HUMANML3D_SKELETON)):
@@ -129,27 +131,23 @@ def bone_direction_error(pose: np.ndarray, target: np.ndarray) -> float:
 def place_key_pose(key: KeyPose3D, motion_frame: np.ndarray, constrain: str = "body") -> np.ndarray:
     """World positions (J, 3) of `key` at a frame whose pose is `motion_frame` (J, 3), with the
     motion's bone lengths: the ghost the studio draws where refinement puts the key."""
-    placed = place_key(key, animate(np.asarray(motion_frame, dtype=np.float64)[None]), 0, constrain)
-    return Animation(placed.root[None], placed.rotations[None], _body_of_frame(motion_frame)).joints()[0]
-
-
-def _body_of_frame(frame: np.ndarray) -> Body:
-    return animate(np.asarray(frame, dtype=np.float64)[None]).body
+    animation = animate(np.asarray(motion_frame, dtype=np.float64)[None])
+    placed = place_key(key, animation, 0, constrain)
+    return Animation(placed.root[None], placed.rotations[None], animation.body).joints()[0]
 
 
 def place_key(key: KeyPose3D, animation: Animation, frame: int, constrain: str = "body") -> PoseTarget:
     """Where the motion must be at `frame` to show `key` on its body (see the module docstring, 1)."""
     if constrain not in CONSTRAINTS:
         raise ValueError(f"A key pose constrains {' or '.join(CONSTRAINTS)}, not {constrain!r}.")
-    joints = animation.joints()[frame] if animation.n_frames > frame else animation.joints()[-1]  # (J, 3)
+    at_frame = Animation(animation.root[frame:frame + 1], animation.rotations[frame:frame + 1], animation.body)
+    global_rotations, joints = (array[0] for array in at_frame.kinematics())  # (J, 3, 3), (J, 3)
     pose = canonical_pose(key.joints)
     if constrain == "root" and key.root_position is not None:
         angle = key.facing if key.facing is not None else heading(joints)
-        pose = rotate_about_y(pose, angle)
-        rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
+        rotations = pose_rotations(rotate_about_y(pose, angle), global_rotations, animation.body)
         return PoseTarget(np.asarray(key.root_position, dtype=np.float64), rotations)
-    pose = rotate_about_y(pose, heading(joints))
-    rotations = pose_rotations(pose, animation.global_rotations()[frame], animation.body)
+    rotations = pose_rotations(rotate_about_y(pose, heading(joints)), global_rotations, animation.body)
     posed = Animation(np.zeros((1, 3)), rotations[None], animation.body).joints()[0]  # (J, 3), pelvis at 0
     root = joints[0].copy()
     root[1] = joints[:, 1].min() - posed[:, 1].min()  # lowest joint where the motion's is
@@ -239,7 +237,7 @@ def refine_to_keys(joints: np.ndarray, keys: list[tuple[int, KeyPose3D, str, Key
     if path is not None:
         from keymask.conditioning.paths import follow_path
 
-        animation = animate(follow_path(animation.joints(), path, fps))
+        animation = animate(follow_path(animation, path, fps))
     placed = [PlacedKey(frame, place_key(pose, animation, frame, constrain), timing,
                         holds_floor_position=path is None or constrain == "root")
               for frame, pose, constrain, timing in keys]

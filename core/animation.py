@@ -125,13 +125,14 @@ class Animation:
 
     def global_rotations(self) -> np.ndarray:
         """(T, J, 3, 3) each joint's rotation in the world."""
-        return self._kinematics()[0]
+        return self.kinematics()[0]
 
     def joints(self) -> np.ndarray:
         """(T, J, 3) joint positions, metres: forward kinematics of the rotations on the body."""
-        return self._kinematics()[1]
+        return self.kinematics()[1]
 
-    def _kinematics(self) -> tuple[np.ndarray, np.ndarray]:
+    def kinematics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Global rotations (T, J, 3, 3) and joint positions (T, J, 3), in one pass."""
         translations = np.broadcast_to(self.body.offsets, self.rotations.shape[:2] + (3,)).copy()  # (T, J, 3)
         translations[:, 0] = self.root
         return forward_kinematics(HUMANML3D_SKELETON.parents, self.rotations, translations)
@@ -149,12 +150,7 @@ def animate(positions: np.ndarray, reference_frames: np.ndarray | None = None) -
     """
     positions = np.asarray(positions, dtype=np.float64)
     use = positions if reference_frames is None or not np.any(reference_frames) else positions[reference_frames]
-    offsets = rest_offsets_from_motion(use, HUMANML3D_SKELETON)
-    return animate_on(positions, Body(offsets))
-
-
-def animate_on(positions: np.ndarray, body: Body) -> Animation:
-    """Rotations that point every bone of `body` along the bones of `positions` (T, J, 3)."""
+    body = Body(rest_offsets_from_motion(use, HUMANML3D_SKELETON))
     global_rotations = solve_global_rotations(positions, body.offsets, HUMANML3D_SKELETON)  # (T, J, 3, 3)
     return Animation(positions[:, 0].copy(), local_from_global(global_rotations, HUMANML3D_SKELETON.parents), body)
 

@@ -73,7 +73,7 @@ def test_a_motion_carried_onto_a_body_keeps_its_rotations_and_scales_its_path():
 
 def test_a_path_is_followed_exactly_with_the_body_facing_along_it():
     frames = 80
-    walk = a_motion(frames).joints()  # travels along +X+Z
+    walk = a_motion(frames)  # travels along +X+Z
     arc = RootPath(np.array([[0.0, 0.0], [0.0, 1.0], [-1.0, 2.0], [-2.0, 2.0]]), np.array([0.0, 1.0, 2.5, 3.9]))
     followed = follow_path(walk, arc)
     np.testing.assert_allclose(followed[:, 0, [0, 2]], arc.positions(frames, 20.0), atol=1e-9)

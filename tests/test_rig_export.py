@@ -126,9 +126,9 @@ def test_a_motion_on_a_rig_reads_back_to_the_motion_on_its_body(rig, z_up, prefi
     out = tmp_path / "out.bvh"
     write_bvh(out, motion)
     back = import_joints(out, fps=20)  # (T, 22, 3) metres, Y up
-    expected = a_motion().on_body(target.body()).joints()
+    expected = a_motion().on_body(target.body).joints()
     assert np.abs(back - expected).max() < 1 * MM
-    assert abs(target.body().height() - (1.50 if z_up else 1.53)) < 0.1  # the rig's own proportions, in metres
+    assert abs(target.body.height() - (1.50 if z_up else 1.53)) < 0.1  # the rig's own proportions, in metres
 
 
 def test_fingers_take_the_hand_pose_and_twist_bones_stay_at_rest(tmp_path):

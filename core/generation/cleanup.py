@@ -39,7 +39,7 @@ class CleanupSettings:
 
 
 def smooth_positions(joints: np.ndarray, sigma: float) -> np.ndarray:
-    """(T, J, 3) -> (T, J, 3) Gaussian-smoothed over time (edges held), sigma in frames."""
+    """(T, ...) -> (T, ...) Gaussian-smoothed over time (edges held), sigma in frames."""
     if sigma <= 0 or len(joints) < 3:
         return joints.copy()
     radius = int(np.ceil(3 * sigma))

@@ -44,7 +44,7 @@ def export_motion(joints: np.ndarray, bvh_path: Path, *, fps: float = 20, units:
 
         animation = animate(joints, reference_frames)
         motion = motion_onto_rig(animation, rig, fps=fps, hand_pose=hand_pose)
-        fitted = animation.on_body(rig.body()).joints()
+        fitted = animation.on_body(rig.body).joints()
     else:
         motion = joints_to_bvh(joints, fps=fps, units=units, rotation_order=rotation_order,
                                reference_frames=reference_frames)

@@ -121,7 +121,7 @@ def read_rig_rest(
     translations[:, 0] = 0.0
     rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:])
     positions = global_positions(TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time))[0]
-    joints = _rest_joints(tree, sources)  # (1, 22, 3) file units
+    joints = place_joints(positions[None], tree.names, sources)  # (1, 22, 3) file units
     axes = UP_ROTATIONS[_up_axis(up, joints)]
     return RigRest(tree.names, positions, sources, _metres_per_unit(units, joints, None), axes)
 
@@ -171,15 +171,6 @@ def tree_to_joints(
     scale = _metres_per_unit(units, joints, acclaim_metres)
     rotation = UP_ROTATIONS[_up_axis(up, joints)]  # (3, 3)
     return scale * joints @ rotation.T
-
-
-def _rest_joints(tree: TreeMotion, sources: dict[str, JointSource]) -> np.ndarray:
-    """(1, 22, 3) our joints with every rotation at rest and the root at the origin, file units."""
-    translations = tree.translations[:1].copy()
-    translations[:, 0] = 0.0
-    rotations = np.broadcast_to(np.eye(3), (1,) + tree.rotations.shape[1:])
-    rest = TreeMotion(tree.names, tree.parents, rotations, translations, tree.frame_time)
-    return place_joints(global_positions(rest), tree.names, sources)
 
 
 def place_joints(positions: np.ndarray, names: tuple[str, ...], sources: dict[str, JointSource]) -> np.ndarray:

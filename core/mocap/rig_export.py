@@ -19,6 +19,7 @@ the rig's.
 """
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,6 @@ from ..bvh.reader import read_bvh
 from ..rotations import quat_between, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON
 from .importer import RigRest, read_rig_rest
-from .joint_names import END_SITE_SUFFIX
 
 FINGER_WORDS = ("thumb", "index", "middle", "ring", "pinky", "little", "finger")
 # Degrees each finger joint bends towards the palm, from the knuckle outwards: (fingers, thumb).
@@ -53,6 +53,7 @@ class Rig:
     rest: RigRest
     name: str
 
+    @cached_property
     def body(self) -> Body:
         """Our 22 joints at the rig's rest pose: the proportions the motion is played on."""
         return body_of(self.rest.joints(), self.name)
@@ -70,19 +71,17 @@ def read_rig(path: str | Path, *, mapping: str | Path | dict | None = None) -> R
         rest = read_rig_rest(path, mapping=mapping)
     except (BvhError, MocapImportError, UnknownSkeletonError, JointMappingError, OSError) as error:
         raise RigExportError(f"Cannot use {path} as a rig: {error}") from None
-    rig = Rig(skeleton, rest, path.stem)
-    missing = [ours for ours, source in rest.sources.items()
-               if not isinstance(source, str) or source.endswith(END_SITE_SUFFIX)]
-    if HUMANML3D_SKELETON.joint_names[0] in missing:
+    pelvis = rest.sources[HUMANML3D_SKELETON.joint_names[0]]
+    if not isinstance(pelvis, str) or pelvis not in skeleton.names:
         raise RigExportError(f"Cannot use {path} as a rig: no joint of it stands for the pelvis.")
-    return rig
+    return Rig(skeleton, rest, path.stem)
 
 
 def motion_onto_rig(animation: Animation, rig: Rig, *, fps: float = 20, hand_pose: str = "relaxed") -> BvhMotion:
     """A BVH motion of `rig` showing `animation` (carried onto the rig's body first)."""
     if hand_pose not in HAND_POSES:
         raise RigExportError(f"Unknown hand pose {hand_pose!r}: choose {', '.join(HAND_POSES)}.")
-    body = rig.body()
+    body = rig.body
     animation = animation.on_body(body)
     skeleton, rest = rig.skeleton, rig.rest
     axes, scale = rest.axes, rest.metres_per_unit
