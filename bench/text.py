@@ -1,10 +1,11 @@
 """How well the model does what unseen words say, measured on the joints users get.
 
-    python bench/text.py [--model DIR] [--seeds 3] [--json out.json]
+    python bench/text.py [--model DIR] [--seeds 3] [--literal] [--json out.json]
 
 Prompts: bench/data/text_prompts.json, written by hand for this benchmark (never used in
 training, not produced by the caption code). Every motion is generated as `keymask generate`
-makes it (the model's own length, clean-up on) and fitted to the BVH skeleton as it is written
+makes it (`generate_requests`: the model's own length, prompts of several actions made in turn,
+known prompts grounded on their action's training captions unless --literal, clean-up on) and fitted to the BVH skeleton as it is written
 (`delivered_joints`); the evaluator sees features recomputed from those joints. Rows:
 - known: paraphrases of trained actions, classified by the nearest action centroid of the
   training split in the evaluator's motion space; right when the class is one the prompt accepts.
@@ -29,6 +30,7 @@ import numpy as np
 
 from keymask.core.features import joints_to_features
 from keymask.core.generation.cleanup import CleanupSettings
+from keymask.core.generation.composition import Request, generate_requests
 from keymask.core.generation.export import delivered_joints
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=Path, default=PROMPTS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--literal", action="store_true", help="condition on the prompts' own embeddings")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -91,12 +94,13 @@ def main() -> None:
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
-    settings = SamplingSettings(guidance_scale=args.guidance)
+    settings = SamplingSettings(guidance_scale=args.guidance, ground_prompts=not args.literal)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt
     for seed in range(args.seeds):
-        result = pipeline(prompts, seed=seed, settings=settings, cleanup=CleanupSettings())
+        result = generate_requests(pipeline, [Request(p) for p in prompts], seed=seed, settings=settings,
+                                   cleanup=CleanupSettings())
         runs.append([delivered_joints(m.joints, fps=m.fps) for m in result.motions])
         print(f"seed {seed}: {len(prompts)} motions generated ({time.perf_counter() - started:.0f} s)", flush=True)
 

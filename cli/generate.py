@@ -59,6 +59,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
+    sampling.add_argument("--sample-length", action="store_true",
+                          help="draw the length from the length estimator, so it changes with the seed (MoMask's "
+                               "way); by default it is the estimator's median for the prompt")
+    sampling.add_argument("--literal", action="store_true",
+                          help="condition on the prompt's own wording; by default a prompt the model knows is read "
+                               "as the trained action nearest to it and conditioned on one of that action's "
+                               "training captions (models with a caption index)")
     output = parser.add_argument_group("output")
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
@@ -164,7 +171,8 @@ def _settings(args):
 
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
-                            topk_filter_thres=args.topk, greedy=args.greedy)
+                            topk_filter_thres=args.topk, greedy=args.greedy, ground_prompts=not args.literal,
+                            sample_length=args.sample_length)
 
 
 def _progress_bar():
@@ -182,13 +190,12 @@ def _progress_bar():
 
 
 def run_generate(args) -> int:
-    import numpy as np
-
     from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
     from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
-    from keymask.core.generation.long_motion import generate_long
+    from keymask.core.generation.composition import Request, generate_requests
+    from keymask.core.generation.pipeline import GenerationInputError
     from keymask.core.text.prompts import clean_prompts
 
     if (args.prompt is None) == (args.prompts is None):
@@ -221,32 +228,21 @@ def run_generate(args) -> int:
     cleaned = clean_prompts([p for p, _ in entries])
     entries = [(text, frames) for text, (_, frames) in zip(cleaned, entries)]
     distinct = list(dict.fromkeys(p for p, _ in entries))
-    embeddings = dict(zip(distinct, pipeline.encode_text(distinct)))  # (text_dim,) per prompt, encoded once
-    unknown = {check.prompt: check for check in pipeline.check_prompts(distinct, np.stack(list(embeddings.values())))
-               if not check.known}
+    unknown = {check.prompt: check for check in pipeline.check_prompts(distinct) if not check.known}
     for check in unknown.values():
         print(f"keymask: warning: {check.warning()}", file=sys.stderr)
 
+    requests = [Request(prompt, frames) for prompt, frames in entries]
     bar, progress = _progress_bar()
-    motions, seeds = [], []
-    long_entries = [(p, f) for p, f in entries if f is not None and f > pipeline.spec.max_frames]
-    short_entries = [(p, f) for p, f in entries if f is None or f <= pipeline.spec.max_frames]
-    if short_entries:
-        if any(f is None for _, f in short_entries) and any(f is not None for _, f in short_entries):
-            raise CommandError("Give a length on every line of the prompt file, or on none.")
-        frames = None if short_entries[0][1] is None else [f for _, f in short_entries]
-        result = pipeline([p for p, _ in short_entries], frames=frames, samples=args.samples, seed=args.seed,
-                          text_embedding=np.stack([embeddings[p] for p, _ in short_entries]),
-                          settings=settings, cleanup=cleanup, progress=progress)
-        motions += [(m.prompt, m.joints) for m in result.motions]
-        seeds.append(result.seed)
-    for prompt, frames in long_entries:
-        seed = args.seed if args.seed is not None else (seeds[0] if seeds else 0)
-        for sample in range(args.samples):
-            motion = generate_long(pipeline, prompt, frames, seed=seed + 1000 * sample, settings=settings,
-                                   cleanup=cleanup, progress=progress)
-            motions.append((prompt, motion.joints))
-        seeds.append(seed)
+    try:
+        generated = generate_requests(pipeline, requests, samples=args.samples, seed=args.seed, settings=settings,
+                                      cleanup=cleanup, progress=progress)
+    except GenerationInputError as error:
+        raise CommandError(str(error)) from None
+    for prompt, parts in generated.plans.items():
+        print(f"keymask: \"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}", file=sys.stderr)
+    motions = [(m.prompt, m.joints) for m in generated.motions]
+    seeds = [generated.seed]
     bar.close()
     if body is not None or path is not None:
         motions = [(prompt, _delivered(joints, body, path)) for prompt, joints in motions]

@@ -185,9 +185,10 @@ class Worker(QObject):
                                              samples=job.samples, **common)
         else:
             from keymask.core.generation.cleanup import CleanupSettings
+            from keymask.core.generation.composition import Request, generate_requests
 
-            result = pipeline([job.prompt], frames=job.frames, samples=job.samples, cleanup=CleanupSettings(),
-                              **common)
+            result = generate_requests(pipeline, [Request(job.prompt, job.frames)], samples=job.samples,
+                                       cleanup=CleanupSettings(), **common)
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
 
     def _photo(self, job: PhotoJob) -> PoseResult:

@@ -249,3 +249,13 @@ def test_keymask_eval_without_an_evaluator_says_how_to_get_one(tmp_path, capsys)
 
     assert main(["eval", "--evaluator", str(tmp_path / "none"), "--real-only"]) == 2
     assert "keymask train evaluator" in capsys.readouterr().err
+
+
+def test_a_motion_longer_than_the_evaluators_window_is_seen_through_its_middle():
+    from keymask.core.metrics.evaluation import embed_motions
+
+    evaluator = MotionTextEvaluator(TINY).eval()
+    window = TINY.max_frames - 1
+    long = np.random.default_rng(0).normal(size=(window + 60, TINY.input_dim)).astype(np.float32)
+    middle = long[30:30 + window]
+    np.testing.assert_allclose(embed_motions(evaluator, [long]), embed_motions(evaluator, [middle]), atol=1e-6)

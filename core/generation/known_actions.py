@@ -9,10 +9,18 @@ encoder finds "does a cartwheel" fairly close to "walks sideways" (0.55), but cl
 another acrobatic move the model does not know. A score below the threshold means the prompt
 asks for something the model has not learned: generation goes on, and the caller says so in
 one sentence naming the nearest known actions.
+
+The index also grounds known prompts (`ground`): a prompt is read as the trained action whose
+captions' mean embedding is nearest, and the model is conditioned on the nearest of that
+action's own captions, a sentence it was trained on. The sentence encoder hears "left" and
+"right" as almost the same word, so a prompt that names one side is never read as an action of
+the other side. Sequences are not grounded whole: core/generation/composition.py splits them.
 """
 
 import json
+import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +28,20 @@ import numpy as np
 from keymask.core.fileio import ensure_output_dir, write_json, write_npy
 
 INDEX_FOLDER = "caption_index"
+_SIDE = re.compile(r"\b(left|right)(?:wards?)?\b", re.IGNORECASE)
+
+
+def named_side(text: str) -> str | None:
+    """'left' or 'right' when the text names that side only, else None."""
+    sides = {match.lower() for match in _SIDE.findall(text)}
+    return sides.pop() if len(sides) == 1 else None
+
+
+@dataclass(frozen=True)
+class Grounding:
+    action: str  # phrase of the trained action the prompt is read as
+    caption: int  # row of the index's caption the model is conditioned on
+    similarity: float  # cosine similarity of the prompt to that caption
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,38 @@ class CaptionIndex:
         """(P,) nearest-caption similarity minus nearest-other-activity similarity."""
         known, others = self.similarities(text_embeddings)
         return known.max(-1) - (others.max(-1) if others.size else 0.0)
+
+    @cached_property
+    def _action_names(self) -> list[str]:
+        """Actions a prompt can be grounded on: single ones and simultaneous pairs ("walks forward and
+        waves the right hand"), not sequences ("..., then ..."), which composition.py splits."""
+        return sorted({action for action in self.actions if ", then " not in action})
+
+    @cached_property
+    def _action_centroids(self) -> np.ndarray:
+        """(A, dim) unit mean embedding of each action's captions, in `_action_names` order."""
+        rows = np.asarray(self.actions)
+        centroids = np.stack([self.embeddings[rows == name].mean(0) for name in self._action_names])
+        return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
+
+    def ground(self, prompts: list[str], text_embeddings: np.ndarray) -> list[Grounding]:
+        """Each prompt read as one trained action, and the nearest caption of that action."""
+        prompts_unit = np.asarray(text_embeddings, dtype=np.float32)
+        prompts_unit = prompts_unit / np.maximum(np.linalg.norm(prompts_unit, axis=-1, keepdims=True), 1e-8)
+        action_sides = [named_side(name) for name in self._action_names]
+        rows = np.asarray(self.actions)
+        groundings = []
+        for prompt, unit in zip(prompts, prompts_unit):
+            scores = self._action_centroids @ unit  # (A,)
+            side = named_side(prompt)
+            if side is not None:
+                scores = scores - 2.0 * np.array([s is not None and s != side for s in action_sides])
+            action = self._action_names[int(np.argmax(scores))]
+            members = np.flatnonzero(rows == action)
+            similarities = self.embeddings[members] @ unit
+            best = int(np.argmax(similarities))
+            groundings.append(Grounding(action, int(members[best]), float(similarities[best])))
+        return groundings
 
     def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
         checks = []

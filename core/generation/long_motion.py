@@ -1,4 +1,5 @@
-"""Motions longer than the model's window, generated in overlapping windows.
+"""Motions longer than the model's window, or made of several prompts in turn, generated in
+overlapping windows.
 
 Each window after the first holds the last `overlap` tokens of the motion so far fixed (the one
 fixed-token mechanism) and decodes the rest; the tokens of all windows are then decoded into
@@ -21,6 +22,7 @@ from keymask.core.generation.pipeline import (
     Progress,
     SamplingSettings,
 )
+from keymask.core.text.prompts import clean_prompts
 
 DEFAULT_OVERLAP_TOKENS = 12  # 2.4 s of context carried into each new window
 
@@ -30,38 +32,55 @@ def generate_long(pipeline: MotionPipeline, prompt: str, frames: int, *, overlap
                   fixed: dict[int, np.ndarray] | None = None, progress: Progress | None = None,
                   cancel: Cancel | None = None) -> GeneratedMotion:
     """One motion of `frames` frames (any length) for `prompt`; cleanup as in MotionPipeline."""
+    return generate_chain(pipeline, [(prompt, frames)], overlap_tokens=overlap_tokens, seed=seed, settings=settings,
+                          cleanup=cleanup, fixed=fixed, progress=progress, cancel=cancel)
+
+
+def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
+                   overlap_tokens: int = DEFAULT_OVERLAP_TOKENS, seed: int = 0,
+                   settings: SamplingSettings | None = None, cleanup: CleanupSettings | None = None,
+                   fixed: dict[int, np.ndarray] | None = None, progress: Progress | None = None,
+                   cancel: Cancel | None = None) -> GeneratedMotion:
+    """One motion made of `parts` (prompt, frames) in turn, each new window conditioned on its own
+    part's prompt and continuing the motion so far; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
-    total = int(round(frames / spec.frames_per_token))
-    if total < 1:
-        raise GenerationInputError(f"A motion must last at least {spec.frames_per_token} frames; got {frames}.")
+    parts = list(zip(clean_prompts([prompt for prompt, _ in parts]), [frames for _, frames in parts])) if parts else []
+    counts = [int(round(frames / spec.frames_per_token)) for _, frames in parts]
+    if not parts or min(counts) < 1:
+        raise GenerationInputError(f"Every part of a motion must last at least {spec.frames_per_token} frames; "
+                                   f"got {[frames for _, frames in parts]}.")
     if not 0 < overlap_tokens < window:
         raise GenerationInputError(f"The overlap must be between 1 and {window - 1} tokens; got {overlap_tokens}.")
-    text = pipeline.text_encoder.encode([prompt])  # once for all windows
+    distinct = list(dict.fromkeys(prompt for prompt, _ in parts))
+    texts = dict(zip(distinct, pipeline.encode_text(distinct)))  # (dim,) per prompt, once for all windows
 
     # 1. Tokens, window by window; each new window keeps the previous `overlap` tokens fixed.
     fixed = fixed or {}
     tokens = np.zeros((0, pipeline.num_quantizers), dtype=np.int64)
     index = 0
-    while len(tokens) < total:
-        carried = tokens[-overlap_tokens:] if len(tokens) else tokens  # (O, Q); -1 where a layer has "no code"
-        start = len(tokens) - len(carried)  # absolute token position of the window's first token
-        fresh = min(window - len(carried), total - len(tokens))
-        held = np.full((len(carried) + fresh, pipeline.num_quantizers), -1, dtype=np.int64)  # (N, Q)
-        held[:len(carried)] = carried
-        for position, ids in fixed.items():
-            if len(tokens) <= position < start + len(held):
-                held[position - start] = ids
-        window_fixed = FixedTokens(np.maximum(held, 0)[None], (held >= 0)[None]) if (held >= 0).any() else None
-        result = pipeline([prompt], frames=len(held) * spec.frames_per_token, fixed=window_fixed, seed=seed + index,
-                          settings=settings, text_embedding=text, progress=progress, cancel=cancel)
-        tokens = np.concatenate([tokens, result.motions[0].tokens[len(carried):]])
-        index += 1
+    for (prompt, _), count in zip(parts, counts):
+        part_end = len(tokens) + count
+        while len(tokens) < part_end:
+            carried = tokens[-overlap_tokens:] if len(tokens) else tokens  # (O, Q); -1 where a layer has "no code"
+            start = len(tokens) - len(carried)  # absolute token position of the window's first token
+            fresh = min(window - len(carried), part_end - len(tokens))
+            held = np.full((len(carried) + fresh, pipeline.num_quantizers), -1, dtype=np.int64)  # (N, Q)
+            held[:len(carried)] = carried
+            for position, ids in fixed.items():
+                if len(tokens) <= position < start + len(held):
+                    held[position - start] = ids
+            window_fixed = FixedTokens(np.maximum(held, 0)[None], (held >= 0)[None]) if (held >= 0).any() else None
+            result = pipeline([prompt], frames=len(held) * spec.frames_per_token, fixed=window_fixed,
+                              seed=seed + index, settings=settings, text_embedding=texts[prompt][None],
+                              progress=progress, cancel=cancel)
+            tokens = np.concatenate([tokens, result.motions[0].tokens[len(carried):]])
+            index += 1
 
     # 2. All tokens through the decoder at once, then joints.
     features = pipeline.decode_tokens(tokens[None])[0]  # (T, D)
     joints = np.asarray(recover_from_ric(features), dtype=np.float32)
     if cleanup is not None:
         joints = clean_motion(joints, cleanup)
-    return GeneratedMotion(prompt=result.motions[0].prompt, sample=0, tokens=tokens,
-                           features=features, joints=joints, fps=spec.fps)
+    prompt = parts[0][0] if len(parts) == 1 else ", then ".join(prompt for prompt, _ in parts)
+    return GeneratedMotion(prompt=prompt, sample=0, tokens=tokens, features=features, joints=joints, fps=spec.fps)

@@ -38,6 +38,12 @@ class SamplingSettings:
     temperature: float = 1.0
     topk_filter_thres: float = 0.9  # keep the top (1 - thres) share of the vocabulary
     greedy: bool = False  # argmax everywhere, no noise: the official parity setting
+    # Condition on the nearest training caption of the action a known prompt asks for (models with a
+    # caption index; see known_actions.py) instead of the prompt's own embedding.
+    ground_prompts: bool = True
+    # Draw each length from the length estimator's distribution (as MoMask does) instead of taking
+    # its median, which is nearer the real clip's length more often (model card).
+    sample_length: bool = False
 
 
 @dataclass
@@ -154,12 +160,15 @@ class MotionPipeline:
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
             text_embedding = self.encode_text(prompts)
+        own_words = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
+        if settings.ground_prompts:
+            text_embedding = self.ground_text(prompts, text_embedding)
         text = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
 
-        # 3. Lengths in tokens.
-        token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, rng, fixed)  # (B,)
+        # 3. Lengths in tokens, from the prompt's own words ("a few steps", "slowly").
+        token_lengths = self._token_lengths(frames, len(prompts), samples, own_words, settings, rng, fixed)  # (B,)
 
         # 4. Fixed tokens (never masked) and the rest to decode.
         fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
@@ -213,10 +222,27 @@ class MotionPipeline:
             return [PromptCheck(p, 1.0, (), True) for p in prompts]
         return self.caption_index.check(prompts, self.encode_text(prompts) if text_embedding is None else text_embedding)
 
-    def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False) -> np.ndarray:
-        """(P,) the length in frames generation would choose for each prompt (the length estimator's draw)."""
+    def ground_text(self, prompts: Sequence[str], text_embedding: np.ndarray) -> np.ndarray:
+        """(P, dim) embeddings with each known prompt's replaced by that of the nearest training caption
+        of the action it asks for; unknown prompts, and models without a caption index, keep their own."""
+        text_embedding = as_numpy(text_embedding).astype(np.float32)
+        index = self.caption_index
+        if index is None:
+            return text_embedding
+        grounded = text_embedding.copy()
+        known = index.scores(text_embedding) >= index.threshold
+        for row, grounding in enumerate(index.ground(list(prompts), text_embedding)):
+            if known[row]:
+                scale = np.linalg.norm(text_embedding[row])
+                grounded[row] = index.embeddings[grounding.caption] * scale
+        return grounded
+
+    def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False,
+                        sample_length: bool = False) -> np.ndarray:
+        """(P,) the length in frames generation would choose for each prompt (see SamplingSettings)."""
         text = self.encode_text(clean_prompts(prompts))
-        tokens = np.clip(self._estimate_token_counts(text, greedy, np.random.default_rng(seed)), 1, self.spec.max_tokens)
+        rng = np.random.default_rng(seed)
+        tokens = np.clip(self._estimate_token_counts(text, greedy, rng, sample_length), 1, self.spec.max_tokens)
         return tokens * self.spec.frames_per_token
 
     def decode_tokens(self, ids: np.ndarray) -> np.ndarray:
@@ -241,7 +267,7 @@ class MotionPipeline:
         if frames is None and fixed is not None:
             frames = fixed.ids.shape[1] * self.spec.frames_per_token
         if frames is None:
-            return np.clip(self._estimate_token_counts(text, settings.greedy, rng), 1, max_tokens)
+            return np.clip(self._estimate_token_counts(text, settings.greedy, rng, settings.sample_length), 1, max_tokens)
         per_prompt = [frames] * n_prompts if isinstance(frames, (int, float, np.number)) else list(frames)
         if len(per_prompt) != n_prompts:
             raise GenerationInputError(f"Got {len(per_prompt)} lengths for {n_prompts} prompts.")
@@ -258,8 +284,10 @@ class MotionPipeline:
             tokens.append(count)
         return np.repeat(np.asarray(tokens, dtype=np.int64), samples)
 
-    def _estimate_token_counts(self, text: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
-        """(B,) token counts of at least 1 from the length estimator: sampled, or most likely if greedy."""
+    def _estimate_token_counts(self, text: np.ndarray, greedy: bool, rng: np.random.Generator,
+                               sample: bool = False) -> np.ndarray:
+        """(B,) token counts of at least 1 from the length estimator: most likely if greedy, else drawn
+        (sample) or its median; the draw is made either way, so a seed gives the same tokens after it."""
         estimator = self.models.length_estimator
         if estimator is None:
             raise GenerationInputError("This model has no length estimator: give the length (--seconds or --frames).")
@@ -270,6 +298,8 @@ class MotionPipeline:
         probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
         cumulative = np.cumsum(probabilities / probabilities.sum(axis=-1, keepdims=True), axis=-1)  # (B, n_classes)
         draws = rng.random((len(text), 1))
+        if not sample:
+            draws = np.full_like(draws, 0.5)
         return np.minimum((cumulative < draws).sum(axis=-1), logits.shape[1] - 1)
 
     def _check_fixed(self, fixed: FixedTokens | None, batch: int, n_tokens: int):

@@ -117,7 +117,10 @@ def load_eval_clips(dataset_dir: str | Path, split: str, *, seed: int = 0, max_f
 
 @torch.no_grad()
 def embed_motions(evaluator: MotionTextEvaluator, features: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """raw features, one (T_i, D) per motion -> (N, E)"""
+    """raw features, one (T_i, D) per motion -> (N, E); a motion longer than the evaluator's window is
+    seen through the middle of it (the evaluator was trained on clips of at most that length)."""
+    window = evaluator.config.max_frames - 1  # features have one frame fewer than joints
+    features = [f if len(f) <= window else f[(len(f) - window) // 2:][:window] for f in features]
     rows = []
     for start in range(0, len(features), batch_size):
         chunk = features[start: start + batch_size]

@@ -1,0 +1,124 @@
+"""Prompts to motions as `keymask generate` makes them: one action, several in turn, or long.
+
+A prompt that asks for actions one after another ("walks forward, then bows") is split into
+them (core/text/sequence.py) and each part conditions its own stretch of one continuous motion
+(long_motion.generate_chain), at the length the length estimator gives that part. The split is
+kept only where the caption index says each part is an action of its own:
+- the whole prompt is not almost a training caption (those include single actions told in
+  phases, "walks forward then turns to the right");
+- every part is near some training caption (not "stays still" or "lowers it");
+- consecutive parts are read as different actions ("crouches, then lies flat" is one lie-down).
+The thresholds were chosen on resources/eval/sequence_calibration.json, written for this.
+"""
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from keymask.core.generation.cleanup import CleanupSettings
+from keymask.core.generation.long_motion import generate_chain
+from keymask.core.generation.pipeline import (
+    Cancel,
+    GeneratedMotion,
+    GenerationInputError,
+    MotionPipeline,
+    Progress,
+    SamplingSettings,
+)
+from keymask.core.text.prompts import clean_prompts
+from keymask.core.text.sequence import split_actions
+
+WHOLE_PROMPT_KNOWN = 0.9  # nearest-caption similarity above which a prompt is one trained sentence
+PART_KNOWN = 0.55  # nearest-caption similarity below which a part is not an action of its own
+
+
+def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
+    """The prompts of the motion's parts in time order: [prompt] when it asks for one action."""
+    index = pipeline.caption_index
+    parts = split_actions(prompt)
+    if index is None or len(parts) == 1:
+        return [prompt]
+    embeddings = pipeline.encode_text(clean_prompts([prompt, *parts]))
+    nearest, _ = index.similarities(embeddings)
+    best = nearest.max(axis=-1)  # (1 + parts,)
+    if best[0] >= WHOLE_PROMPT_KNOWN or best[1:].min() < PART_KNOWN:
+        return [prompt]
+    actions = [grounding.action for grounding in index.ground(parts, embeddings[1:])]
+    if any(a == b for a, b in zip(actions, actions[1:])):
+        return [prompt]
+    return parts
+
+
+@dataclass
+class Request:
+    prompt: str
+    frames: int | None = None  # None: the model's own length (per part for prompts of several actions)
+
+
+@dataclass
+class Generated:
+    motions: list[GeneratedMotion]  # samples of each request in turn; `prompt` is the request's prompt
+    seed: int
+    plans: dict[str, list[str]] = field(default_factory=dict)  # prompt -> its parts, for prompts of several
+
+
+def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, samples: int = 1,
+                      seed: int | None = None, settings: SamplingSettings | None = None,
+                      cleanup: CleanupSettings | None = None, progress: Progress | None = None,
+                      cancel: Cancel | None = None) -> Generated:
+    """Motions for prompts as the CLI and the studio make them.
+
+    Prompts of one action within the model's window go through one batched pass; longer ones and
+    prompts of several actions are made window by window, with seeds `seed + 1000 * sample`.
+    """
+    if samples < 1:
+        raise GenerationInputError(f"samples must be at least 1, got {samples}.")
+    if not requests:
+        raise GenerationInputError("No prompt given.")
+    prompts = clean_prompts([r.prompt for r in requests])
+    requests = [Request(p, r.frames) for p, r in zip(prompts, requests)]
+    plans = {p: plan_actions(pipeline, p) for p in dict.fromkeys(prompts)}
+    batched = [i for i, r in enumerate(requests) if len(plans[r.prompt]) == 1
+               and (r.frames is None or r.frames <= pipeline.spec.max_frames)]
+    if batched and len({requests[i].frames is None for i in batched}) > 1:
+        raise GenerationInputError("Give a length for every prompt, or for none.")
+
+    motions: dict[int, list[GeneratedMotion]] = {}
+    if batched:
+        frames = None if requests[batched[0]].frames is None else [requests[i].frames for i in batched]
+        result = pipeline([requests[i].prompt for i in batched], frames=frames, samples=samples, seed=seed,
+                          settings=settings, cleanup=cleanup, progress=progress, cancel=cancel)
+        seed = result.seed
+        for k, i in enumerate(batched):
+            motions[i] = result.motions[k * samples:(k + 1) * samples]
+    seed = 0 if seed is None else seed
+    for i, request in enumerate(requests):
+        if i in motions:
+            continue
+        parts = plans[request.prompt]
+        lengths = _part_frames(pipeline, parts, request.frames, seed)
+        motions[i] = []
+        for sample in range(samples):
+            motion = generate_chain(pipeline, list(zip(parts, lengths)), seed=seed + 1000 * sample,
+                                    settings=settings, cleanup=cleanup, progress=progress, cancel=cancel)
+            motion.prompt, motion.sample = request.prompt, sample
+            motions[i].append(motion)
+    return Generated([m for i in range(len(requests)) for m in motions[i]], seed,
+                     {p: parts for p, parts in plans.items() if len(parts) > 1})
+
+
+def _part_frames(pipeline: MotionPipeline, parts: list[str], frames: int | None, seed: int) -> list[int]:
+    """Frames of each part: the length estimator's, scaled to `frames` in all when it is given."""
+    step = pipeline.spec.frames_per_token
+    if len(parts) == 1:
+        return [int(frames)]
+    estimated = np.asarray(pipeline.estimate_frames(parts, seed=seed), dtype=np.float64)
+    if frames is not None:
+        if frames < step * len(parts):
+            raise GenerationInputError(f"{frames} frames cannot hold {len(parts)} actions of at least {step} frames.")
+        estimated = estimated * frames / estimated.sum()
+    tokens = np.maximum(np.round(estimated / step), 1).astype(int)
+    if frames is not None:
+        tokens[-1] = max(1, int(round(frames / step)) - int(tokens[:-1].sum()))
+    return [int(t) * step for t in tokens]

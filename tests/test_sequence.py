@@ -1,0 +1,141 @@
+"""Prompts that ask for actions in turn: split in time order, read against the caption index, and
+made as one continuous motion."""
+
+import numpy as np
+import pytest
+
+from keymask.core.generation.composition import Request, generate_requests, plan_actions
+from keymask.core.generation.known_actions import CaptionIndex
+from keymask.core.generation.pipeline import MotionPipeline
+from keymask.core.text.sequence import split_actions
+from keymask.resources import RESOURCES_DIR
+
+
+@pytest.fixture(scope="module")
+def default_pipeline():
+    return MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
+
+
+@pytest.mark.parametrize("prompt, parts", [
+    ("A person walks forward and then bows.", ["A person walks forward", "bows"]),
+    ("First the kid hops in place, then he runs off.", ["the kid hops in place", "he runs off"]),
+    ("a man squats. After that he waves", ["a man squats", "he waves"]),
+    ("After squatting twice, the man waves goodbye.", ["squatting twice", "the man waves goodbye"]),
+    ("Before lying down, the tired man does a few squats.", ["the tired man does a few squats", "lying down"]),
+    ("He waves goodbye before walking away.", ["He waves goodbye", "walking away"]),
+    ("The boxer bows, but only after throwing a few punches.", ["throwing a few punches", "The boxer bows"]),
+    ("a woman jogs, then stops, then raises both hands", ["a woman jogs", "stops", "raises both hands"]),
+])
+def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
+    assert split_actions(prompt) == parts
+
+
+@pytest.mark.parametrize("prompt", [
+    "A man waves while walking forward.",
+    "Someone is late for the bus and hurries after it at a run.",
+    "a dog runs after the ball",
+    "a person walks forward",
+])
+def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
+    assert split_actions(prompt) == [prompt]
+
+
+class _Encoder:
+    """Maps known texts to fixed 3-d directions."""
+
+    name, dim = "table", 3
+
+    def __init__(self, table):
+        self.table = table
+
+    def encode(self, texts):
+        return np.asarray([self.table[t] for t in texts], dtype=np.float32)
+
+
+class _Pipeline:
+    def __init__(self, table, index):
+        self.text_encoder, self.caption_index = _Encoder(table), index
+
+    def encode_text(self, prompts):
+        return self.text_encoder.encode(prompts)
+
+
+def _unit(*row):
+    row = np.asarray(row, dtype=np.float32)
+    return row / np.linalg.norm(row)
+
+
+INDEX = CaptionIndex(np.stack([_unit(1, 0, 0), _unit(0, 1, 0)]), ["walks forward", "bows"],
+                     np.stack([_unit(0, 0, 1)]), threshold=0.0)
+
+
+def test_a_sequence_of_different_known_actions_is_planned_as_its_parts():
+    table = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    assert plan_actions(_Pipeline(table, INDEX), "a man walks, then bows") == ["a man walks", "bows"]
+
+
+def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_action_or_both_parts_are_one():
+    almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), "walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), "walks": _unit(1, 0.1, 0), "rests": _unit(0.1, 0.1, 1)}
+    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1)}
+    for table in (almost_a_caption, weak_part, same):
+        prompt = next(iter(table))
+        assert plan_actions(_Pipeline(table, INDEX), prompt) == [prompt]
+
+
+def test_the_shipped_model_makes_a_two_action_prompt_as_one_motion_of_both_parts(default_pipeline):
+    prompt = "a person walks forward, then bows"
+    generated = generate_requests(default_pipeline, [Request(prompt), Request("a person bows")], seed=3)
+    assert generated.plans == {prompt: ["a person walks forward", "bows"]}
+    walk_then_bow, bow = generated.motions
+    assert walk_then_bow.prompt == prompt and bow.prompt == "a person bows"
+    parts = default_pipeline.estimate_frames(["a person walks forward", "bows"], seed=3)
+    assert len(walk_then_bow.joints) == int(parts.sum())
+    # It walks first (the pelvis travels) and then slows down to bow where it stopped.
+    speed = np.linalg.norm(np.diff(walk_then_bow.joints[:, 0, [0, 2]], axis=0), axis=-1)  # m per frame
+    first = int(parts[0])
+    settled = speed[first + (len(speed) - first) // 2:]
+    assert speed[:first].mean() > 0.02 and speed[:first].mean() > 2 * settled.mean()
+
+
+def test_a_length_is_shared_between_the_parts(default_pipeline):
+    generated = generate_requests(default_pipeline, [Request("a person walks forward, then bows", frames=160)], seed=0)
+    assert len(generated.motions[0].joints) == 160
+
+
+def test_generate_says_how_it_reads_a_two_action_prompt(tmp_path, capsys):
+    from keymask.cli.main import main
+
+    assert main(["generate", "a person walks forward, then bows", "--seed", "1", "-o", str(tmp_path / "m.bvh")]) == 0
+    assert "is made as 2 actions in turn: a person walks forward | bows" in capsys.readouterr().err
+
+
+def test_known_prompts_are_conditioned_on_a_training_caption_of_their_action_unless_literal(default_pipeline):
+    from keymask.core.generation.pipeline import SamplingSettings
+
+    index = default_pipeline.caption_index
+    prompts = ["a man strolls ahead with his right hand up", "a baby crawls across the floor on all fours"]
+    own = default_pipeline.encode_text(prompts)
+    grounded = default_pipeline.ground_text(prompts, own)
+    (known, unknown) = index.check(prompts, own)
+    assert known.known and not unknown.known
+    caption = index.ground(prompts[:1], own[:1])[0].caption
+    scale = np.linalg.norm(own[0])
+    np.testing.assert_allclose(grounded[0], index.embeddings[caption] * scale, atol=1e-6)
+    np.testing.assert_array_equal(grounded[1], own[1])  # an unknown prompt keeps its own embedding
+    literal = default_pipeline(prompts[:1], frames=40, seed=0, settings=SamplingSettings(ground_prompts=False))
+    read = default_pipeline(prompts[:1], frames=40, seed=0)
+    same_embedding = default_pipeline(prompts[:1], frames=40, seed=0, text_embedding=grounded[:1],
+                                      settings=SamplingSettings(ground_prompts=False))
+    np.testing.assert_array_equal(read.motions[0].tokens, same_embedding.motions[0].tokens)
+    assert not np.array_equal(literal.motions[0].tokens, read.motions[0].tokens)
+
+
+def test_the_length_is_the_estimators_median_unless_drawn(default_pipeline):
+    prompts = ["a person walks forward", "someone throws a punch"]
+    median = [default_pipeline.estimate_frames(prompts, seed=seed) for seed in range(4)]
+    drawn = [default_pipeline.estimate_frames(prompts, seed=seed, sample_length=True) for seed in range(4)]
+    assert all(np.array_equal(median[0], m) for m in median)
+    assert any(not np.array_equal(drawn[0], d) for d in drawn)
+    generated = default_pipeline(prompts, seed=5)
+    assert [len(m.joints) for m in generated.motions] == list(median[0])
