@@ -1,7 +1,9 @@
 """Errors the command line reports as one sentence."""
 
+from keymask.core.errors import UsageError
 
-class CommandError(Exception):
+
+class CommandError(UsageError):
     """A command used the wrong way; the message says how to use it."""
 
 

@@ -24,8 +24,9 @@ Start with:
   keymask eval                  benchmark the model: FID, R-precision, foot skating, paraphrases
   keymask convert walk.bvh -o walk.npy   read a BVH as 22 joint positions (and back)
 
-Every subcommand has its own --help with examples. Exit status: 0 done, 2 bad input or usage
-(one sentence says what), 130 interrupted. generate, edit, convert and pose run on one CPU
+Every subcommand has its own --help with examples. Exit status: 0 done, 1 failed (a file that
+cannot be read, weights that are missing: one sentence says what), 2 usage (options or input
+the command cannot take: one sentence says how), 130 interrupted. generate, edit, convert and pose run on one CPU
 thread, which stays fast beside other busy programs; set OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
 to use more. Training and eval use every core."""
 
@@ -66,42 +67,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from keymask.core.errors import KeyMaskError, UsageError
+
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("keymask: interrupted; finished files are kept, unfinished ones were not written.", file=sys.stderr)
         return 130
-    except user_errors() as error:
+    except UsageError as error:
         print(f"keymask: error: {error}", file=sys.stderr)
         return 2
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Errors caused by input or environment, reported as one sentence instead of a traceback."""
-    from keymask.conditioning.paths import PathError
-    from keymask.core.animation import BodyError
-    from keymask.core.bvh.reader import BvhError
-    from keymask.core.data.sources import DatasetSourceError
-    from keymask.core.mocap.rig_export import RigExportError
-    from keymask.core.fileio import OutputPathError
-    from keymask.core.mocap.asf_amc import AcclaimError
-    from keymask.core.mocap.importer import MocapImportError
-    from keymask.core.mocap.joint_names import JointMappingError, UnknownSkeletonError
-
-    from keymask.core.bvh.convert import JointsFormatError
-    from keymask.core.generation.masked_decoding import GenerationCancelled
-    from keymask.core.generation.pipeline import GenerationInputError
-    from keymask.conditioning.imagine import WeightsMissing
-    from keymask.conditioning.lifting.lift import LiftingError
-    from keymask.conditioning.photo import PoseExtractionError
-    from keymask.conditioning.pose_files import PoseFileError
-    from keymask.core.models.saved import CheckpointError
-    from keymask.core.text.prompts import PromptError, TextEncoderUnavailable
-
-    return (CommandError, BvhError, DatasetSourceError, OutputPathError, JointsFormatError, CheckpointError,
-            GenerationInputError, GenerationCancelled, PromptError, TextEncoderUnavailable, FileNotFoundError,
-            PermissionError, IsADirectoryError, PoseFileError, PoseExtractionError, LiftingError, WeightsMissing,
-            AcclaimError, MocapImportError, JointMappingError, UnknownSkeletonError, BodyError, PathError, RigExportError)
+    except (KeyMaskError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as error:
+        print(f"keymask: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

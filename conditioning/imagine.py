@@ -30,6 +30,7 @@ import numpy as np
 
 from keymask.conditioning.poses import COCO18_JOINTS, Pose2D
 from keymask.core.generation.masked_decoding import GenerationCancelled
+from keymask.core.errors import KeyMaskError
 
 PathLike = str | os.PathLike
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stage is "image", "pose" or "character"
@@ -47,7 +48,7 @@ OPENPOSE_BODY_FILE = "body_pose_model.pth"
 _LOCK = threading.RLock()  # one diffusion or detection at a time: the pipelines share modules
 
 
-class WeightsMissing(RuntimeError):
+class WeightsMissing(KeyMaskError, RuntimeError):
     """Weights this step needs are not in the folder given; the message says which and where."""
 
 

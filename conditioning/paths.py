@@ -24,6 +24,7 @@ import numpy as np
 from keymask.core.animation import Animation
 from keymask.core.generation.cleanup import CleanupSettings, lock_feet, smooth_positions
 from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix
+from keymask.core.errors import KeyMaskError
 
 PATH_FORMAT = "keymask-path"
 MAX_SPEED = 9.0  # m/s: faster than a sprinter, no body can follow
@@ -31,7 +32,7 @@ TURN_SMOOTHING = 10.0  # frames, Gaussian sigma of the turn (FID 0.220 against 0
 MOVING_SPEED = 0.3  # m/s: slower than this the motion counts as standing, its travel direction unknown
 
 
-class PathError(ValueError):
+class PathError(KeyMaskError, ValueError):
     """A path that cannot be read or followed, in one sentence."""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .poses import COCO18_JOINTS, Pose2D
+from keymask.core.errors import KeyMaskError
 
 MEDIAPIPE_VERSION = "0.10.21"
 # mediapipe's declared dependencies pull jax, jaxlib, sounddevice and opencv-contrib-python (a
@@ -130,7 +131,7 @@ def native_logs_silenced():
             os.close(saved)
 
 
-class PoseExtractionError(ValueError):
+class PoseExtractionError(KeyMaskError, ValueError):
     """A photo gave no pose; the message is one sentence that names the file."""
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
 from keymask.core.fileio import read_json, write_text
 from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.core.errors import KeyMaskError
 
 OPENPOSE_VERSION = 1.3  # the "version" OpenPose writes in its JSON output
 KEYPOSE3D_FORMAT = "keymask-keypose-3d"
@@ -41,7 +42,7 @@ MIN_BONE_LENGTH_M = 0.005  # a 3D bone shorter than this: joints that were never
 DECIMALS = 6  # written precision: micro-pixels, micrometres
 
 
-class PoseFileError(ValueError):
+class PoseFileError(KeyMaskError, ValueError):
     """A pose file that cannot be read or written, explained in one sentence naming the file."""
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from .bvh.kinematics import forward_kinematics
 from .rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from .skeleton import HUMANML3D_SKELETON, MIRROR_JOINTS, Skeleton
+from keymask.core.errors import KeyMaskError
 
 # HumanML3D's raw offsets point the head forward (+Z) from the neck; a real head sits above it,
 # and the forward rest direction would hold the neck at a 90-degree X rotation, the gimbal lock
@@ -35,7 +36,7 @@ TWIST_RELAX_PER_FRAME = 0.05  # how fast a bone's carried-over roll returns to t
 LEG_CHAIN = ("left_hip", "left_knee", "left_ankle")
 
 
-class BodyError(ValueError):
+class BodyError(KeyMaskError, ValueError):
     """Proportions that cannot make a body: a missing joint, a bone of zero length, an unknown preset."""
 
 

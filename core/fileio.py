@@ -10,8 +10,10 @@ from typing import Iterator
 
 import numpy as np
 
+from keymask.core.errors import KeyMaskError
 
-class OutputPathError(OSError):
+
+class OutputPathError(KeyMaskError, OSError):
     """An output path that cannot be written, explained in one sentence."""
 
 

@@ -33,6 +33,7 @@ from keymask.conditioning.pose_files import (
 from keymask.conditioning.poses import KeyPose3D, Pose2D
 from keymask.core.fileio import read_json, write_text
 from keymask.core.spec import HUMANML3D
+from keymask.core.errors import KeyMaskError
 
 FORMAT = "keymask-studio-project"
 VERSION = 1
@@ -41,7 +42,7 @@ CONSTRAINTS = ("body", "root")
 UNITS = ("m", "cm")
 
 
-class ProjectFileError(ValueError):
+class ProjectFileError(KeyMaskError, ValueError):
     """A project or recovery file that cannot be read, in one sentence naming the file."""
 
 

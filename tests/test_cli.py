@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from keymask.cli.main import build_parser, main
+from keymask.cli.main import DESCRIPTION, build_parser, main
 
 
 def _help_text(argv):
@@ -38,7 +38,7 @@ def test_missing_source_is_one_clear_sentence(tmp_path, capsys):
     code = main(["data", "build", "--sources", "bandai", "--bandai-dir", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 1  # a failure at run time; 2 is for usage errors
     assert err.startswith("keymask: error: ") and "does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
@@ -69,3 +69,19 @@ def test_generation_commands_run_on_one_thread_unless_told(monkeypatch):
     seen.clear()
     cli_main.main(["train", "evaluator", "--out", "runs/e"])
     assert "OMP_NUM_THREADS" not in seen  # training keeps every core
+
+
+def test_every_error_a_user_sees_is_a_keymask_error_and_usage_errors_exit_2(tmp_path, capsys):
+    from keymask.cli.errors import CommandError
+    from keymask.core.bvh.reader import BvhError
+    from keymask.core.errors import KeyMaskError, UsageError
+    from keymask.core.generation.pipeline import GenerationInputError
+    from keymask.core.text.prompts import PromptError, TextEncoderUnavailable
+
+    assert all(issubclass(c, UsageError) for c in (CommandError, GenerationInputError, PromptError))
+    assert issubclass(BvhError, KeyMaskError) and issubclass(BvhError, ValueError) and not issubclass(BvhError, UsageError)
+    assert issubclass(TextEncoderUnavailable, KeyMaskError)
+    assert main(["generate", "  "]) == 2  # usage: an empty prompt
+    (tmp_path / "broken.bvh").write_text("HIERARCHY\n")
+    assert main(["convert", str(tmp_path / "broken.bvh"), "-o", str(tmp_path / "o.npy")]) == 1  # a failure
+    assert "1 failed" in DESCRIPTION and "2 usage" in DESCRIPTION and "1 failed" in build_parser().format_help()

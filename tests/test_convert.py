@@ -55,11 +55,11 @@ def test_bad_joint_arrays_are_named(bad, message):
 
 def test_cli_errors_are_one_sentence_and_write_nothing(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((5, 3)))
-    assert main(["convert", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "out.bvh")]) == 2
-    assert main(["convert", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "out.txt")]) == 2
-    assert main(["convert", str(tmp_path / "missing.bvh"), "-o", str(tmp_path / "out.npy")]) == 2
+    assert main(["convert", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "out.bvh")]) == 1  # unreadable input
+    assert main(["convert", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "out.txt")]) == 2  # usage
+    assert main(["convert", str(tmp_path / "missing.bvh"), "-o", str(tmp_path / "out.npy")]) == 1
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
-    assert main(["convert", str(tmp_path / "broken.bvh"), "-o", str(tmp_path / "out.npy")]) == 2
+    assert main(["convert", str(tmp_path / "broken.bvh"), "-o", str(tmp_path / "out.npy")]) == 1
     err = capsys.readouterr().err
     assert err.count("keymask: error: ") == 4 and "Traceback" not in err
     assert "line" in err.splitlines()[-1]

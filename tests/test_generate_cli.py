@@ -75,14 +75,14 @@ def test_edit_keeps_frames_of_a_bvh(model_args, tmp_path, capsys, bandai_clip):
     (["generate", "a person walks", "--frames", "2"], "at least"),
     (["generate", "a person walks", "--samples", "0"], "--samples"),
     (["generate"], "one prompt"),
-    (["edit", "missing.bvh", "jump", "--keep", "0-1s"], "does not exist"),
+    (["edit", "missing.bvh", "jump", "--keep", "0-1s"], "does not exist"),  # exit 1: a run-time failure
     (["edit", "IN", "jump", "--keep", "5-1s"], "ends before it starts"),
     (["edit", "IN", "jump", "--keep", "40-50s"], "after the motion's end"),
 ])
 def test_bad_input_is_one_sentence_and_writes_nothing(model_args, tmp_path, capsys, bandai_clip, argv, message):
     argv = [str(bandai_clip("dataset-1_walk_normal_001.bvh")) if a == "IN" else a for a in argv]
     code, _, err = run([*argv, "-o", str(tmp_path / "out.bvh"), *model_args], capsys)
-    assert code == 2 and message in err and "Traceback" not in err
+    assert code == (1 if message == "does not exist" else 2) and message in err and "Traceback" not in err
     assert not list(tmp_path.glob("out*"))
 
 
@@ -99,7 +99,7 @@ def test_unwritable_output_fails_before_generating(model_args, tmp_path, capsys)
     (tmp_path / "file").write_text("")
     code, _, err = run(["generate", "a person walks", "--seconds", "1", "-o", str(tmp_path / "file" / "x.bvh"),
                         *model_args], capsys)
-    assert code == 2 and "not a folder" in err
+    assert code == 1 and "not a folder" in err
 
 
 def test_corrupt_and_mismatched_checkpoints_are_named(parity_dir, model_args, tmp_path, capsys):
@@ -110,13 +110,13 @@ def test_corrupt_and_mismatched_checkpoints_are_named(parity_dir, model_args, tm
     argv = ["generate", "a person walks", "--seconds", "1", "-o", str(tmp_path / "o.bvh"), "--model",
             str(broken / "mtrans_A"), "--clip-weights", model_args[-1]]
     code, _, err = run(argv, capsys)
-    assert code == 2 and "latest.tar" in err and "cannot be read" in err
+    assert code == 1 and "latest.tar" in err and "cannot be read" in err
     shutil.copy(broken / "rtrans_A" / "model" / "net_best_fid.tar", latest)  # a residual model in the masked slot
     code, _, err = run(argv, capsys)
-    assert code == 2 and "latest.tar" in err
+    assert code == 1 and "latest.tar" in err
     code, _, err = run(["generate", "a person walks", "-o", str(tmp_path / "o.bvh"), "--model", str(tmp_path / "none")],
                        capsys)
-    assert code == 2 and "does not exist" in err
+    assert code == 1 and "does not exist" in err
     assert not list(tmp_path.glob("o*"))
 
 
@@ -135,5 +135,5 @@ def test_a_corrupt_clip_weights_file_is_one_sentence(official_model_dir, tmp_pat
     corrupt.write_bytes(content)
     code, _, err = run(["generate", "a person walks", "--model", str(official_model_dir), "--clip-weights",
                         str(corrupt), "-o", str(tmp_path / "out.bvh")], capsys)
-    assert code == 2 and "cannot be read as a CLIP model" in err and "Traceback" not in err
+    assert code == 1 and "cannot be read as a CLIP model" in err and "Traceback" not in err
     assert not list(tmp_path.glob("out*"))

@@ -85,7 +85,7 @@ def test_broken_pose_files_are_refused(tmp_path, capsys, content, message):
     for argv in (["pose", "lift", broken, "-o", tmp_path / "out.json"],
                  ["generate", "a person waves", "--key-pose", f"{broken}@1s", "-o", tmp_path / "out.bvh"]):
         code, _, err = run(argv, capsys)
-        assert code == 2 and message.lower() in err.lower() and err.count("\n") == 1
+        assert code == 1 and message.lower() in err.lower() and err.count("\n") == 1
     assert not list(tmp_path.glob("out*"))
 
 
@@ -96,7 +96,7 @@ def test_a_pose_with_most_joints_missing_is_refused(photo_pose, tmp_path, capsys
         keypoints[3 * joint: 3 * joint + 3] = [0, 0, 0]
     sparse = write(tmp_path / "sparse.json", json.dumps(document))
     code, _, err = run(["pose", "lift", sparse, "-o", tmp_path / "out.json"], capsys)
-    assert code == 2 and "at least" in err and not (tmp_path / "out.json").exists()
+    assert code == 1 and "at least" in err and not (tmp_path / "out.json").exists()
 
 
 @pytest.mark.parametrize("keys, message", [(["@9s"], "outside the motion"), (["@1s", "@1.1s"], "same 0.2 s token window")])
@@ -120,9 +120,9 @@ def test_images_that_are_not_images_or_show_nobody(tmp_path, capsys):
     Image.fromarray(np.full((240, 160, 3), 90, np.uint8)).save(tmp_path / "empty.png")
     for image, message in ((fake, "not an image"), (tmp_path / "empty.png", "No person")):
         code, _, err = run(["pose", "extract", image, "-o", tmp_path / "out.json"], capsys)
-        assert code == 2 and message in err and not (tmp_path / "out.json").exists()
+        assert code == 1 and message in err and not (tmp_path / "out.json").exists()
 
 
 def test_imagine_without_weights_says_which_and_where(tmp_path, capsys):
     code, _, err = run(["pose", "imagine", "a dancer", "--sd", tmp_path / "nothing", "-o", tmp_path / "o.json"], capsys)
-    assert code == 2 and "Stable Diffusion" in err and "--sd" in err and not (tmp_path / "o.json").exists()
+    assert code == 1 and "Stable Diffusion" in err and "--sd" in err and not (tmp_path / "o.json").exists()

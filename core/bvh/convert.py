@@ -13,9 +13,10 @@ from keymask.core.bvh.from_joints import bvh_to_joints, joints_to_bvh
 from keymask.core.bvh.reader import read_bvh
 from keymask.core.bvh.writer import write_bvh
 from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.core.errors import KeyMaskError
 
 
-class JointsFormatError(ValueError):
+class JointsFormatError(KeyMaskError, ValueError):
     """Joint positions that cannot be a motion of our skeleton."""
 
 

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from .format import CHANNEL_NAMES, BvhJoint, BvhMotion, BvhSkeleton
+from keymask.core.errors import KeyMaskError
 
 
-class BvhError(ValueError):
+class BvhError(KeyMaskError, ValueError):
     """A malformed BVH file; the message names the file and the line."""
 
     def __init__(self, source: str, line: int | None, problem: str):

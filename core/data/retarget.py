@@ -19,11 +19,12 @@ import numpy as np
 from ..bvh.format import BvhMotion
 from ..mocap.importer import bvh_motion_to_joints
 from ..mocap.joint_names import BANDAI
+from keymask.core.errors import KeyMaskError
 
 BANDAI_UNITS_PER_METRE = 100.0
 
 
-class NotBandaiSkeletonError(ValueError):
+class NotBandaiSkeletonError(KeyMaskError, ValueError):
     """The BVH skeleton lacks joints that the Bandai -> HumanML3D mapping needs."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keymask.core.fileio import write_text
+from keymask.core.errors import KeyMaskError
 
 BANDAI_LICENSE = (
     "Bandai Namco Research Motion Dataset (Bandai Namco Research Inc.), CC BY-NC 4.0: attribution required, "
@@ -40,7 +41,7 @@ CMU_LICENSE = (
 )
 
 
-class DatasetSourceError(RuntimeError):
+class DatasetSourceError(KeyMaskError, RuntimeError):
     """The source archives are missing, damaged or not what we expect."""
 
 

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from keymask.core.backends.interface import BaseTokenModel, ResidualTokenModel
+from keymask.core.errors import KeyMaskError
 
 NEVER_MASKED = 1e5  # confidence of fixed and padding positions: above any probability
 
@@ -31,7 +32,7 @@ Callback = Callable[[int, int], None]  # (steps done, total steps)
 Cancel = Callable[[], bool]  # True stops the decoding
 
 
-class GenerationCancelled(RuntimeError):
+class GenerationCancelled(KeyMaskError, RuntimeError):
     """The caller's cancel() returned True; decoding stopped before finishing."""
 
 

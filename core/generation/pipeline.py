@@ -20,13 +20,14 @@ from keymask.core.generation.masked_decoding import decode_base_tokens, decode_r
 from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable, clean_prompts
+from keymask.core.errors import UsageError
 
 # progress(stage, done, total): stage is "text", "tokens", "residual" or "decode"
 Progress = Callable[[str, int, int], None]
 Cancel = Callable[[], bool]
 
 
-class GenerationInputError(ValueError):
+class GenerationInputError(UsageError, ValueError):
     """Generation inputs that cannot work (lengths out of range, bad fixed tokens): one sentence."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bvh.kinematics import euler_to_matrices
+from ..errors import KeyMaskError
 
 ROOT = "root"
 ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
@@ -42,7 +43,7 @@ ROTATION_DOFS = ("rx", "ry", "rz")
 METRES_PER_INCH = 0.0254
 
 
-class AcclaimError(ValueError):
+class AcclaimError(KeyMaskError, ValueError):
     """A malformed ASF or AMC file; the message names the file and the line."""
 
     def __init__(self, source: str, line: int | None, problem: str):

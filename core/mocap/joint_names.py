@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..skeleton import HUMANML3D_SKELETON
+from keymask.core.errors import KeyMaskError
 
 OUR_JOINTS = HUMANML3D_SKELETON.joint_names
 END_SITE_SUFFIX = ".end"  # motion.py names a BVH End Site after its joint plus this
@@ -48,11 +49,11 @@ class JointTable:
         return names
 
 
-class UnknownSkeletonError(ValueError):
+class UnknownSkeletonError(KeyMaskError, ValueError):
     """No joint table (and no user mapping) places all 22 joints on this skeleton."""
 
 
-class JointMappingError(ValueError):
+class JointMappingError(KeyMaskError, ValueError):
     """A user joint mapping is malformed or names joints the skeleton lacks."""
 
 

@@ -32,6 +32,7 @@ from ..bvh.reader import read_bvh
 from ..rotations import quat_between, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON
 from .importer import RigRest, read_rig_rest
+from keymask.core.errors import KeyMaskError
 
 FINGER_WORDS = ("thumb", "index", "middle", "ring", "pinky", "little", "finger")
 # Degrees each finger joint bends towards the palm, from the knuckle outwards: (fingers, thumb).
@@ -43,7 +44,7 @@ HAND_POSES = {
 }
 
 
-class RigExportError(ValueError):
+class RigExportError(KeyMaskError, ValueError):
     """A rig the motion cannot be put on, in one sentence."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from keymask.core.errors import KeyMaskError
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 BUNDLE_FILE = "keymask_model.json"
@@ -22,7 +24,7 @@ BUNDLE_FORMAT = 1
 CLIP_TEXT_ENCODER = "clip"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(KeyMaskError, ValueError):
     """A checkpoint that is missing, corrupt, of the wrong kind or of the wrong shape: one sentence."""
 
 

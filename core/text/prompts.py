@@ -9,14 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from keymask.core.errors import KeyMaskError, UsageError
+
 MAX_PROMPT_CHARACTERS = 1000  # longer prompts are cut (with a warning); encoders truncate tokens anyway
 
 
-class TextEncoderUnavailable(RuntimeError):
+class TextEncoderUnavailable(KeyMaskError, RuntimeError):
     """The weights a text encoder needs are not on this machine; the message says how to get them."""
 
 
-class PromptError(ValueError):
+class PromptError(UsageError, ValueError):
     """A prompt that cannot describe a motion (empty, whitespace only)."""
 
 
