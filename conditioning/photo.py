@@ -150,6 +150,9 @@ class SeveralPeopleError(PoseExtractionError):
         super().__init__(message)
         self.count = count
 
+    def __reduce__(self):  # keeps the count when the error comes back from extract_pose_apart's process
+        return type(self), (str(self), self.count)
+
 
 class MediapipeMissingError(PoseExtractionError):
     """mediapipe (the version that ships its pose models) cannot be imported."""
@@ -172,6 +175,38 @@ def extract_pose(
     photo = _read_image(image)
     with PhotoPoseExtractor() as extractor:
         return extractor._extract(photo, person, min_visibility)
+
+
+def extract_pose_apart(
+    image: str | os.PathLike | np.ndarray,
+    *,
+    person: int | None = None,
+    min_visibility: float = MIN_VISIBILITY,
+) -> Pose2D:
+    """`extract_pose` in a process of its own, for programs that must not be disturbed (the studio).
+
+    mediapipe has to be built with no display in sight and logs to file descriptor 2 from C++;
+    both are changed in that process only, so this process's other threads (a GUI, its own
+    logging) never see DISPLAY or stderr change. Errors come back as the same classes. Starting
+    the process costs about a second beside the photo's own reading.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _check_person(person)
+    image = os.fspath(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_quiet_process) as pool:
+        return pool.submit(extract_pose, image, person=person, min_visibility=min_visibility).result()
+
+
+def _quiet_process() -> None:
+    """In extract_pose_apart's process: no display, and native logs to /dev/null."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        os.environ.pop(name, None)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class PhotoPoseExtractor:

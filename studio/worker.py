@@ -192,15 +192,14 @@ class Worker(QObject):
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
 
     def _photo(self, job: PhotoJob) -> PoseResult:
-        from keymask.conditioning.photo import SeveralPeopleError, extract_pose, native_logs_silenced
+        from keymask.conditioning.photo import SeveralPeopleError, extract_pose_apart
 
         self.progress.emit("finding the pose", 0, 1)
-        with native_logs_silenced():
-            try:
-                return PoseResult(extract_pose(job.image))
-            except SeveralPeopleError as error:
-                return PoseResult(extract_pose(job.image, person=1),
-                                  f"{error.count} people are in the photo; the pose is the leftmost one's.")
+        try:
+            return PoseResult(extract_pose_apart(job.image))
+        except SeveralPeopleError as error:
+            return PoseResult(extract_pose_apart(job.image, person=1),
+                              f"{error.count} people are in the photo; the pose is the leftmost one's.")
 
     def _imagine(self, job: ImagineJob) -> PoseResult:
         from keymask.conditioning.imagine import imagine_pose

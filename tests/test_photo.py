@@ -266,3 +266,18 @@ def test_a_photo_becomes_a_key_on_a_users_rig_and_the_exported_bvh_shows_it(pose
     key = lift_pose(pose).joints
     assert bone_direction_error(on_rig[30], key) < 0.5  # degrees: the key's pose on the rig's proportions
     assert bone_direction_error(on_rig[10], key) > 2.0  # and not a pose held the whole time
+
+
+def test_reading_a_photo_apart_leaves_this_process_display_and_stderr_alone(pose, photo, monkeypatch):
+    from keymask.conditioning.photo import extract_pose_apart
+
+    monkeypatch.setenv("DISPLAY", ":4242")
+    stderr_before = os.fstat(2)
+    apart = extract_pose_apart(PERSON_JPG)
+    assert os.environ["DISPLAY"] == ":4242"
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (stderr_before.st_dev, stderr_before.st_ino)
+    np.testing.assert_allclose(apart.keypoints, pose.keypoints, atol=1e-3)
+    with pytest.raises(SeveralPeopleError) as error:  # errors come back as themselves, count and all
+        extract_pose_apart(np.hstack([photo, photo]))
+    assert error.value.count == 2 and "2 people" in str(error.value)
