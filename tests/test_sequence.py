@@ -139,3 +139,13 @@ def test_the_length_is_the_estimators_median_unless_drawn(default_pipeline):
     assert any(not np.array_equal(drawn[0], d) for d in drawn)
     generated = default_pipeline(prompts, seed=5)
     assert [len(m.joints) for m in generated.motions] == list(median[0])
+
+
+def test_too_long_or_too_many_motions_are_refused_before_any_work(default_pipeline):
+    from keymask.core.generation.composition import MAX_MOTIONS, MAX_SECONDS
+    from keymask.core.generation.pipeline import GenerationInputError
+
+    with pytest.raises(GenerationInputError, match="at most 10 minutes"):
+        generate_requests(default_pipeline, [Request("a person walks", frames=MAX_SECONDS * 20 + 4)])
+    with pytest.raises(GenerationInputError, match="split the prompt file"):
+        generate_requests(default_pipeline, [Request("a person walks")] * 2, samples=MAX_MOTIONS // 2 + 1)

@@ -29,6 +29,8 @@ from keymask.core.generation.pipeline import (
 from keymask.core.text.prompts import clean_prompts
 from keymask.core.text.sequence import split_actions
 
+MAX_SECONDS = 600  # one motion; longer ones are refused in one sentence before any work
+MAX_MOTIONS = 4096  # motions in one call (prompts x samples); each keeps its tokens, features and joints
 WHOLE_PROMPT_KNOWN = 0.9  # nearest-caption similarity above which a prompt is one trained sentence
 PART_KNOWN = 0.55  # nearest-caption similarity below which a part is not an action of its own
 
@@ -78,6 +80,7 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
         raise GenerationInputError("No prompt given.")
     prompts = clean_prompts([r.prompt for r in requests])
     requests = [Request(p, r.frames) for p, r in zip(prompts, requests)]
+    check_request_limits(pipeline, requests, samples)
     plans = {p: plan_actions(pipeline, p) for p in dict.fromkeys(prompts)}
     batched = [i for i, r in enumerate(requests) if len(plans[r.prompt]) == 1
                and (r.frames is None or r.frames <= pipeline.spec.max_frames)]
@@ -106,6 +109,19 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
             motions[i].append(motion)
     return Generated([m for i in range(len(requests)) for m in motions[i]], seed,
                      {p: parts for p, parts in plans.items() if len(parts) > 1})
+
+
+def check_request_limits(pipeline: MotionPipeline, requests: Sequence[Request], samples: int) -> None:
+    """Refuse, before any work, motions longer than MAX_SECONDS and more than MAX_MOTIONS at once."""
+    fps = pipeline.spec.fps
+    for request in requests:
+        if request.frames is not None and request.frames > MAX_SECONDS * fps:
+            raise GenerationInputError(f"A motion can last at most {MAX_SECONDS // 60} minutes ({MAX_SECONDS * fps} "
+                                       f"frames); got {request.frames / fps:.0f} s: make it in parts with keymask edit "
+                                       "--extend.")
+    if len(requests) * samples > MAX_MOTIONS:
+        raise GenerationInputError(f"{len(requests)} prompts x {samples} samples is {len(requests) * samples} motions; "
+                                   f"at most {MAX_MOTIONS} fit in one run: split the prompt file.")
 
 
 def _part_frames(pipeline: MotionPipeline, parts: list[str], frames: int | None, seed: int) -> list[int]:
