@@ -1,11 +1,11 @@
 """How well the model does what unseen words say, measured on the joints users get.
 
-    python bench/text.py [--model DIR] [--seeds 3] [--literal] [--json out.json]
+    python bench/text.py [--model DIR] [--seeds 3] [--json out.json]
 
 Prompts: bench/data/text_prompts.json, written by hand for this benchmark (never used in
 training, not produced by the caption code). Every motion is generated as `keymask generate`
 makes it (`generate_requests`: the model's own length, prompts of several actions made in turn,
-known prompts grounded on their action's training captions unless --literal, clean-up on) and fitted to the BVH skeleton as it is written
+clean-up on) and fitted to the BVH skeleton as it is written
 (`delivered_joints`); the evaluator sees features recomputed from those joints. Rows:
 - known: paraphrases of trained actions, classified by the nearest action centroid of the
   training split in the evaluator's motion space; right when the class is one the prompt accepts.
@@ -83,7 +83,6 @@ def main() -> None:
     parser.add_argument("--prompts", type=Path, default=PROMPTS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--guidance", type=float, default=4.0)
-    parser.add_argument("--literal", action="store_true", help="condition on the prompts' own embeddings")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -94,7 +93,7 @@ def main() -> None:
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
-    settings = SamplingSettings(guidance_scale=args.guidance, ground_prompts=not args.literal)
+    settings = SamplingSettings(guidance_scale=args.guidance)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt

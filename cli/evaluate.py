@@ -38,9 +38,6 @@ def add_parser(subparsers) -> None:
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
-    parser.add_argument("--literal", action="store_true",
-                        help="condition on each caption's own embedding, not on the nearest training caption of the "
-                             "action it is read as (what `keymask generate` does by default)")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
@@ -134,7 +131,7 @@ def run(args) -> int:
     if not args.real_only:
         pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
-                                                                steps=args.steps, ground_prompts=not args.literal),
+                                                                steps=args.steps),
                                        None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")

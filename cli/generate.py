@@ -62,10 +62,6 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--sample-length", action="store_true",
                           help="draw the length from the length estimator, so it changes with the seed (MoMask's "
                                "way); by default it is the estimator's median for the prompt")
-    sampling.add_argument("--literal", action="store_true",
-                          help="condition on the prompt's own wording; by default a prompt the model knows is read "
-                               "as the trained action nearest to it and conditioned on one of that action's "
-                               "training captions (models with a caption index)")
     output = parser.add_argument_group("output")
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
@@ -171,7 +167,7 @@ def _settings(args):
 
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
-                            topk_filter_thres=args.topk, greedy=args.greedy, ground_prompts=not args.literal,
+                            topk_filter_thres=args.topk, greedy=args.greedy,
                             sample_length=args.sample_length)
 
 

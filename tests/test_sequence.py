@@ -110,27 +110,6 @@ def test_generate_says_how_it_reads_a_two_action_prompt(tmp_path, capsys):
     assert "is made as 2 actions in turn: a person walks forward | bows" in capsys.readouterr().err
 
 
-def test_known_prompts_are_conditioned_on_a_training_caption_of_their_action_unless_literal(default_pipeline):
-    from keymask.core.generation.pipeline import SamplingSettings
-
-    index = default_pipeline.caption_index
-    prompts = ["a man strolls ahead with his right hand up", "a baby crawls across the floor on all fours"]
-    own = default_pipeline.encode_text(prompts)
-    grounded = default_pipeline.ground_text(prompts, own)
-    (known, unknown) = index.check(prompts, own)
-    assert known.known and not unknown.known
-    caption = index.ground(prompts[:1], own[:1])[0].caption
-    scale = np.linalg.norm(own[0])
-    np.testing.assert_allclose(grounded[0], index.embeddings[caption] * scale, atol=1e-6)
-    np.testing.assert_array_equal(grounded[1], own[1])  # an unknown prompt keeps its own embedding
-    literal = default_pipeline(prompts[:1], frames=40, seed=0, settings=SamplingSettings(ground_prompts=False))
-    read = default_pipeline(prompts[:1], frames=40, seed=0)
-    same_embedding = default_pipeline(prompts[:1], frames=40, seed=0, text_embedding=grounded[:1],
-                                      settings=SamplingSettings(ground_prompts=False))
-    np.testing.assert_array_equal(read.motions[0].tokens, same_embedding.motions[0].tokens)
-    assert not np.array_equal(literal.motions[0].tokens, read.motions[0].tokens)
-
-
 def test_the_length_is_the_estimators_median_unless_drawn(default_pipeline):
     prompts = ["a person walks forward", "someone throws a punch"]
     median = [default_pipeline.estimate_frames(prompts, seed=seed) for seed in range(4)]

@@ -46,7 +46,7 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     best = nearest.max(axis=-1)  # (1 + parts,)
     if best[0] >= WHOLE_PROMPT_KNOWN or best[1:].min() < PART_KNOWN:
         return [prompt]
-    actions = [grounding.action for grounding in index.ground(parts, embeddings[1:])]
+    actions = [reading.action for reading in index.read_actions(parts, embeddings[1:])]
     if any(a == b for a, b in zip(actions, actions[1:])):
         return [prompt]
     return parts

@@ -10,11 +10,12 @@ another acrobatic move the model does not know. A score below the threshold mean
 asks for something the model has not learned: generation goes on, and the caller says so in
 one sentence naming the nearest known actions.
 
-The index also grounds known prompts (`ground`): a prompt is read as the trained action whose
-captions' mean embedding is nearest, and the model is conditioned on the nearest of that
-action's own captions, a sentence it was trained on. The sentence encoder hears "left" and
-"right" as almost the same word, so a prompt that names one side is never read as an action of
-the other side. Sequences are not grounded whole: core/generation/composition.py splits them.
+The index also reads a prompt as one trained action (`read_actions`): the action whose captions'
+mean embedding is nearest, and the nearest of that action's captions. composition.py uses it to
+tell whether the parts of "..., then ..." are different actions. The sentence encoder hears
+"left" and "right" as almost the same word, so a prompt that names one side is never read as an
+action of the other side. (Conditioning the model on that caption instead of the prompt was
+measured and not kept: the model card says why.)
 """
 
 import json
@@ -38,7 +39,7 @@ def named_side(text: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Grounding:
+class ActionReading:
     action: str  # phrase of the trained action the prompt is read as
     caption: int  # row of the index's caption the model is conditioned on
     similarity: float  # cosine similarity of the prompt to that caption
@@ -93,8 +94,8 @@ class CaptionIndex:
 
     @cached_property
     def _action_names(self) -> list[str]:
-        """Actions a prompt can be grounded on: single ones and simultaneous pairs ("walks forward and
-        waves the right hand"), not sequences ("..., then ..."), which composition.py splits."""
+        """Actions a prompt can be read as: single ones and simultaneous pairs ("walks forward and waves
+        the right hand"), not sequences ("..., then ..."), which composition.py splits."""
         return sorted({action for action in self.actions if ", then " not in action})
 
     @cached_property
@@ -104,13 +105,13 @@ class CaptionIndex:
         centroids = np.stack([self.embeddings[rows == name].mean(0) for name in self._action_names])
         return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
 
-    def ground(self, prompts: list[str], text_embeddings: np.ndarray) -> list[Grounding]:
+    def read_actions(self, prompts: list[str], text_embeddings: np.ndarray) -> list[ActionReading]:
         """Each prompt read as one trained action, and the nearest caption of that action."""
         prompts_unit = np.asarray(text_embeddings, dtype=np.float32)
         prompts_unit = prompts_unit / np.maximum(np.linalg.norm(prompts_unit, axis=-1, keepdims=True), 1e-8)
         action_sides = [named_side(name) for name in self._action_names]
         rows = np.asarray(self.actions)
-        groundings = []
+        readings = []
         for prompt, unit in zip(prompts, prompts_unit):
             scores = self._action_centroids @ unit  # (A,)
             side = named_side(prompt)
@@ -120,8 +121,8 @@ class CaptionIndex:
             members = np.flatnonzero(rows == action)
             similarities = self.embeddings[members] @ unit
             best = int(np.argmax(similarities))
-            groundings.append(Grounding(action, int(members[best]), float(similarities[best])))
-        return groundings
+            readings.append(ActionReading(action, int(members[best]), float(similarities[best])))
+        return readings
 
     def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
         checks = []

@@ -39,9 +39,6 @@ class SamplingSettings:
     temperature: float = 1.0
     topk_filter_thres: float = 0.9  # keep the top (1 - thres) share of the vocabulary
     greedy: bool = False  # argmax everywhere, no noise: the official parity setting
-    # Condition on the nearest training caption of the action a known prompt asks for (models with a
-    # caption index; see known_actions.py) instead of the prompt's own embedding.
-    ground_prompts: bool = True
     # Draw each length from the length estimator's distribution (as MoMask does) instead of taking
     # its median, which is nearer the real clip's length more often (model card).
     sample_length: bool = False
@@ -161,15 +158,12 @@ class MotionPipeline:
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
             text_embedding = self.encode_text(prompts)
-        own_words = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
-        if settings.ground_prompts:
-            text_embedding = self.ground_text(prompts, text_embedding)
         text = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
 
-        # 3. Lengths in tokens, from the prompt's own words ("a few steps", "slowly").
-        token_lengths = self._token_lengths(frames, len(prompts), samples, own_words, settings, rng, fixed)  # (B,)
+        # 3. Lengths in tokens.
+        token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, rng, fixed)  # (B,)
 
         # 4. Fixed tokens (never masked) and the rest to decode.
         fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
@@ -222,21 +216,6 @@ class MotionPipeline:
         if self.caption_index is None:
             return [PromptCheck(p, 1.0, (), True) for p in prompts]
         return self.caption_index.check(prompts, self.encode_text(prompts) if text_embedding is None else text_embedding)
-
-    def ground_text(self, prompts: Sequence[str], text_embedding: np.ndarray) -> np.ndarray:
-        """(P, dim) embeddings with each known prompt's replaced by that of the nearest training caption
-        of the action it asks for; unknown prompts, and models without a caption index, keep their own."""
-        text_embedding = as_numpy(text_embedding).astype(np.float32)
-        index = self.caption_index
-        if index is None:
-            return text_embedding
-        grounded = text_embedding.copy()
-        known = index.scores(text_embedding) >= index.threshold
-        for row, grounding in enumerate(index.ground(list(prompts), text_embedding)):
-            if known[row]:
-                scale = np.linalg.norm(text_embedding[row])
-                grounded[row] = index.embeddings[grounding.caption] * scale
-        return grounded
 
     def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False,
                         sample_length: bool = False) -> np.ndarray:
