@@ -66,3 +66,29 @@ def test_official_length_estimator_is_found_beside_the_checkpoints(official_mode
     pipeline = MotionPipeline.from_folder(dataset, clip_weights=tiny_clip_512)  # the dataset folder works too
     motion = pipeline(["a person walks"], seed=0).motions[0]
     assert len(motion.joints) % 4 == 0 and len(motion.joints) >= 4
+
+
+def test_mapped_safetensors_equal_the_library_and_refuse_truncated_files(tmp_path):
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    from keymask.core.models.saved import map_safetensors
+
+    arrays = {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "h": np.ones(5, np.float16),
+              "i": np.array([3, -1], np.int64), "empty": np.zeros((0, 4), np.float32)}
+    path = tmp_path / "m.safetensors"
+    save_file(arrays, str(path))
+    mapped, reference = map_safetensors(path), load_file(str(path))
+    assert set(mapped) == set(reference)
+    for name, array in reference.items():
+        assert mapped[name].dtype == array.dtype and mapped[name].shape == array.shape
+        np.testing.assert_array_equal(mapped[name], array)
+    assert not mapped["w"].flags.writeable  # read-only views of the file
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        map_safetensors(path)
+    (tmp_path / "text.safetensors").write_text("hello, I am text")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        map_safetensors(tmp_path / "text.safetensors")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        map_safetensors(tmp_path / "none.safetensors")

@@ -65,14 +65,43 @@ def read_config(folder: str | Path, kind: str, config_class):
 
 
 def read_numpy_weights(folder: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of `folder/model.safetensors`, by name."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    """The arrays of `folder/model.safetensors`, by name (memory-mapped, read-only)."""
+    return map_safetensors(Path(folder) / WEIGHTS_FILE)
 
-    path = Path(folder) / WEIGHTS_FILE
+
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+                       "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def map_safetensors(path: str | Path) -> dict[str, np.ndarray]:
+    """The tensors of a .safetensors file as read-only arrays mapped from the file, by name.
+
+    Nothing is read until it is used, so a large table of which a prompt touches a few rows (a
+    sentence encoder's word embeddings) costs memory only for those rows.
+    """
+    path = Path(path)
     try:
-        return load_file(path)
-    except (SafetensorError, OSError) as error:
+        with open(path, "rb") as handle:
+            header_size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(header_size)) if 0 < header_size < 100_000_000 else None
+        start, size = 8 + header_size, path.stat().st_size
+        if not isinstance(header, dict) or start > size:
+            raise ValueError("no safetensors header")
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=start, shape=(size - start,)) if size > start else None
+        tensors = {}
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = np.dtype(_SAFETENSORS_DTYPES[entry["dtype"]])
+            begin, end = entry["data_offsets"]
+            shape = tuple(entry["shape"])
+            if end > size - start or end - begin != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+                raise ValueError(f"tensor {name} lies outside the file")
+            tensors[name] = data[begin:end].view(dtype).reshape(shape) if end > begin else np.zeros(shape, dtype)
+        return tensors
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise CheckpointError(f"{path} does not exist.") from None
         raise CheckpointError(f"{path} cannot be read (corrupt or truncated): {error}") from error
 
 

@@ -88,9 +88,9 @@ class _Weights:
     _IGNORED = ("pooler.", "embeddings.position_ids")
 
     def __init__(self, path: Path):
-        from safetensors.numpy import load_file
+        from keymask.core.models.saved import map_safetensors
 
-        self._tensors = {k: v for k, v in load_file(path).items() if not k.startswith(self._IGNORED)}
+        self._tensors = {k: v for k, v in map_safetensors(path).items() if not k.startswith(self._IGNORED)}
         self._used: set[str] = set()
 
     def __call__(self, name: str) -> np.ndarray:
