@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ examples:
   keymask generate "a person jumps over a puddle" --seconds 4 --seed 3 -o jump.bvh
   keymask generate "someone waves with the left hand" --samples 3 -o wave.bvh --preview
   keymask generate --prompts prompts.txt -o batch/motion.bvh     # lines: text#frames (MoMask's format)
+  torchrun --nproc_per_node 4 -m keymask.cli.main generate --prompts big.txt --seed 1 -o out/m.bvh --resume
+                                     # a large prompt file shared between processes (or machines)
   keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
   keymask generate "a person jumps" --key-pose crouch.json@1s --key-pose arms_up.json@2s -o jump.bvh
   keymask generate "a person walks" --key-pose turn3d.json@2.5s:root -o walk.bvh   # pose, place and facing
@@ -91,6 +94,9 @@ def add_parser(subparsers) -> None:
     length.add_argument("--seconds", type=float, default=None, help="length in seconds (default: estimated from text)")
     length.add_argument("--frames", type=int, default=None, help="length in 20 fps frames")
     generate.add_argument("--samples", type=int, default=1, help="motions per prompt (default: %(default)s)")
+    generate.add_argument("--resume", action="store_true",
+                          help="with --prompts: skip the chunks of 32 prompts whose files are all written (run the "
+                               "same command again, with its --seed, after an interruption)")
     generate.add_argument("--key-pose", action="append", default=[], metavar="FILE@TIME[:root][:hold=S][:ease=S]",
                           help="a pose the motion passes through at TIME (repeatable), e.g. pose.json@1.5s:hold=0.3")
     generate.add_argument("--body", default="keys", metavar="BODY",
@@ -228,26 +234,44 @@ def run_generate(args) -> int:
     for check in unknown.values():
         print(f"keymask: warning: {check.warning()}", file=sys.stderr)
 
-    requests = [Request(prompt, frames) for prompt, frames in entries]
+    within_window = [frames for _, frames in entries if frames is None or frames <= pipeline.spec.max_frames]
+    if len({frames is None for frames in within_window}) > 1:  # checked here: the file is made in chunks
+        raise CommandError("Give a length on every line of the prompt file, or on none.")
+    rank, world = _shard()
+    if world > 1 and (args.prompts is None or args.seed is None or args.preview or args.sheet):
+        raise CommandError("Under torchrun, give a --prompts file and a --seed (the processes share the file's lines "
+                           "and each chunk's seed follows from it), and leave out --preview and --sheet.")
+    seed = args.seed if args.seed is not None else secrets.randbits(31)
+    samples = args.samples
+    paths = output_paths(args.output, len(entries) * samples)
+    chunks = [range(start, min(start + PROMPTS_PER_CHUNK, len(entries)))
+              for start in range(0, len(entries), PROMPTS_PER_CHUNK)]
+    mine = [k for k in range(len(chunks)) if k % world == rank]
+    if args.resume:
+        mine = [k for k in mine if not all(_written(paths[i * samples + s]) for i in chunks[k] for s in range(samples))]
+        if not mine:
+            print(f"keymask: every motion{' of this process' if world > 1 else ''} is already written; nothing to do.")
+            return 0
+    motions = []  # (prompt, joints), kept for --preview and --sheet
     bar, progress = _progress_bar()
-    try:
-        generated = generate_requests(pipeline, requests, samples=args.samples, seed=args.seed, settings=settings,
-                                      cleanup=cleanup, progress=progress)
-    except GenerationInputError as error:
-        raise CommandError(str(error)) from None
-    for prompt, parts in generated.plans.items():
-        print(f"keymask: \"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}", file=sys.stderr)
-    motions = [(m.prompt, m.joints) for m in generated.motions]
-    seeds = [generated.seed]
+    for k in mine:
+        requests = [Request(*entries[i]) for i in chunks[k]]
+        try:
+            generated = generate_requests(pipeline, requests, samples=samples, seed=seed + k, settings=settings,
+                                          cleanup=cleanup, progress=progress)
+        except GenerationInputError as error:
+            raise CommandError(str(error)) from None
+        for prompt, parts in generated.plans.items():
+            print(f"keymask: \"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}", file=sys.stderr)
+        chunk_paths = [paths[i * samples + s] for i in chunks[k] for s in range(samples)]
+        for motion, out in zip(generated.motions, chunk_paths):
+            joints = motion.joints if body is None and path is None else _delivered(motion.joints, body, path)
+            written, _ = export_motion(joints, out, fps=fps, units=args.units, rotation_order=args.order.upper(),
+                                       rig=rig, hand_pose=args.hand_pose)
+            bar.write(f"{written[0]}  ({len(joints) / fps:.1f} s) {motion.prompt}")
+            if args.preview or args.sheet:
+                motions.append((motion.prompt, joints))
     bar.close()
-    if body is not None or path is not None:
-        motions = [(prompt, _delivered(joints, body, path)) for prompt, joints in motions]
-
-    paths = output_paths(args.output, len(motions))
-    for (prompt, joints), path in zip(motions, paths):
-        written, _ = export_motion(joints, path, fps=fps, units=args.units, rotation_order=args.order.upper(),
-                                   rig=rig, hand_pose=args.hand_pose)
-        print(f"{written[0]}  ({len(joints) / fps:.1f} s) {prompt}")
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
         print(f"preview: {gif}")
@@ -255,8 +279,21 @@ def run_generate(args) -> int:
         titled = [(f"{prompt}  [not learned; nearest: {unknown[prompt].nearest_actions[0]}]" if prompt in unknown
                    else prompt, joints) for prompt, joints in motions]
         print(f"contact sheet: {export_contact_sheet(titled, args.sheet)}")
-    print(f"seed: {seeds[0]}")
+    print(f"seed: {seed}" + (f" (chunks of {PROMPTS_PER_CHUNK} prompts take seed + their number)" if len(chunks) > 1 else ""))
     return 0
+
+
+PROMPTS_PER_CHUNK = 32  # prompts made and written together: progress shows on disk, --resume skips whole chunks
+
+
+def _shard() -> tuple[int, int]:
+    """(rank, world size) of this process when torchrun starts several (RANK, WORLD_SIZE), else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else (0, 1)
+
+
+def _written(bvh: Path) -> bool:
+    return bvh.exists() and bvh.with_suffix(".npy").exists()
 
 
 KEY_TIMING_OPTIONS = ("hold", "ease", "ease_in", "ease_out")

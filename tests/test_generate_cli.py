@@ -137,3 +137,36 @@ def test_a_corrupt_clip_weights_file_is_one_sentence(official_model_dir, tmp_pat
                         str(corrupt), "-o", str(tmp_path / "out.bvh")], capsys)
     assert code == 1 and "cannot be read as a CLIP model" in err and "Traceback" not in err
     assert not list(tmp_path.glob("out*"))
+
+
+def test_a_prompt_file_is_shared_between_torchrun_processes_and_resumes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    prompts = tmp_path / "prompts.txt"
+    lines = [f"a person walks forward#{20 + 4 * i}" for i in range(34)] + ["a person bows#24", "a man waves#28"]
+    prompts.write_text("\n".join(lines) + "\n")  # 36 prompts: two chunks of 32 and 4
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = ["-m", "keymask.cli.main", "generate", "--prompts", str(prompts), "--seed", "5",
+               "-o", str(tmp_path / "out" / "m.bvh")]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    shared = subprocess.run([*torchrun, *command], capture_output=True, text=True, env=env, timeout=600)
+    assert shared.returncode == 0, shared.stderr[-2000:]
+    written = sorted((tmp_path / "out").glob("m_*.bvh"))
+    assert len(written) == 36 and len(list((tmp_path / "out").glob("m_*.npy"))) == 36
+    # One process makes the same motions: each chunk's seed does not depend on who makes it.
+    alone = subprocess.run([sys.executable, *command, "-o", str(tmp_path / "alone" / "m.bvh")], capture_output=True,
+                           text=True, env=env, timeout=600)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    for path in written:
+        np.testing.assert_array_equal(np.load(path.with_suffix(".npy")),
+                                      np.load(tmp_path / "alone" / path.with_suffix(".npy").name))
+    # Resume: only the chunk with a missing file is made again.
+    (tmp_path / "out" / "m_34.npy").unlink()
+    before = {p: p.stat().st_mtime_ns for p in written}
+    resumed = subprocess.run([*torchrun, *command, "--resume"], capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (tmp_path / "out" / "m_34.npy").exists()
+    changed = {p.name for p in written if p.stat().st_mtime_ns != before[p]}
+    assert changed == {f"m_{i:02d}.bvh" for i in range(32, 36)}
