@@ -271,6 +271,8 @@ def run_generate(args) -> int:
             bar.write(f"{written[0]}  ({len(joints) / fps:.1f} s) {motion.prompt}")
             if args.preview or args.sheet:
                 motions.append((motion.prompt, joints))
+        if len(mine) > 1 and not sys.stderr.isatty():  # logs of long runs get a line per chunk instead of a bar
+            print(f"keymask: chunk {mine.index(k) + 1} of {len(mine)} written", file=sys.stderr, flush=True)
     bar.close()
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)

@@ -159,6 +159,7 @@ def test_a_prompt_file_is_shared_between_torchrun_processes_and_resumes(tmp_path
     alone = subprocess.run([sys.executable, *command, "-o", str(tmp_path / "alone" / "m.bvh")], capture_output=True,
                            text=True, env=env, timeout=600)
     assert alone.returncode == 0, alone.stderr[-2000:]
+    assert "chunk 2 of 2 written" in alone.stderr  # progress in a log, where no bar is drawn
     for path in written:
         np.testing.assert_array_equal(np.load(path.with_suffix(".npy")),
                                       np.load(tmp_path / "alone" / path.with_suffix(".npy").name))
