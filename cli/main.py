@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from keymask.core.errors import KeyMaskError, UsageError
+    from keymask.core.errors import KeyMaskError, UsageError, missing_extra
 
     try:
         return args.run(args) or 0
@@ -79,6 +79,12 @@ def _run(args) -> int:
         return 2
     except (KeyMaskError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as error:
         print(f"keymask: error: {error}", file=sys.stderr)
+        return 1
+    except ImportError as error:
+        sentence = missing_extra(error)
+        if sentence is None:
+            raise
+        print(f"keymask: error: {sentence}", file=sys.stderr)
         return 1
 
 

@@ -16,3 +16,19 @@ class KeyMaskError(Exception):
 
 class UsageError(KeyMaskError):
     """Input or options the command cannot take; the message says how to use it."""
+
+
+# Modules of the optional installs, and the extra that brings each (pyproject.toml).
+_EXTRA_OF_MODULE = {"torch": "train", "torchvision": "train", "clip": "train", "diffusers": "imagine",
+                    "transformers": "imagine", "controlnet_aux": "imagine"}
+
+
+def missing_extra(error: ImportError) -> str | None:
+    """One sentence naming the install command when `error` is a module of an optional install."""
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    extra = _EXTRA_OF_MODULE.get(name)
+    if extra is None:
+        return None
+    what = "training, evaluation, official checkpoints and CLIP" if extra == "train" else "imagined key poses"
+    return (f"{what[0].upper() + what[1:]} need {name}, which the base install leaves out: "
+            f"pip install 'keymask-studio[{extra}]' (or -e '.[{extra}]' in a clone).")

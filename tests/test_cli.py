@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,38 @@ def test_every_error_a_user_sees_is_a_keymask_error_and_usage_errors_exit_2(tmp_
     (tmp_path / "broken.bvh").write_text("HIERARCHY\n")
     assert main(["convert", str(tmp_path / "broken.bvh"), "-o", str(tmp_path / "o.npy")]) == 1  # a failure
     assert "1 failed" in DESCRIPTION and "2 usage" in DESCRIPTION and "1 failed" in build_parser().format_help()
+
+
+def _without(modules: list[str], argv: list[str], cwd) -> subprocess.CompletedProcess:
+    """Run `keymask argv` in a process where importing any of `modules` fails, as in a base install."""
+    code = ("import sys\n"
+            f"for name in {modules!r}:\n"
+            "    sys.modules[name] = None  # import raises ModuleNotFoundError\n"
+            "from keymask.cli.main import main\n"
+            f"sys.exit(main({argv!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+BASE_INSTALL_LEAVES_OUT = ["torch", "torchvision", "clip", "diffusers", "transformers", "controlnet_aux",
+                           "sentence_transformers"]
+
+
+def test_the_base_install_makes_motions_and_lifts_key_poses_without_torch(tmp_path, mediapipe_installed):
+    made = _without(BASE_INSTALL_LEAVES_OUT, ["generate", "a person walks, then bows", "--seed", "0", "-o", "m.bvh"],
+                    tmp_path)
+    assert made.returncode == 0, made.stderr[-1500:]
+    assert (tmp_path / "m.bvh").exists() and (tmp_path / "m.npy").exists()
+    photo = Path(__file__).parent / "data" / "person.jpg"
+    extracted = _without(BASE_INSTALL_LEAVES_OUT, ["pose", "extract", str(photo), "-o", "pose.json"], tmp_path)
+    assert extracted.returncode == 0, extracted.stderr[-1500:]
+    lifted = _without(BASE_INSTALL_LEAVES_OUT, ["pose", "lift", "pose.json", "-o", "pose3d.json"], tmp_path)
+    assert lifted.returncode == 0, lifted.stderr[-1500:]
+    keyed = _without(BASE_INSTALL_LEAVES_OUT, ["generate", "a person waves", "--key-pose", "pose3d.json@1s",
+                                              "--seed", "0", "-o", "k.bvh"], tmp_path)
+    assert keyed.returncode == 0, keyed.stderr[-1500:]
+
+
+def test_a_feature_of_an_optional_install_names_the_install_command(tmp_path):
+    trained = _without(["torch"], ["train", "evaluator", "--out", "runs/e"], tmp_path)
+    assert trained.returncode == 1 and "Traceback" not in trained.stderr
+    assert "pip install 'keymask-studio[train]'" in trained.stderr and trained.stderr.count("\n") == 1

