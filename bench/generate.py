@@ -6,7 +6,8 @@ on the torch and the numpy backend, and the start-up of the whole `keymask gener
 
 Prints wall time per stage for one 196-frame motion (median of repeats after a warm-up), the
 same for a batch of prompts, motions per minute with BVH writing, the FLOPs of one generation
-and the share of this machine's measured fp32 matmul throughput that the models reach. Then the
+and the share of a large (2048 x 2048) fp32 matmul's rate, measured in the same process by the
+backend's library, that the models reach. Then the
 wall time of `keymask generate "a person waves with the right hand" --seed 0` with the shipped
 model as a fresh process (start-up included), on each backend, and their ratio.
 """
@@ -87,15 +88,19 @@ def bvh_time(motions, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def matmul_gflops(dtype=torch.float32) -> float:
-    a, b = torch.randn(196, 384, dtype=dtype), torch.randn(384, 1024, dtype=dtype)
-    for _ in range(20):
-        a @ b
-    n = 400
+def matmul_gflops(backend: str = "torch", size: int = 2048, repeats: int = 5) -> float:
+    """fp32 rate of a large (size x size) @ (size x size) product in this process, by the library the
+    backend runs on: the machine's practical peak that the models' rate is compared with."""
+    if backend == "numpy":
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal((size, size), dtype=np.float32) for _ in range(2))
+    else:
+        a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
     started = time.perf_counter()
-    for _ in range(n):
+    for _ in range(repeats):
         a @ b
-    return 2 * 196 * 384 * 1024 * n / (time.perf_counter() - started) / 1e9
+    return 2 * size ** 3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def model_flops(pipeline: MotionPipeline, frames: int) -> float:
@@ -112,7 +117,7 @@ def median_stages(runs: list[dict[str, float]]) -> dict[str, float]:
 
 def bench(size: str, backend: str, batch: int, repeats: int, frames: int = 196) -> None:
     pipeline = build_pipeline(size, backend)
-    peak = matmul_gflops()
+    peak = matmul_gflops(backend)
     flops = model_flops(build_pipeline(size, "torch"), frames)
     print(f"\n== {size} size on {backend}, {torch.get_num_threads()} torch threads, "
           f"fp32 matmul {peak:.0f} GFLOPS ==")
@@ -142,7 +147,8 @@ def bench(size: str, backend: str, batch: int, repeats: int, frames: int = 196) 
         stages = median_stages(batch_runs)
         models, writing = sum(stages.values()), statistics.median(batch_bvh)
         print(f"batch of {batch}: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items())
-              + f", BVH {writing:.2f} s")
+              + f", BVH {writing:.2f} s; {batch * flops / models / 1e9:.0f} GFLOPS = "
+              f"{batch * flops / models / 1e9 / peak:.0%} of measured fp32 matmul")
         print(f"  {60 * batch / models:.0f} motions/min in the models, {60 * batch / (models + writing):.0f} "
               f"motions/min with BVH")
 
