@@ -155,10 +155,26 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.refusal = QLabel()  # why OK did not save, in the same colour as a missing location
+        self.refusal.setWordWrap(True)
+        self.refusal.setStyleSheet(f"color: {MISSING}")
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
+        layout.addWidget(self.refusal)
         layout.addWidget(buttons)
         self.refresh()
+
+    def accept(self) -> None:
+        """Save only locations that can be used: a path given but unusable is refused with its reason
+        (so the error does not wait for the next Generate); so are CLIP weights official checkpoints need."""
+        for name, (usable, text) in availability(self.locations()).items():
+            if not usable and (self.edits[name].text().strip() or name == "clip_weights"):
+                label = next(row[1] for row in ROWS if row[0] == name)
+                self.refusal.setText(f"Not saved. {label}: {text}")
+                self.edits[name].setFocus()
+                return
+        self.refusal.clear()
+        super().accept()
 
     def locations(self) -> WeightLocations:
         return WeightLocations(**{name: edit.text().strip() for name, edit in self.edits.items()})

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
-from PyQt6.QtWidgets import QApplication, QMessageBox
+from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageBox
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
@@ -407,6 +407,20 @@ def test_the_settings_dialog_says_what_is_available(qtbot, tmp_path):
     save_locations(dialog.locations())
     assert load_locations() == dialog.locations()
     assert (tmp_path / "config" / "studio.ini").exists()
+
+
+def test_the_settings_dialog_refuses_a_location_it_shows_as_unusable(qtbot, tmp_path):
+    dialog = SettingsDialog(WeightLocations())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.edits["model"].setText(str(tmp_path / "nowhere"))
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
+    assert dialog.refusal.text() == f"Not saved. Generation model: {tmp_path / 'nowhere'} does not exist."
+    dialog.edits["model"].clear()  # back to the shipped model: saved
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and dialog.result() == QDialog.DialogCode.Accepted and not dialog.refusal.text()
 
 
 def test_a_missing_model_is_a_readable_error(qtbot, window, tmp_path):
