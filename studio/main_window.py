@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         if project_path is not None:
             self.open_project(project_path)
         self._offer_recovery(recover)
+        self.prompt_edit.setFocus()  # typing starts with the prompt, not on a button
 
     # ---- layout --------------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setPlaceholderText("What the person does, e.g. \"a person jumps over a puddle\"")
         self.prompt_edit.setFixedHeight(64)
+        self.prompt_edit.setTabChangesFocus(True)  # Tab leaves the prompt; a tab sent to the model means nothing
         self.seconds_spin = QDoubleSpinBox(minimum=0.4, maximum=HUMANML3D.max_frames / FPS, singleStep=0.1,
                                            decimals=1, suffix=" s", value=4.0)
         self.estimate_box = QCheckBox("estimate from text")
@@ -257,6 +259,10 @@ class MainWindow(QMainWindow):
         play = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
         play.triggered.connect(self.playback.toggle)
         self.addAction(play)
+        generate = QAction("Generate", self)
+        generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        generate.triggered.connect(lambda: self.generate_button.isEnabled() and self.generate())
+        self.addAction(generate)
 
     def _connect(self) -> None:
         self.stack.indexChanged.connect(self._autosave)

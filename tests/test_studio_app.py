@@ -566,3 +566,17 @@ def test_the_screenshot_script_draws_the_real_window(tmp_path):
         image = np.asarray(Image.open(tmp_path / name).convert("RGB"))
         assert image.shape[0] > 200 and image.shape[1] > 300
         assert image.std() > 10  # a drawn window, not a blank one
+
+
+def test_typing_goes_to_the_prompt_tab_leaves_it_and_ctrl_enter_generates(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None, timeout=5000)
+    assert QApplication.focusWidget() is window.prompt_edit
+    qtbot.keyClicks(QApplication.focusWidget(), "a person waves")
+    assert window.prompt_edit.toPlainText() == "a person waves" and not window.playback.is_playing
+    qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Tab)
+    assert "\t" not in window.prompt_edit.toPlainText() and QApplication.focusWidget() is not window.prompt_edit
+    window.prompt_edit.setFocus()
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.project.motions and window.prompt_edit.toPlainText() == "a person waves"
