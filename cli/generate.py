@@ -192,12 +192,13 @@ def _progress_bar():
 
 
 def run_generate(args) -> int:
+    import numpy as np
+
     from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
     from keymask.core.generation.cleanup import CleanupSettings
+    from keymask.core.generation.composition import Request, check_requests, generate_requests
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
-    from keymask.core.generation.composition import Request, generate_requests
-    from keymask.core.generation.pipeline import GenerationInputError
     from keymask.core.text.prompts import clean_prompts
 
     if (args.prompt is None) == (args.prompts is None):
@@ -230,13 +231,12 @@ def run_generate(args) -> int:
     cleaned = clean_prompts([p for p, _ in entries])
     entries = [(text, frames) for text, (_, frames) in zip(cleaned, entries)]
     distinct = list(dict.fromkeys(p for p, _ in entries))
-    unknown = {check.prompt: check for check in pipeline.check_prompts(distinct) if not check.known}
+    embeddings = dict(zip(distinct, pipeline.encode_text(distinct)))  # (text_dim,) per prompt, encoded once
+    unknown = {check.prompt: check for check in pipeline.check_prompts(distinct, np.stack(list(embeddings.values())))
+               if not check.known}
     for check in unknown.values():
         print(f"keymask: warning: {check.warning()}", file=sys.stderr)
 
-    within_window = [frames for _, frames in entries if frames is None or frames <= pipeline.spec.max_frames]
-    if len({frames is None for frames in within_window}) > 1:  # checked here: the file is made in chunks
-        raise CommandError("Give a length on every line of the prompt file, or on none.")
     rank, world = _shard()
     if world > 1 and (args.prompts is None or args.seed is None or args.preview or args.sheet):
         raise CommandError("Under torchrun, give a --prompts file and a --seed (the processes share the file's lines "
@@ -246,6 +246,9 @@ def run_generate(args) -> int:
     paths = output_paths(args.output, len(entries) * samples)
     chunks = [range(start, min(start + PROMPTS_PER_CHUNK, len(entries)))
               for start in range(0, len(entries), PROMPTS_PER_CHUNK)]
+    chunk_requests = [[Request(*entries[i]) for i in chunk] for chunk in chunks]
+    for requests in chunk_requests:  # every chunk is checked before the first is made
+        check_requests(pipeline, requests, samples)
     mine = [k for k in range(len(chunks)) if k % world == rank]
     if args.resume:
         mine = [k for k in mine if not all(_written(paths[i * samples + s]) for i in chunks[k] for s in range(samples))]
@@ -255,12 +258,8 @@ def run_generate(args) -> int:
     motions = []  # (prompt, joints), kept for --preview and --sheet
     bar, progress = _progress_bar()
     for k in mine:
-        requests = [Request(*entries[i]) for i in chunks[k]]
-        try:
-            generated = generate_requests(pipeline, requests, samples=samples, seed=seed + k, settings=settings,
-                                          cleanup=cleanup, progress=progress)
-        except GenerationInputError as error:
-            raise CommandError(str(error)) from None
+        generated = generate_requests(pipeline, chunk_requests[k], samples=samples, seed=seed + k, settings=settings,
+                                      cleanup=cleanup, progress=progress, embeddings=embeddings)
         for prompt, parts in generated.plans.items():
             print(f"keymask: \"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}", file=sys.stderr)
         chunk_paths = [paths[i * samples + s] for i in chunks[k] for s in range(samples)]

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from keymask.conditioning.poses import COCO18_JOINTS, Pose2D
-from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.errors import KeyMaskError
+from keymask.core.generation.masked_decoding import GenerationCancelled
 
 PathLike = str | os.PathLike
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stage is "image", "pose" or "character"

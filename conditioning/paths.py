@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from keymask.core.animation import Animation
+from keymask.core.errors import KeyMaskError
 from keymask.core.generation.cleanup import CleanupSettings, lock_feet, smooth_positions
 from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix
-from keymask.core.errors import KeyMaskError
 
 PATH_FORMAT = "keymask-path"
 MAX_SPEED = 9.0  # m/s: faster than a sprinter, no body can follow

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .poses import COCO18_JOINTS, Pose2D
 from keymask.core.errors import KeyMaskError
+
+from .poses import COCO18_JOINTS, Pose2D
 
 MEDIAPIPE_VERSION = "0.10.21"
 # mediapipe's declared dependencies pull jax, jaxlib, sounddevice and opencv-contrib-python (a

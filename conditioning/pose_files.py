@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
+from keymask.core.errors import KeyMaskError
 from keymask.core.fileio import read_json, write_text
 from keymask.core.skeleton import HUMANML3D_SKELETON
-from keymask.core.errors import KeyMaskError
 
 OPENPOSE_VERSION = 1.3  # the "version" OpenPose writes in its JSON output
 KEYPOSE3D_FORMAT = "keymask-keypose-3d"

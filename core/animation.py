@@ -24,9 +24,9 @@ from functools import lru_cache
 import numpy as np
 
 from .bvh.kinematics import forward_kinematics
+from .errors import KeyMaskError
 from .rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix
 from .skeleton import HUMANML3D_SKELETON, MIRROR_JOINTS, Skeleton
-from keymask.core.errors import KeyMaskError
 
 # HumanML3D's raw offsets point the head forward (+Z) from the neck; a real head sits above it,
 # and the forward rest direction would hold the neck at a 90-degree X rotation, the gimbal lock

@@ -31,9 +31,9 @@ from keymask.conditioning.pose_files import (
     pose2d_to_json,
 )
 from keymask.conditioning.poses import KeyPose3D, Pose2D
+from keymask.core.errors import KeyMaskError
 from keymask.core.fileio import read_json, write_text
 from keymask.core.spec import HUMANML3D
-from keymask.core.errors import KeyMaskError
 
 FORMAT = "keymask-studio-project"
 VERSION = 1

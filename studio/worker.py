@@ -18,8 +18,8 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from keymask.conditioning.keyed_generation import KeyFrame
 from keymask.core.bvh.convert import resample_positions
-from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.errors import missing_extra
+from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
 
@@ -88,8 +88,8 @@ def readable(error: BaseException) -> str:
     their traceback printed for a bug report."""
     if type(error).__module__.startswith("keymask."):
         return str(error)
-    if isinstance(error, ImportError) and missing_extra(error):
-        return missing_extra(error)
+    if isinstance(error, ImportError) and (sentence := missing_extra(error)):
+        return sentence
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}: {error.filename}." if error.filename else f"{error.strerror}."
     traceback.print_exception(error, file=sys.stderr)

@@ -7,8 +7,8 @@ import numpy as np
 
 from keymask.conditioning.lifting.numpy_lifter import N_BODY_KEYPOINTS, NumpyPoseLifter
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
-from keymask.resources import RESOURCES_DIR
 from keymask.core.errors import KeyMaskError
+from keymask.resources import RESOURCES_DIR
 
 SHIPPED_LIFTER = RESOURCES_DIR / "models" / "lifter"
 MIN_BODY_JOINTS = 8  # of the 14 body keypoints (nose, neck, shoulders, elbows, wrists, hips, knees, ankles)

@@ -12,8 +12,8 @@ from keymask.core.bvh.format import BvhMotion
 from keymask.core.bvh.from_joints import bvh_to_joints, joints_to_bvh
 from keymask.core.bvh.reader import read_bvh
 from keymask.core.bvh.writer import write_bvh
-from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.errors import KeyMaskError
+from keymask.core.skeleton import HUMANML3D_SKELETON
 
 
 class JointsFormatError(KeyMaskError, ValueError):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import KeyMaskError
 from .format import CHANNEL_NAMES, BvhJoint, BvhMotion, BvhSkeleton
-from keymask.core.errors import KeyMaskError
 
 
 class BvhError(KeyMaskError, ValueError):

@@ -17,9 +17,9 @@ frame (Chest is Spine's child).
 import numpy as np
 
 from ..bvh.format import BvhMotion
+from ..errors import KeyMaskError
 from ..mocap.importer import bvh_motion_to_joints
 from ..mocap.joint_names import BANDAI
-from keymask.core.errors import KeyMaskError
 
 BANDAI_UNITS_PER_METRE = 100.0
 

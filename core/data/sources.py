@@ -21,8 +21,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keymask.core.fileio import write_text
 from keymask.core.errors import KeyMaskError
+from keymask.core.fileio import write_text
 
 BANDAI_LICENSE = (
     "Bandai Namco Research Motion Dataset (Bandai Namco Research Inc.), CC BY-NC 4.0: attribution required, "

@@ -11,8 +11,8 @@ kept only where the caption index says each part is an action of its own:
 The thresholds were chosen on resources/eval/sequence_calibration.json, written for this.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     best = nearest.max(axis=-1)  # (1 + parts,)
     if best[0] >= WHOLE_PROMPT_KNOWN or best[1:].min() < PART_KNOWN:
         return [prompt]
-    actions = [reading.action for reading in index.read_actions(parts, embeddings[1:])]
+    actions = index.read_actions(parts, embeddings[1:])
     if any(a == b for a, b in zip(actions, actions[1:])):
         return [prompt]
     return parts
@@ -68,30 +68,26 @@ class Generated:
 def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, samples: int = 1,
                       seed: int | None = None, settings: SamplingSettings | None = None,
                       cleanup: CleanupSettings | None = None, progress: Progress | None = None,
-                      cancel: Cancel | None = None) -> Generated:
+                      cancel: Cancel | None = None,
+                      embeddings: Mapping[str, np.ndarray] | None = None) -> Generated:
     """Motions for prompts as the CLI and the studio make them.
 
     Prompts of one action within the model's window go through one batched pass; longer ones and
     prompts of several actions are made window by window, with seeds `seed + 1000 * sample`.
+    embeddings: (dim,) per cleaned prompt, when the caller has encoded them already.
     """
-    if samples < 1:
-        raise GenerationInputError(f"samples must be at least 1, got {samples}.")
-    if not requests:
-        raise GenerationInputError("No prompt given.")
-    prompts = clean_prompts([r.prompt for r in requests])
-    requests = [Request(p, r.frames) for p, r in zip(prompts, requests)]
-    check_request_limits(pipeline, requests, samples)
+    requests = check_requests(pipeline, requests, samples)
+    prompts = [r.prompt for r in requests]
     plans = {p: plan_actions(pipeline, p) for p in dict.fromkeys(prompts)}
     batched = [i for i, r in enumerate(requests) if len(plans[r.prompt]) == 1
                and (r.frames is None or r.frames <= pipeline.spec.max_frames)]
-    if batched and len({requests[i].frames is None for i in batched}) > 1:
-        raise GenerationInputError("Give a length for every prompt, or for none.")
 
     motions: dict[int, list[GeneratedMotion]] = {}
     if batched:
         frames = None if requests[batched[0]].frames is None else [requests[i].frames for i in batched]
+        known = None if embeddings is None else np.stack([embeddings[requests[i].prompt] for i in batched])
         result = pipeline([requests[i].prompt for i in batched], frames=frames, samples=samples, seed=seed,
-                          settings=settings, cleanup=cleanup, progress=progress, cancel=cancel)
+                          settings=settings, cleanup=cleanup, progress=progress, cancel=cancel, text_embedding=known)
         seed = result.seed
         for k, i in enumerate(batched):
             motions[i] = result.motions[k * samples:(k + 1) * samples]
@@ -111,8 +107,18 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
                      {p: parts for p, parts in plans.items() if len(parts) > 1})
 
 
-def check_request_limits(pipeline: MotionPipeline, requests: Sequence[Request], samples: int) -> None:
-    """Refuse, before any work, motions longer than MAX_SECONDS and more than MAX_MOTIONS at once."""
+def check_requests(pipeline: MotionPipeline, requests: Sequence[Request], samples: int) -> list[Request]:
+    """The requests with cleaned prompts, or one sentence, before any work, for what one call cannot
+    make: no prompt, lengths given for some prompts within the model's window and not for others,
+    motions longer than MAX_SECONDS, more than MAX_MOTIONS."""
+    if samples < 1:
+        raise GenerationInputError(f"samples must be at least 1, got {samples}.")
+    if not requests:
+        raise GenerationInputError("No prompt given.")
+    requests = [Request(p, r.frames) for p, r in zip(clean_prompts([r.prompt for r in requests]), requests)]
+    within_window = [r.frames for r in requests if r.frames is None or r.frames <= pipeline.spec.max_frames]
+    if len({frames is None for frames in within_window}) > 1:
+        raise GenerationInputError("Give a length for every prompt, or for none.")
     fps = pipeline.spec.fps
     for request in requests:
         if request.frames is not None and request.frames > MAX_SECONDS * fps:
@@ -122,6 +128,7 @@ def check_request_limits(pipeline: MotionPipeline, requests: Sequence[Request], 
     if len(requests) * samples > MAX_MOTIONS:
         raise GenerationInputError(f"{len(requests)} prompts x {samples} samples is {len(requests) * samples} motions; "
                                    f"at most {MAX_MOTIONS} fit in one run: split the prompt file.")
+    return requests
 
 
 def _part_frames(pipeline: MotionPipeline, parts: list[str], frames: int | None, seed: int) -> list[int]:

@@ -11,7 +11,7 @@ asks for something the model has not learned: generation goes on, and the caller
 one sentence naming the nearest known actions.
 
 The index also reads a prompt as one trained action (`read_actions`): the action whose captions'
-mean embedding is nearest, and the nearest of that action's captions. composition.py uses it to
+mean embedding is nearest. composition.py uses it to
 tell whether the parts of "..., then ..." are different actions. The sentence encoder hears
 "left" and "right" as almost the same word, so a prompt that names one side is never read as an
 action of the other side. (Conditioning the model on that caption instead of the prompt was
@@ -36,13 +36,6 @@ def named_side(text: str) -> str | None:
     """'left' or 'right' when the text names that side only, else None."""
     sides = {match.lower() for match in _SIDE.findall(text)}
     return sides.pop() if len(sides) == 1 else None
-
-
-@dataclass(frozen=True)
-class ActionReading:
-    action: str  # phrase of the trained action the prompt is read as
-    caption: int  # row of the index's caption the model is conditioned on
-    similarity: float  # cosine similarity of the prompt to that caption
 
 
 @dataclass(frozen=True)
@@ -105,24 +98,17 @@ class CaptionIndex:
         centroids = np.stack([self.embeddings[rows == name].mean(0) for name in self._action_names])
         return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
 
-    def read_actions(self, prompts: list[str], text_embeddings: np.ndarray) -> list[ActionReading]:
-        """Each prompt read as one trained action, and the nearest caption of that action."""
-        prompts_unit = np.asarray(text_embeddings, dtype=np.float32)
-        prompts_unit = prompts_unit / np.maximum(np.linalg.norm(prompts_unit, axis=-1, keepdims=True), 1e-8)
-        action_sides = [named_side(name) for name in self._action_names]
-        rows = np.asarray(self.actions)
-        readings = []
-        for prompt, unit in zip(prompts, prompts_unit):
-            scores = self._action_centroids @ unit  # (A,)
+    def read_actions(self, prompts: list[str], text_embeddings: np.ndarray) -> list[str]:
+        """The phrase of the trained action each prompt reads as (nearest mean of an action's captions)."""
+        units = np.asarray(text_embeddings, dtype=np.float32)
+        units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
+        scores = units @ self._action_centroids.T  # (P, A)
+        action_sides = np.array([named_side(name) or "" for name in self._action_names])
+        for row, prompt in enumerate(prompts):
             side = named_side(prompt)
             if side is not None:
-                scores = scores - 2.0 * np.array([s is not None and s != side for s in action_sides])
-            action = self._action_names[int(np.argmax(scores))]
-            members = np.flatnonzero(rows == action)
-            similarities = self.embeddings[members] @ unit
-            best = int(np.argmax(similarities))
-            readings.append(ActionReading(action, int(members[best]), float(similarities[best])))
-        return readings
+                scores[row, (action_sides != "") & (action_sides != side)] -= 2.0  # never the other side
+        return [self._action_names[i] for i in scores.argmax(axis=-1)]
 
     def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
         checks = []

@@ -45,9 +45,11 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
     part's prompt and continuing the motion so far; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
-    parts = list(zip(clean_prompts([prompt for prompt, _ in parts]), [frames for _, frames in parts])) if parts else []
+    if not parts:
+        raise GenerationInputError("A motion needs at least one part.")
+    parts = list(zip(clean_prompts([prompt for prompt, _ in parts]), [frames for _, frames in parts]))
     counts = [int(round(frames / spec.frames_per_token)) for _, frames in parts]
-    if not parts or min(counts) < 1:
+    if min(counts) < 1:
         raise GenerationInputError(f"Every part of a motion must last at least {spec.frames_per_token} frames; "
                                    f"got {[frames for _, frames in parts]}.")
     if not 0 < overlap_tokens < window:

@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from keymask.core.backends.interface import MotionModels
+from keymask.core.errors import UsageError
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
 from keymask.core.generation.known_actions import CaptionIndex, PromptCheck
@@ -20,7 +21,6 @@ from keymask.core.generation.masked_decoding import decode_base_tokens, decode_r
 from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable, clean_prompts
-from keymask.core.errors import UsageError
 
 # progress(stage, done, total): stage is "text", "tokens", "residual" or "decode"
 Progress = Callable[[str, int, int], None]

@@ -27,11 +27,11 @@ import numpy as np
 
 from ..bvh.format import BvhMotion
 from ..bvh.reader import read_bvh
+from ..errors import KeyMaskError
 from ..skeleton import HUMANML3D_SKELETON
 from .asf_amc import read_amc, read_asf
 from .joint_names import Between, JointSource, JointTable, checked_mapping, read_mapping, resolve_sources
 from .motion import TreeMotion, global_positions, keep_joints, resample, tree_from_amc, tree_from_bvh
-from keymask.core.errors import KeyMaskError
 
 METRES_PER_UNIT = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254}
 TYPICAL_LEG_LENGTH = 0.85  # metres, hip to ankle of an adult

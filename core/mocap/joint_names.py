@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import KeyMaskError
 from ..skeleton import HUMANML3D_SKELETON
-from keymask.core.errors import KeyMaskError
 
 OUR_JOINTS = HUMANML3D_SKELETON.joint_names
 END_SITE_SUFFIX = ".end"  # motion.py names a BVH End Site after its joint plus this

@@ -29,10 +29,10 @@ from ..bvh.format import BvhMotion, BvhSkeleton, channel_axis, is_position_chann
 from ..bvh.from_joints import continuous_euler
 from ..bvh.kinematics import matrices_to_euler
 from ..bvh.reader import read_bvh
+from ..errors import KeyMaskError
 from ..rotations import quat_between, quat_from_axis_angle, quat_to_matrix
 from ..skeleton import HUMANML3D_SKELETON
 from .importer import RigRest, read_rig_rest
-from keymask.core.errors import KeyMaskError
 
 FINGER_WORDS = ("thumb", "index", "middle", "ring", "pinky", "little", "finger")
 # Degrees each finger joint bends towards the palm, from the knuckle outwards: (fingers, thumb).

@@ -46,7 +46,7 @@ def clean_prompts(texts: Sequence[str]) -> list[str]:
         if len(text) > MAX_PROMPT_CHARACTERS:
             warnings.warn(f"Prompt {i + 1} has {len(text)} characters; only the first {MAX_PROMPT_CHARACTERS} are used.",
                           stacklevel=2)
-            text = text[:MAX_PROMPT_CHARACTERS]
+            text = text[:MAX_PROMPT_CHARACTERS].rstrip()  # cleaning a cleaned prompt changes nothing
         cleaned.append(text)
     if not cleaned:
         raise PromptError("No prompt given.")

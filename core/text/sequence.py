@@ -33,16 +33,12 @@ def split_actions(prompt: str) -> list[str]:
     parts = [p for p in _THEN.split(text) if _tidy(p)]
     if len(parts) > 1:
         return [a for p in parts for a in split_actions(_tidy(p))]
-    leading = _LEADING.match(text)
-    if leading:
-        clause, rest = _tidy(leading["clause"]), _tidy(leading["rest"])
-        if clause and rest:
-            order = [rest, clause] if leading["word"].lower() == "before" else [clause, rest]
-            return [a for p in order for a in split_actions(p)]
-    infix = _INFIX.match(text)
-    if infix:
-        main, clause = _tidy(infix["main"]), _tidy(infix["clause"])
-        if main and clause:
-            order = [main, clause] if infix["word"].lower() == "before" else [clause, main]
+    # "after X, Y" and "Y after X": X happens first; "before" turns the order round.
+    for pattern, earlier, later in ((_LEADING, "clause", "rest"), (_INFIX, "clause", "main")):
+        match = pattern.match(text)
+        if match and _tidy(match[earlier]) and _tidy(match[later]):
+            order = [_tidy(match[earlier]), _tidy(match[later])]
+            if match["word"].lower() == "before":
+                order.reverse()
             return [a for p in order for a in split_actions(p)]
     return [prompt]
