@@ -8,7 +8,8 @@ kept only where the caption index says each part is an action of its own:
   phases, "walks forward then turns to the right");
 - every part is near some training caption (not "stays still" or "lowers it");
 - consecutive parts are read as different actions ("crouches, then lies flat" is one lie-down).
-The thresholds were chosen on resources/eval/sequence_calibration.json, written for this.
+The thresholds were chosen on resources/eval/sequence_calibration.json, written for this
+(`python bench/sequences.py` prints how they read it).
 """
 
 from collections.abc import Mapping, Sequence
