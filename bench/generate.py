@@ -3,6 +3,7 @@ on the torch and the numpy backend, and the start-up of the whole `keymask gener
 
     python bench/generate.py [--size official|keymask|both] [--backend torch|numpy|both]
                              [--batch 32] [--repeats 5] [--threads N] [--startup-runs 5]
+                             [--official DIR]
 
 Prints wall time per stage for one 196-frame motion (median of repeats after a warm-up), the
 same for a batch of prompts, motions per minute with BVH writing, the FLOPs of one generation
@@ -10,6 +11,10 @@ and the share of a large (2048 x 2048) fp32 matmul's rate, measured in the same 
 backend's library, that the models reach. Then the
 wall time of `keymask generate "a person waves with the right hand" --seed 0` with the shipped
 model as a fresh process (start-up included), on each backend, and their ratio.
+
+With --official DIR (a copy of EricGuo5513/momask-codes), the official code runs side by side
+with ours on identical official-size weights (bench/official_momask.py), text to joints, one
+motion and a batch, alternating runs, and prints the ratios.
 """
 
 import argparse
@@ -167,6 +172,50 @@ def startup(backend: str, runs: int) -> float:
     return statistics.median(times)
 
 
+def side_by_side(official_dir: Path, batch: int, repeats: int, frames: int = 196) -> None:
+    """Text -> joints with the official code and with ours, identical official-size weights."""
+    from official_momask import GEN_SETTINGS, OfficialMoMask
+    from clip.model import CLIP
+
+    from keymask.core.generation.pipeline import SamplingSettings
+    from keymask.core.text.encoders import ClipTextEncoder
+
+    np.float = float  # the official common/quaternion.py still uses this alias, gone since numpy 1.24
+    torch.manual_seed(0)
+    clip_model = CLIP(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
+                      context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8,
+                      transformer_layers=12).eval()  # ViT-B/32, random weights, shared by both sides
+    official = OfficialMoMask(official_dir, clip_model)
+    settings = SamplingSettings(steps=GEN_SETTINGS["timesteps"], guidance_scale=GEN_SETTINGS["cond_scale"],
+                                residual_guidance_scale=GEN_SETTINGS["residual_cond_scale"],
+                                temperature=GEN_SETTINGS["temperature"],
+                                topk_filter_thres=GEN_SETTINGS["topk_filter_thres"])
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = MotionModelBundle.load(official.save_checkpoints(Path(tmp)))
+    text_encoder = ClipTextEncoder.from_model(clip_model)
+    ours = {"ours, torch": MotionPipeline(torch_models(bundle), text_encoder),
+            "ours, numpy": MotionPipeline(numpy_models_from_bundle(bundle), text_encoder)}
+    runners = {"official": lambda prompts: official.generate(prompts, frames)}
+    for name, pipeline in ours.items():
+        runners[name] = lambda prompts, pipeline=pipeline: pipeline(prompts, frames=frames, seed=0, settings=settings)
+    print(f"\n== official MoMask code ({official_dir}) and ours, identical official-size weights, text -> joints, "
+          f"{frames} frames, {torch.get_num_threads()} torch threads ==")
+    for size in (1, batch):
+        prompts = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(size)]
+        times = {name: [] for name in runners}
+        for run in runners.values():
+            run(prompts)  # warm-up
+        for _ in range(repeats if size == 1 else max(1, repeats // 2)):
+            for name, run in runners.items():  # alternating, so that load changes hit every side alike
+                started = time.perf_counter()
+                run(prompts)
+                times[name].append(time.perf_counter() - started)
+        official_seconds = statistics.median(times["official"])
+        cells = [f"{name} {statistics.median(t):.2f} s ({60 * size / statistics.median(t):.0f}/min, "
+                 f"{official_seconds / statistics.median(t):.2f}x official)" for name, t in times.items()]
+        print(f"batch of {size}: " + "; ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=("official", "keymask", "both"), default="both")
@@ -176,9 +225,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--startup-runs", type=int, default=5, help="fresh `keymask generate` processes per backend; "
                                                                      "0 skips the start-up timing")
+    parser.add_argument("--official", type=Path, default=None, metavar="DIR",
+                        help="a copy of momask-codes: run it side by side with ours (and nothing else)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.official:
+        side_by_side(args.official.expanduser().resolve(), args.batch, args.repeats)
+        return
     backends = ["torch", "numpy"] if args.backend == "both" else [args.backend]
     for size in (["official", "keymask"] if args.size == "both" else [args.size]):
         for backend in backends:

@@ -92,3 +92,25 @@ def test_mapped_safetensors_equal_the_library_and_refuse_truncated_files(tmp_pat
         map_safetensors(tmp_path / "text.safetensors")
     with pytest.raises(CheckpointError, match="does not exist"):
         map_safetensors(tmp_path / "none.safetensors")
+
+
+def _mapped_file_kib() -> int:
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(fields["RssFile"].split()[0])
+
+
+def test_released_pages_leave_memory_and_come_back_unchanged(tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from keymask.core.models.saved import map_safetensors, release_mapped_pages
+
+    weights = np.random.default_rng(0).standard_normal((4096, 1024)).astype(np.float32)  # 16 MiB
+    save_file({"w": weights, "b": np.ones(3, np.float32)}, str(tmp_path / "big.safetensors"))
+    mapped = map_safetensors(tmp_path / "big.safetensors")
+    touched = float(mapped["w"].sum())
+    before = _mapped_file_kib()
+    release_mapped_pages(mapped)
+    assert before - _mapped_file_kib() > 12 * 1024  # the 16 MiB read above are no longer the process's
+    assert float(mapped["w"].sum()) == touched  # and read again from the file when used
+    np.testing.assert_array_equal(mapped["w"], weights)

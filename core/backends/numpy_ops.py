@@ -2,8 +2,8 @@
 
 Each function computes what one torch layer computes in eval mode (no dropout, batch norm on its
 running statistics), on float32 arrays, and returns float32. Weights keep torch's layouts except
-for linear layers, which take the transposed weight (in, out) so that a matmul needs no copy:
-`transposed(weight)` makes it once, at load time.
+for linear layers, which take the transposed weight (in, out): `transposed(weight)` gives it as
+a view of the stored (out, in) weight.
 
 Mirrors:
     linear            nn.Linear                 (with the weight transposed)
@@ -41,8 +41,10 @@ def as_float(array) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=FLOAT)
 
 
-def transposed(weight: np.ndarray) -> np.ndarray:  # (out, in) -> (in, out), contiguous
-    return np.ascontiguousarray(np.asarray(weight, dtype=FLOAT).T)
+def transposed(weight: np.ndarray) -> np.ndarray:  # (out, in) -> (in, out)
+    """A transposed view, not a copy: BLAS reads it as fast, and weights mapped from their file
+    then stay in memory once (as file pages) instead of twice."""
+    return np.asarray(weight, dtype=FLOAT).T
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keymask.core.backends.numpy_ops import gelu, layer_norm, softmax
+from keymask.core.backends.numpy_ops import gelu, layer_norm, softmax, transposed
+from keymask.core.models.saved import map_safetensors, release_mapped_pages
 from keymask.core.text.prompts import clean_prompts, packaged_minilm_folder
 
 _FLOAT = np.float32
@@ -72,15 +73,6 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, _FLOAT(1e-12))
 
 
-def _input_major(weight: np.ndarray) -> np.ndarray:
-    """A torch `nn.Linear` weight (out, in) as an (in, out) matrix, so that `x @ w` applies it.
-
-    A transposed view, not a copy: BLAS reads it as it is (encoding is as fast as with a
-    contiguous copy) and making copies would add about 50 ms to the start-up.
-    """
-    return weight.T
-
-
 class _Weights:
     """Hands out checkpoint tensors by name and, like `load_state_dict(strict=True)`, reports
     missing and unused ones."""
@@ -88,19 +80,17 @@ class _Weights:
     _IGNORED = ("pooler.", "embeddings.position_ids")
 
     def __init__(self, path: Path):
-        from keymask.core.models.saved import map_safetensors
-
-        self._tensors = {k: v for k, v in map_safetensors(path).items() if not k.startswith(self._IGNORED)}
+        self.tensors = {k: v for k, v in map_safetensors(path).items() if not k.startswith(self._IGNORED)}
         self._used: set[str] = set()
 
     def __call__(self, name: str) -> np.ndarray:
-        if name not in self._tensors:
+        if name not in self.tensors:
             raise KeyError(f"The sentence encoder's checkpoint has no tensor {name!r}.")
         self._used.add(name)
-        return self._tensors[name].astype(_FLOAT, copy=False)
+        return self.tensors[name].astype(_FLOAT, copy=False)
 
     def check_all_used(self) -> None:
-        unused = sorted(set(self._tensors) - self._used)
+        unused = sorted(set(self.tensors) - self._used)
         if unused:
             raise KeyError(f"The sentence encoder's checkpoint has unexpected tensors: {unused[:5]}")
 
@@ -109,15 +99,15 @@ def _load_layer(weights: _Weights, i: int) -> _Layer:
     p = f"encoder.layer.{i}."
     qkv = [weights(f"{p}attention.self.{name}.weight") for name in ("query", "key", "value")]
     return _Layer(
-        qkv_w=_input_major(np.concatenate(qkv, axis=0)),  # (3C, C) -> (C, 3C)
+        qkv_w=transposed(np.concatenate(qkv, axis=0)),  # (3C, C) -> (C, 3C)
         qkv_b=np.concatenate([weights(f"{p}attention.self.{name}.bias") for name in ("query", "key", "value")]),
-        out_w=_input_major(weights(f"{p}attention.output.dense.weight")),
+        out_w=transposed(weights(f"{p}attention.output.dense.weight")),
         out_b=weights(f"{p}attention.output.dense.bias"),
         norm1_gain=weights(f"{p}attention.output.LayerNorm.weight"),
         norm1_bias=weights(f"{p}attention.output.LayerNorm.bias"),
-        up_w=_input_major(weights(f"{p}intermediate.dense.weight")),
+        up_w=transposed(weights(f"{p}intermediate.dense.weight")),
         up_b=weights(f"{p}intermediate.dense.bias"),
-        down_w=_input_major(weights(f"{p}output.dense.weight")),
+        down_w=transposed(weights(f"{p}output.dense.weight")),
         down_b=weights(f"{p}output.dense.bias"),
         norm2_gain=weights(f"{p}output.LayerNorm.weight"),
         norm2_bias=weights(f"{p}output.LayerNorm.bias"),
@@ -136,6 +126,7 @@ class NumpySentenceEncoderModel:
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         weights = _Weights(folder / "model.safetensors")
+        self._mapped = weights.tensors
         self._word = weights("embeddings.word_embeddings.weight")  # (V, C)
         self._position = weights("embeddings.position_embeddings.weight")  # (P, C)
         self._token_type = weights("embeddings.token_type_embeddings.weight")[0]  # (C,): all tokens are type 0
@@ -152,7 +143,9 @@ class NumpySentenceEncoderModel:
         batch = self.tokenizer.encode_batch(list(texts))
         ids = np.array([b.ids for b in batch], dtype=np.int64)  # (B, L)
         mask = np.array([b.attention_mask for b in batch], dtype=_FLOAT)  # (B, L)
-        return _normalize(_mean_pool(self.token_states(ids, mask), mask))  # (B, C)
+        embeddings = _normalize(_mean_pool(self.token_states(ids, mask), mask))  # (B, C)
+        release_mapped_pages(self._mapped)
+        return embeddings
 
     def token_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token ids (B, L) and attention mask (B, L) -> token states (B, L, C)."""
