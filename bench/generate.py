@@ -174,7 +174,7 @@ def startup(backend: str, runs: int) -> float:
 
 def side_by_side(official_dir: Path, batch: int, repeats: int, frames: int = 196) -> None:
     """Text -> joints with the official code and with ours, identical official-size weights."""
-    from official_momask import GEN_SETTINGS, OfficialMoMask
+    from official_momask import GEN_SETTINGS, OFFICIAL_DEFAULT_TIMESTEPS, OfficialMoMask
     from clip.model import CLIP
 
     from keymask.core.generation.pipeline import SamplingSettings
@@ -195,11 +195,14 @@ def side_by_side(official_dir: Path, batch: int, repeats: int, frames: int = 196
     text_encoder = ClipTextEncoder.from_model(clip_model)
     ours = {"ours, torch": MotionPipeline(torch_models(bundle), text_encoder),
             "ours, numpy": MotionPipeline(numpy_models_from_bundle(bundle), text_encoder)}
-    runners = {"official": lambda prompts: official.generate(prompts, frames)}
+    runners = {"official": lambda prompts: official.generate(prompts, frames),
+               f"official, its default {OFFICIAL_DEFAULT_TIMESTEPS} steps":
+                   lambda prompts: official.generate(prompts, frames, OFFICIAL_DEFAULT_TIMESTEPS)}
     for name, pipeline in ours.items():
         runners[name] = lambda prompts, pipeline=pipeline: pipeline(prompts, frames=frames, seed=0, settings=settings)
     print(f"\n== official MoMask code ({official_dir}) and ours, identical official-size weights, text -> joints, "
-          f"{frames} frames, {torch.get_num_threads()} torch threads ==")
+          f"{frames} frames, {torch.get_num_threads()} torch threads; {GEN_SETTINGS['timesteps']} steps unless said; "
+          f"x = official's time (same settings) / this time ==")
     for size in (1, batch):
         prompts = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(size)]
         times = {name: [] for name in runners}

@@ -17,7 +17,9 @@ import torch
 
 OFFICIAL_SIZE = dict(nb_code=512, code_dim=512, width=512, depth=3, down_t=2, stride_t=2, dilation_growth_rate=3,
                      num_quantizers=6, latent_dim=384, ff_size=1024, n_layers=8, n_heads=6, dropout=0.1)
+# gen_t2m.py's defaults (options/eval_option.py) but for timesteps: 18 there, 10 in KeyMask
 GEN_SETTINGS = dict(timesteps=10, cond_scale=4.0, temperature=1.0, topk_filter_thres=0.9, residual_cond_scale=5.0)
+OFFICIAL_DEFAULT_TIMESTEPS = 18
 
 
 def _write_options(folder: Path, options: dict) -> None:
@@ -85,13 +87,13 @@ class OfficialMoMask:
         return root / "mtrans"
 
     @torch.no_grad()
-    def generate(self, prompts: list[str], frames: int) -> np.ndarray:
+    def generate(self, prompts: list[str], frames: int, timesteps: int = GEN_SETTINGS["timesteps"]) -> np.ndarray:
         """Joints (B, frames, 22, 3) as the official gen_t2m.py makes them (categorical sampling)."""
         from utils.motion_process import recover_from_ric
 
         s = GEN_SETTINGS
         token_lens = torch.full((len(prompts),), frames // 4, dtype=torch.long)
-        ids = self.mask.generate(prompts, token_lens, timesteps=s["timesteps"], cond_scale=s["cond_scale"],
+        ids = self.mask.generate(prompts, token_lens, timesteps=timesteps, cond_scale=s["cond_scale"],
                                  temperature=s["temperature"], topk_filter_thres=s["topk_filter_thres"], gsample=False)
         ids = self.residual.generate(ids, prompts, token_lens, temperature=s["temperature"],
                                      cond_scale=s["residual_cond_scale"])

@@ -82,7 +82,8 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=None)
     parser.add_argument("--prompts", type=Path, default=PROMPTS)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale)
+    parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -93,7 +94,7 @@ def main() -> None:
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
-    settings = SamplingSettings(guidance_scale=args.guidance)
+    settings = SamplingSettings(guidance_scale=args.guidance, residual_guidance_scale=args.residual_guidance)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt

@@ -38,6 +38,9 @@ def add_parser(subparsers) -> None:
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
+    parser.add_argument("--residual-guidance", type=float, default=5.0,
+                        help="classifier-free guidance of the residual transformer; 1 runs it once per layer "
+                             "instead of twice (default: %(default)s)")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
@@ -131,7 +134,8 @@ def run(args) -> int:
     if not args.real_only:
         pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
-                                                                steps=args.steps),
+                                                                steps=args.steps,
+                                                                residual_guidance_scale=args.residual_guidance),
                                        None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")
