@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from keymask.cli.errors import rotation_order
+from keymask.core.spec import HUMANML3D
 
 EPILOG = """\
 examples:
@@ -23,10 +24,10 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, help="a .bvh or .npy file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .npy or .bvh file to write")
-    parser.add_argument("--fps", type=float, default=20.0,
+    parser.add_argument("--fps", type=float, default=float(HUMANML3D.fps),
                         help="frame rate of the file written: the BVH (resampled from the joints' rate) or the "
                              ".npy (resampled from the BVH's) (default: %(default)s)")
-    parser.add_argument("--joints-fps", type=float, default=20.0,
+    parser.add_argument("--joints-fps", type=float, default=float(HUMANML3D.fps),
                         help="frame rate of a .npy input (default: %(default)s, as KeyMask writes them)")
     parser.add_argument("--units", choices=("m", "cm"), default="m", help="BVH units to write (default: %(default)s)")
     parser.add_argument("--order", default="ZXY", type=rotation_order,

@@ -25,6 +25,7 @@ from keymask.core.animation import Animation
 from keymask.core.errors import KeyMaskError
 from keymask.core.generation.cleanup import CleanupSettings, lock_feet, smooth_positions
 from keymask.core.rotations import quat_from_axis_angle, quat_to_matrix
+from keymask.core.spec import HUMANML3D
 
 PATH_FORMAT = "keymask-path"
 MAX_SPEED = 9.0  # m/s: faster than a sprinter, no body can follow
@@ -102,7 +103,7 @@ def check_path(path: RootPath, n_frames: int, fps: float) -> None:
                         f"({MAX_SPEED:.0f} m/s): give it more time or shorten it.")
 
 
-def follow_path(animation: Animation, path: RootPath, fps: float = 20.0) -> np.ndarray:
+def follow_path(animation: Animation, path: RootPath, fps: float = HUMANML3D.fps) -> np.ndarray:
     """(T, J, 3) joints of the motion with its pelvis on `path` (module docstring)."""
     n_frames = animation.n_frames
     check_path(path, n_frames, fps)

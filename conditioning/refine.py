@@ -39,6 +39,7 @@ from keymask.core.animation import (
 from keymask.core.facing import body_heading, canonical_pose
 from keymask.core.rotations import matrix_to_quat, quat_from_axis_angle, quat_to_matrix, rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.core.spec import HUMANML3D
 
 CONSTRAINTS = ("body", "root")
 
@@ -228,7 +229,7 @@ def rotation_power(rotations: np.ndarray, fraction: np.ndarray) -> np.ndarray:
 
 
 def refine_to_keys(joints: np.ndarray, keys: list[tuple[int, KeyPose3D, str, KeyTiming]],
-                   body: Body | None = None, path=None, fps: float = 20.0) -> np.ndarray:
+                   body: Body | None = None, path=None, fps: float = HUMANML3D.fps) -> np.ndarray:
     """(T, J, 3) the motion through its keys (frame, pose, constrain, timing), rigid on `body`
     (default: the motion's own median bone lengths), its pelvis on `path` (paths.RootPath) first."""
     animation = animate(joints)

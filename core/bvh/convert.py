@@ -14,6 +14,7 @@ from keymask.core.bvh.reader import read_bvh
 from keymask.core.bvh.writer import write_bvh
 from keymask.core.errors import KeyMaskError
 from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.core.spec import HUMANML3D
 
 
 class JointsFormatError(KeyMaskError, ValueError):
@@ -41,7 +42,7 @@ def _guess_units(motion: BvhMotion) -> str:
     return "cm" if leg > 5.0 else "m"
 
 
-def motion_to_joints(motion: BvhMotion, fps: float = 20.0) -> np.ndarray:
+def motion_to_joints(motion: BvhMotion, fps: float = HUMANML3D.fps) -> np.ndarray:
     """(T, 22, 3) metres from a BVH motion: a KeyMask export, or any rig the mocap importer maps by
     joint names (Bandai, CMU, Mixamo, iClone; see core/mocap/joint_names.py)."""
     names = set(motion.skeleton.names)
@@ -69,11 +70,11 @@ def resample_positions(joints: np.ndarray, source_fps: float, target_fps: float)
     return joints[low] * (1.0 - weight) + joints[high] * weight
 
 
-def bvh_file_to_joints(path: str | Path, fps: float = 20.0) -> np.ndarray:
+def bvh_file_to_joints(path: str | Path, fps: float = HUMANML3D.fps) -> np.ndarray:
     return motion_to_joints(read_bvh(path), fps=fps)
 
 
-def joints_to_bvh_file(joints: np.ndarray, path: str | Path, *, fps: float = 20.0, units: str = "m",
+def joints_to_bvh_file(joints: np.ndarray, path: str | Path, *, fps: float = HUMANML3D.fps, units: str = "m",
                        rotation_order: str = "ZXY") -> None:
     """Write (T, 22, 3) metres as a BVH, atomically."""
     motion = joints_to_bvh(check_joints(joints, str(path)), fps=fps, units=units, rotation_order=rotation_order)

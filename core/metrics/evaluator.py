@@ -14,17 +14,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from keymask.core.models.persistence import SavesPretrained
+from keymask.core.spec import HUMANML3D
 
 
 @dataclass
 class EvaluatorConfig:
-    input_dim: int = 263  # motion features per frame (normalised)
+    input_dim: int = HUMANML3D.n_features  # motion features per frame (normalised)
     text_dim: int = 384  # sentence-encoder embedding width
     hidden_dim: int = 192
     n_layers: int = 2
     n_heads: int = 4
     embed_dim: int = 256
-    max_frames: int = 196
+    max_frames: int = HUMANML3D.max_frames
     dropout: float = 0.1
     temperature: float = 0.07  # of the contrastive softmax
 

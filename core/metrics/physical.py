@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from keymask.core.skeleton import HUMANML3D_SKELETON, LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS, Skeleton
+from keymask.core.spec import HUMANML3D
 
 FOOT_JOINT_PAIRS = (LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS)  # ((ankle, toe), (ankle, toe))
 UP_AXIS = 1  # y
@@ -49,7 +50,7 @@ class PhysicalThresholds:
 
     contact_height: float = 0.05  # a foot joint below this height touches the ground
     skate_distance: float = 0.025  # horizontal travel per frame, at reference_fps, that is a skate
-    reference_fps: float = 20.0  # frame rate at which skate_distance is stated
+    reference_fps: float = HUMANML3D.fps  # frame rate at which skate_distance is stated
     float_height: float = 0.05  # a lowest joint above this height is floating
 
     @property
@@ -114,7 +115,7 @@ def _foot_skating_flags(joints: np.ndarray, foot: tuple[int, int], fps: float,
     return in_contact & (speed > thresholds.skate_speed)
 
 
-def skating_transitions(joints: np.ndarray, fps: float = 20.0,
+def skating_transitions(joints: np.ndarray, fps: float = HUMANML3D.fps,
                         thresholds: PhysicalThresholds = PhysicalThresholds()) -> np.ndarray:
     """(T-1,) True where either foot skates during the transition t -> t+1."""
     needed_joints = max(max(foot) for foot in FOOT_JOINT_PAIRS) + 1
@@ -126,7 +127,7 @@ def skating_transitions(joints: np.ndarray, fps: float = 20.0,
     return flags
 
 
-def foot_skating_ratio(joints: np.ndarray, fps: float = 20.0,
+def foot_skating_ratio(joints: np.ndarray, fps: float = HUMANML3D.fps,
                        thresholds: PhysicalThresholds = PhysicalThresholds()) -> float:
     """Fraction of the T - 1 transitions in which a foot in contact slides faster than skate_speed.
 
@@ -148,7 +149,7 @@ def floating(joints: np.ndarray, thresholds: PhysicalThresholds = PhysicalThresh
     return float(np.maximum(0.0, lowest_heights(joints) - thresholds.float_height).mean())
 
 
-def jitter(joints: np.ndarray, fps: float = 20.0) -> float:
+def jitter(joints: np.ndarray, fps: float = HUMANML3D.fps) -> float:
     """Mean jerk magnitude, m/s^3: mean over frames and joints of |third difference| * fps**3.
 
     joints: (T, J, 3) with T >= 4 (a third difference needs four frames).
@@ -183,7 +184,7 @@ def bone_length_drift(joints: np.ndarray, skeleton: Skeleton = HUMANML3D_SKELETO
     return float((lengths.std(axis=0) / mean_lengths).mean())
 
 
-def physical_report(motions: Sequence[np.ndarray], fps: float = 20.0,
+def physical_report(motions: Sequence[np.ndarray], fps: float = HUMANML3D.fps,
                     thresholds: PhysicalThresholds = PhysicalThresholds(),
                     skeleton: Skeleton = HUMANML3D_SKELETON) -> PhysicalReport:
     """All metrics over clips, each (T_i, J, 3) with T_i >= 4.

@@ -7,6 +7,8 @@ model's `config.json` holds one (see `saved.py`). The torch modules re-export th
 
 from dataclasses import dataclass
 
+from keymask.core.spec import HUMANML3D
+
 
 @dataclass
 class QuantizerConfig:
@@ -21,7 +23,7 @@ class QuantizerConfig:
 
 @dataclass
 class RVQVAEConfig:
-    input_dim: int = 263  # D (official dim_pose)
+    input_dim: int = HUMANML3D.n_features  # D = 263 (official dim_pose)
     nb_code: int = 512  # codes per codebook
     code_dim: int = 512  # C, latent channels (official code_dim = output_emb_width)
     down_t: int = 2  # downsampling stages: T = N * 2 ** down_t
