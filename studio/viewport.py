@@ -10,15 +10,21 @@ Each motion is a `_Figure`: one group (its layout offset is the group's translat
 bones (one GLLinePlotItem of 21 segments), the joints (one GLScatterPlotItem), the root trail
 (the pelvis path on the floor) and a name label. A new frame only uploads new positions to these
 items; nothing is created after `set_motions`.
+
+Camera: `set_view` looks from the front, the side or the top as Blender's numpad 1, 3 and 7 do
+(front: from the figure's facing, scene -Y; side: from scene +X; top: down scene -Z, the figure's
+front towards the bottom of the view); `frame_figure` fits the chosen figure as it stands now;
+with Follow on, the view's centre tracks the chosen figure's root on every frame. A click (a press
+and release without a drag, which orbits) on a figure emits `sample_clicked`.
 """
 
 from functools import cache
 
 import numpy as np
 import pyqtgraph.opengl as gl
-from PyQt6.QtCore import QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QOpenGLContext, QVector3D
-from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from PyQt6.QtCore import QEvent, QObject, QPointF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QOpenGLContext, QVector3D
+from PyQt6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 
 from keymask.core.skeleton import HUMANML3D_SKELETON
@@ -37,6 +43,9 @@ _DIM_ALPHA = 0.3  # samples other than the selected one
 _GHOST_ALPHA = 0.28
 _GHOST_ALPHA_AT_FRAME = 0.6  # a ghost whose key frame is the current frame
 _LABEL_HEIGHT = 0.35  # metres above the highest joint
+VIEWS = {"front": (0.0, -90.0), "side": (0.0, 0.0), "top": (90.0, -90.0)}  # (elevation, azimuth) in degrees
+PICK_RADIUS = 16  # pixels: how near a click must be to a bone to choose its figure
+CLICK_SLOP = 4  # pixels a press may move and still be a click (more is an orbit)
 
 
 def joint_sides(names: tuple[str, ...] = HUMANML3D_SKELETON.joint_names) -> tuple[str, ...]:
@@ -90,6 +99,11 @@ class _SceneView(gl.GLViewWidget):
 def gl_available() -> bool:
     """Whether Qt can make an OpenGL context here (not under the offscreen platform, for one)."""
     return QOpenGLContext().create()
+
+
+def _scene(point: np.ndarray) -> QVector3D:
+    """A motion point (x, y, z), Y up -> the scene's (x, -z, y), Z up."""
+    return QVector3D(float(point[0]), float(-point[2]), float(point[1]))
 
 
 def _rgba(rgb: np.ndarray, alpha: float) -> np.ndarray:
@@ -152,6 +166,8 @@ class _Figure:
 class MotionViewport(QWidget):
     """Motions as skeletons in an orbitable 3D view (left drag orbits, wheel zooms, middle drag pans)."""
 
+    sample_clicked = pyqtSignal(int)  # the index of the figure a click landed on
+
     def __init__(self, parent: QWidget | None = None, *, spacing: float = SIDE_SPACING):
         super().__init__(parent)
         self._spacing = float(spacing)
@@ -165,11 +181,23 @@ class MotionViewport(QWidget):
         self._selected = 0
         self._floor = 0.0
 
+        self._press: QPointF | None = None  # where a left press in the view started
+
         self._view = _SceneView(self)
         self._view.setBackgroundColor(QColor(*BACKGROUND))
+        self._view.installEventFilter(self)
+        self.follow_button = QToolButton(text="Follow", checkable=True)
+        self.follow_button.setToolTip("Keep the chosen figure's root in the middle of the view")
+        self.follow_button.toggled.connect(lambda _: self._follow_root())
+        tools = QHBoxLayout()
+        tools.setContentsMargins(4, 2, 4, 2)
+        tools.addStretch(1)
+        tools.addWidget(self.follow_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._view)
+        layout.setSpacing(0)
+        layout.addLayout(tools)
+        layout.addWidget(self._view, 1)
 
         self._grid = gl.GLGridItem(color=(255, 255, 255, 40))
         self._grid.setSpacing(0.5, 0.5, 1.0)
@@ -208,6 +236,14 @@ class MotionViewport(QWidget):
     @property
     def motion_count(self) -> int:
         return len(self._motions)
+
+    @property
+    def following(self) -> bool:
+        return self.follow_button.isChecked()
+
+    def set_follow(self, follow: bool) -> None:
+        """Follow on: the view's centre stays on the chosen figure's root as frames change."""
+        self.follow_button.setChecked(bool(follow))
 
     def set_motions(self, motions: list[np.ndarray], names: list[str] | None = None, *,
                     frame_camera: bool = True) -> None:
@@ -303,8 +339,53 @@ class MotionViewport(QWidget):
         radius = max(float(np.linalg.norm(high - low)) / 2, 1.0)
         fov = np.radians(self._view.opts["fov"])
         distance = 1.1 * radius / np.tan(fov / 2)
-        self._view.setCameraPosition(pos=QVector3D(centre[0], -centre[2], centre[1]), distance=distance,
-                                     elevation=12.0, azimuth=-75.0)
+        self._view.setCameraPosition(pos=_scene(centre), distance=distance, elevation=12.0, azimuth=-75.0)
+        self._follow_root()
+
+    def set_view(self, name: str) -> None:
+        """Look from the "front", the "side" or the "top" (Blender's numpad 1, 3, 7), keeping centre and distance."""
+        if name not in VIEWS:
+            raise ValueError(f"Unknown view {name!r}: use one of {', '.join(VIEWS)}.")
+        elevation, azimuth = VIEWS[name]
+        self._view.setCameraPosition(elevation=elevation, azimuth=azimuth)
+
+    def frame_figure(self) -> None:
+        """Centre the chosen figure as it stands on this frame and fit it in the view (the angle stays)."""
+        if not self._figures:
+            self.reset_camera()
+            return
+        joints = self.drawn_joints(self._selected)  # (J, 3)
+        low, high = joints.min(axis=0), joints.max(axis=0)
+        radius = max(float(np.linalg.norm(high - low)) / 2, 0.5)
+        distance = 1.3 * radius / np.tan(np.radians(self._view.opts["fov"]) / 2)
+        self._view.setCameraPosition(pos=_scene((low + high) / 2), distance=distance)
+        self._follow_root()
+
+    def widget_points(self, points: np.ndarray) -> np.ndarray:
+        """(P, 3) motion coordinates (with layout offsets, as `drawn_joints` gives) -> (P, 2) widget pixels
+        of the 3D view; NaN for a point behind the camera."""
+        matrix = self._view.projectionMatrix(self._view.getViewport(), self._view.getViewport())
+        matrix = matrix * self._view.viewMatrix()
+        m = np.array(matrix.data(), dtype=np.float64).reshape(4, 4).T  # data() is column-major
+        scene = np.stack([points[:, 0], -points[:, 2], points[:, 1], np.ones(len(points))], axis=1)  # (P, 4)
+        clip = scene @ m.T  # (P, 4)
+        w = np.where(clip[:, 3] > 1e-9, clip[:, 3], np.nan)
+        x = (clip[:, 0] / w + 1) / 2 * self._view.width()
+        y = (1 - clip[:, 1] / w) / 2 * self._view.height()
+        return np.stack([x, y], axis=1) + [self._view.x(), self._view.y()]
+
+    def sample_at(self, point: QPointF) -> int | None:
+        """The figure whose bones pass nearest a widget point (within PICK_RADIUS pixels), or None."""
+        best, best_distance = None, float(PICK_RADIUS)
+        target = np.array([point.x(), point.y()])
+        for index in range(len(self._figures)):
+            ends = self.widget_points(self.drawn_joints(index))[_BONE_VERTICES].reshape(-1, 2, 2)  # (21, 2, 2)
+            a, b = ends[:, 0], ends[:, 1]
+            along = np.clip(np.einsum("ij,ij->i", target - a, b - a) / np.maximum(((b - a) ** 2).sum(1), 1e-9), 0, 1)
+            distance = np.nanmin(np.linalg.norm(a + along[:, None] * (b - a) - target, axis=1), initial=np.inf)
+            if distance < best_distance:
+                best, best_distance = index, float(distance)
+        return best
 
     def grab_image(self) -> QImage:
         """The 3D view as it is drawn now (renders it if the widget has never been shown)."""
@@ -322,6 +403,20 @@ class MotionViewport(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A left click without a drag on a figure chooses it; the view still orbits on a drag."""
+        if watched is self._view and isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
+            point = self._view.mapTo(self, event.position().toPoint()).toPointF()
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self._press = point
+            elif event.type() == QEvent.Type.MouseButtonRelease and self._press is not None:
+                moved = (point - self._press).manhattanLength()
+                self._press = None
+                index = self.sample_at(point) if moved <= CLICK_SLOP else None
+                if index is not None:
+                    self.sample_clicked.emit(index)
+        return False
+
     # ---- internals -----------------------------------------------------------------------------
 
     def _offset(self, index: int) -> np.ndarray:
@@ -335,6 +430,7 @@ class MotionViewport(QWidget):
         for ghost in self._ghosts:
             ghost.set_offset(self._offset(self._selected))
         self._place_grid()
+        self._follow_root()
 
     def _apply_styles(self) -> None:
         for i, figure in enumerate(self._figures):
@@ -358,6 +454,12 @@ class MotionViewport(QWidget):
             figure.set_pose(motion[min(self._frame, len(motion) - 1)])
         if any(f is not None for f in self._ghost_frames):
             self._style_ghosts()
+        self._follow_root()
+
+    def _follow_root(self) -> None:
+        """With Follow on, the view's centre on the chosen figure's root as drawn now."""
+        if self.following and self._figures:
+            self._view.setCameraPosition(pos=_scene(self.drawn_joints(self._selected)[0]))
 
     def _place_grid(self) -> None:
         """A floor grid under every motion, at the lowest joint's height (scene Z)."""

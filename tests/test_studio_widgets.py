@@ -154,6 +154,74 @@ def test_viewport_grab_image_shows_both_sides_of_the_skeleton(viewport, qtbot):
     assert ((b > 200) & (r < 120)).sum() > 20  # the left side's blue bones
 
 
+def camera_centre(viewport: MotionViewport) -> np.ndarray:
+    centre = viewport.view.opts["center"]
+    return np.array([centre.x(), centre.y(), centre.z()])
+
+
+def test_viewport_views_framing_and_following_the_root(viewport, qtbot):
+    motions = [walk(40), walk(40, sway=0.4)]
+    viewport.set_motions(motions)
+    for name, angles in (("front", (0.0, -90.0)), ("side", (0.0, 0.0)), ("top", (90.0, -90.0))):
+        viewport.set_view(name)
+        assert (viewport.view.opts["elevation"], viewport.view.opts["azimuth"]) == angles
+    with pytest.raises(ValueError, match="view"):
+        viewport.set_view("back")
+    # Framing fits the chosen figure as it stands now, nearer than the whole scene.
+    viewport.set_selected(1)
+    viewport.set_frame(30)
+    whole = viewport.view.opts["distance"]
+    viewport.frame_figure()
+    joints = motions[1][30] + [SIDE_SPACING / 2, 0, 0]
+    middle = (joints.min(axis=0) + joints.max(axis=0)) / 2
+    np.testing.assert_allclose(camera_centre(viewport), [middle[0], -middle[2], middle[1]], atol=1e-5)
+    assert viewport.view.opts["distance"] < whole
+
+    # Follow: the centre stays on the chosen figure's root, frame after frame; off, it stays put.
+    qtbot.mouseClick(viewport.follow_button, Qt.MouseButton.LeftButton)
+    assert viewport.following
+    for frame in (0, 17, 39):
+        viewport.set_frame(frame)
+        root = motions[1][frame, 0] + [SIDE_SPACING / 2, 0, 0]
+        np.testing.assert_allclose(camera_centre(viewport), [root[0], -root[2], root[1]], atol=1e-5)
+    viewport.set_selected(0)
+    root = motions[0][39, 0] - [SIDE_SPACING / 2, 0, 0]
+    np.testing.assert_allclose(camera_centre(viewport), [root[0], -root[2], root[1]], atol=1e-5)
+    qtbot.mouseClick(viewport.follow_button, Qt.MouseButton.LeftButton)
+    assert not viewport.following
+    viewport.set_frame(5)
+    np.testing.assert_allclose(camera_centre(viewport), [root[0], -root[2], root[1]], atol=1e-5)
+
+
+def test_viewport_click_on_a_figure_chooses_it_and_a_drag_orbits(viewport, qtbot):
+    motions = [walk(40), walk(40, sway=0.4), walk(40)]
+    viewport.set_motions(motions)
+    viewport.set_view("front")
+    clicked = Recorder(viewport.sample_clicked)
+    view = viewport.view
+    offset = np.array([view.x(), view.y()])
+    chests = [np.round(viewport.widget_points(viewport.drawn_joints(i))[9] - offset).astype(int) for i in range(3)]
+    for index, (x, y) in enumerate(chests):  # each figure drawn bright (chosen) where its points fall
+        viewport.set_selected(index)
+        assert image_pixels(viewport.grab_image())[y - 2:y + 3, x - 2:x + 3].min(axis=(0, 1)).max() > 180
+    viewport.set_selected(0)
+    for index in (2, 0, 1):
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(*chests[index]))
+        assert clicked.calls[-1] == (index,)
+    assert [c[0] for c in clicked.calls] == [2, 0, 1]
+    # Empty space between the figures chooses nothing; a drag from a figure orbits instead.
+    between = (viewport.widget_points(viewport.drawn_joints(0))[9] + viewport.widget_points(
+        viewport.drawn_joints(1))[9]) / 2 - offset
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(*np.round(between).astype(int)))
+    azimuth = view.opts["azimuth"]
+    start = QPoint(*np.round(viewport.widget_points(viewport.drawn_joints(2))[9] - offset).astype(int))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 5):
+        qtbot.mouseMove(view, start + QPoint(15 * step, 0))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 0))
+    assert len(clicked.calls) == 3 and view.opts["azimuth"] != azimuth
+
+
 def test_viewport_grab_image_before_it_is_ever_shown(qtbot):
     widget = MotionViewport()
     qtbot.addWidget(widget)
