@@ -5,6 +5,13 @@ says which part changed; `_show(part)` then puts that part into the widgets (wit
 that the widgets' own signals do not come back as edits). Long jobs go to the worker thread
 (worker.py); their results come back as commands too. After every change of the undo stack the
 project is written to a recovery file, which the next start offers to restore.
+
+Keys (window-wide, as in Blender where it has one; also in the Animation and View menus):
+I or K add a key at the playhead, Space plays/pauses, Left/Right step a frame, Up/Down jump to
+the next/previous key, F frames the figure, 1/3/7 (or the keypad's) look from the front/side/top,
+Ctrl+Enter generates. A focused text field keeps the keys it types (Qt's own rule: it takes the
+shortcut override), and a focused button or list keeps the keys it uses itself (`_OwnKeys`):
+Space on a focused button presses that button and does not also play.
 """
 
 import functools
@@ -13,9 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence, QUndoStack
 from PyQt6.QtWidgets import (
+    QAbstractButton,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -68,6 +76,14 @@ FPS = HUMANML3D.fps
 RECOVER_CHOICES = ("ask", "yes", "no")
 DEFAULT_CANVAS = (512, 512)  # pixels of the pose drawn for a new key
 EXPORT_KINDS = {"bvh": "BVH motion (*.bvh)", "npy": "Joint positions (*.npy)", "gif": "GIF preview (*.gif)"}
+FOCUS_COLOUR = "#3d9df3"
+# A visible focus ring on the controls (the timeline draws its own, the same colour).
+FOCUS_STYLE = f"""
+QPushButton:focus, QToolButton:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus,
+QPlainTextEdit:focus, QLineEdit:focus {{ border: 2px solid {FOCUS_COLOUR}; border-radius: 3px; }}
+QPushButton:focus, QToolButton:focus {{ padding: 2px 8px; }}
+QCheckBox:focus {{ border: 2px solid {FOCUS_COLOUR}; border-radius: 3px; padding: 1px; }}
+"""
 
 
 def reported(method):
@@ -79,6 +95,20 @@ def reported(method):
         except Exception as error:
             self.show_error(readable(error))
     return wrapper
+
+
+class _OwnKeys(QObject):
+    """An event filter that lets a focused button or list keep the keys it uses itself, which the
+    window's shortcuts would otherwise take first: it accepts their shortcut override."""
+
+    KEYS = ((QAbstractButton, {Qt.Key.Key_Space}), (QComboBox, {Qt.Key.Key_Space, Qt.Key.Key_Up, Qt.Key.Key_Down}))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if any(isinstance(watched, kind) and event.key() in keys for kind, keys in self.KEYS):
+                event.accept()
+                return True
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -102,7 +132,9 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self._build_menus()
+        self._build_keys()
         self._connect()
+        self.setStyleSheet(FOCUS_STYLE)
         self.resize(1400, 860)
         self._show_everything()
         if project_path is not None:
@@ -256,13 +288,48 @@ class MainWindow(QMainWindow):
         self.redo_action = self.stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         edit.addActions([self.undo_action, self.redo_action])
-        play = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
-        play.triggered.connect(self.playback.toggle)
-        self.addAction(play)
         generate = QAction("Generate", self)
         generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         generate.triggered.connect(lambda: self.generate_button.isEnabled() and self.generate())
         self.addAction(generate)
+
+    def _build_keys(self) -> None:
+        """The window-wide keys, as menu actions (which shows them), and the filter that lets a focused
+        button or list keep its own keys."""
+        self.key_actions: dict[str, QAction] = {}
+        menus = {"animation": self.menuBar().addMenu("&Animation"), "view": self.menuBar().addMenu("&View")}
+        for menu, name, text, keys, slot in (
+                ("animation", "play", "Play/pause", ["Space"], self.playback.toggle),
+                ("animation", "add_key", "Add key at the playhead", ["I", "K"], lambda: self.add_key(self.frame)),
+                ("animation", "previous_frame", "Previous frame", ["Left"], lambda: self.step_frames(-1)),
+                ("animation", "next_frame", "Next frame", ["Right"], lambda: self.step_frames(1)),
+                ("animation", "next_key", "Next key", ["Up"], lambda: self.jump_to_key(1)),
+                ("animation", "previous_key", "Previous key", ["Down"], lambda: self.jump_to_key(-1)),
+                ("view", "frame", "Frame the figure", ["F"], self.viewport.frame_figure),
+                ("view", "front", "Front view", ["1", "Num+1"], lambda: self.viewport.set_view("front")),
+                ("view", "side", "Side view", ["3", "Num+3"], lambda: self.viewport.set_view("side")),
+                ("view", "top", "Top view", ["7", "Num+7"], lambda: self.viewport.set_view("top"))):
+            action = menus[menu].addAction(text)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, s=slot: s())
+            self.key_actions[name] = action
+        self._own_keys = _OwnKeys(self)
+        for widget in self.findChildren(QAbstractButton) + self.findChildren(QComboBox):
+            widget.installEventFilter(self._own_keys)
+
+    def step_frames(self, step: int) -> None:
+        """Move the playhead `step` frames, within the motion."""
+        self.set_frame(max(0, min(self.frame + step, self.timeline.length - 1)))
+
+    def jump_to_key(self, direction: int) -> None:
+        """To the next key after the playhead (direction 1) or the previous one before it (-1), and select it."""
+        frames = [k.frame(FPS) for k in self.project.keys]
+        ahead = [(f, i) for i, f in enumerate(frames) if (f - self.frame) * direction > 0]
+        if ahead:
+            frame, index = min(ahead) if direction > 0 else max(ahead)
+            self.set_frame(min(frame, self.timeline.length - 1))
+            self.select_key(index)
 
     def _connect(self) -> None:
         self.stack.indexChanged.connect(self._autosave)
@@ -290,6 +357,7 @@ class MainWindow(QMainWindow):
         self.layout_box.currentIndexChanged.connect(
             lambda i: self.viewport.set_layout("side" if i == 0 else "overlay"))
         self.sample_box.currentIndexChanged.connect(self._sample_chosen)
+        self.viewport.sample_clicked.connect(self._sample_chosen)
 
         self.canvas.joint_moved.connect(self._joint_moved)
         self.canvas.image_dropped.connect(self.pose_from_photo)

@@ -13,7 +13,9 @@ Mouse: left click or drag scrubs; left press on a marker selects it and dragging
 right drag or shift + left drag paints a keep span (holding Ctrl as well erases instead); a right
 click opens a menu.
 Keys: K adds a key pose at the playhead, Delete/Backspace asks to delete the selected key,
-Left/Right step a frame (with Shift, a second), Home/End jump to the ends, Escape deselects.
+Left/Right step a frame (with Shift, a second), Home/End jump to the ends, Escape deselects
+(in the studio window, its window-wide keys answer K and Left/Right first, to the same effect).
+With the keyboard focus, it draws a focus ring.
 """
 
 import math
@@ -39,6 +41,7 @@ _SPAN_ERASING = QColor(220, 90, 90, 110)
 _MARKER = QColor(255, 170, 60)
 _MARKER_SELECTED = QColor(255, 226, 140)
 _PLAYHEAD = QColor(235, 72, 72)
+_FOCUS = QColor(61, 157, 243)  # the window's focus ring colour
 _TICK_STEPS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)  # seconds between labels
 
 
@@ -295,7 +298,19 @@ class Timeline(QWidget):
         if self._selected is not None:
             self._paint_marker(painter, self._selected)  # on top of any neighbour
         self._paint_playhead(painter)
+        if self.hasFocus():
+            painter.setPen(QPen(_FOCUS, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         painter.end()
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.update()  # the focus ring
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     # ---- internals -----------------------------------------------------------------------------
 

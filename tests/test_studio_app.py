@@ -16,14 +16,16 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
+from PyQt6.QtGui import QColor, QImage
 from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageBox
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
 from keymask.core.bvh.convert import bvh_file_to_joints
-from keymask.studio.main_window import MainWindow
+from keymask.studio.main_window import FOCUS_COLOUR, MainWindow
 from keymask.studio.pose_canvas import default_pose
-from keymask.studio.project import project_to_json, recovery_path
+from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
+from keymask.studio.project import Project, project_to_json, recovery_path, save_project
 from keymask.studio.settings import SettingsDialog, WeightLocations, load_locations, save_locations
 from keymask.studio.timeline import RULER_HEIGHT
 
@@ -100,6 +102,49 @@ def add_key_with_k(qtbot, window: MainWindow, frame: int) -> None:
 def drag_joint(qtbot, window: MainWindow, joint: int, offset: QPoint) -> None:
     start = window.canvas.joint_position(joint).toPoint()
     drag(qtbot, window.canvas, start, start + offset)
+
+
+def focus(qtbot, window: MainWindow, widget) -> None:
+    """Give `widget` the keyboard focus of the active window (where the keys a test presses go)."""
+    window.activateWindow()
+    widget.setFocus(Qt.FocusReason.OtherFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=5000)
+
+
+def walk(frames: int, sway: float = 0.0) -> np.ndarray:
+    """(T, 22, 3) float32: the target skeleton walking forward at 1 m/s (+Z), swaying sideways."""
+    offsets, rest = target_offsets(), np.zeros((22, 3))
+    for child, parent in enumerate(HUMANML3D_SKELETON.parents):
+        if parent >= 0:
+            rest[child] = rest[parent] + offsets[child]
+    rest[:, 1] -= rest[:, 1].min()
+    t = np.arange(frames) / 20
+    motion = np.repeat(rest[None], frames, axis=0)
+    motion[..., 2] += t[:, None]
+    motion[..., 0] += sway * np.sin(2 * t)[:, None]
+    return motion.astype(np.float32)
+
+
+def walking_project(folder: Path, samples: int = 1, frames: int = 60) -> Path:
+    """A saved project with `samples` walks already made (no generation needed to open it)."""
+    path = folder / "walk.keymask.json"
+    save_project(path, Project(prompt="a person walks", seconds=frames / 20, samples=samples,
+                               motions=[walk(frames, sway=0.3 * i) for i in range(samples)]))
+    return path
+
+
+def camera(window: MainWindow) -> tuple:
+    opts = window.viewport.view.opts
+    centre = opts["center"]
+    return (opts["elevation"], opts["azimuth"], opts["distance"], (centre.x(), centre.y(), centre.z()))
+
+
+def colour_pixels(image: QImage, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
+    """How many pixels of `image` are within `tolerance` of the colour `rgb`."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
+    pixels = rows.reshape(image.height(), image.bytesPerLine())[:, :image.width() * 3].reshape(-1, 3).astype(int)
+    return int((np.abs(pixels - rgb).max(axis=1) <= tolerance).sum())
 
 
 # ---- the main job --------------------------------------------------------------------------------
@@ -531,6 +576,152 @@ def test_a_killed_studio_loses_no_edit(qtbot, open_window, tmp_path):
     moved = restored.project.keys[0].pose2d.keypoints[RIGHT_WRIST]
     assert moved[1] < default_pose((512, 512)).keypoints[RIGHT_WRIST][1] - 30  # the dragged wrist, raised
     assert restored.prompt_edit.toPlainText() == "a person jumps over a puddle" and restored.timeline.keys == [30]
+
+
+# ---- keys ------------------------------------------------------------------------------------------
+
+def test_blender_keys_work_from_any_panel_but_not_while_typing(qtbot, open_window, tmp_path):
+    window = open_window(walking_project(tmp_path), recover="no")
+    assert window.timeline.length == 60
+
+    # From the timeline: I adds a key at the playhead.
+    focus(qtbot, window, window.timeline)
+    scrub(qtbot, window, 10)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_I)
+    assert [k.frame() for k in window.project.keys] == [10]
+    # From the pose canvas: Right/Left step frames.
+    focus(qtbot, window, window.canvas)
+    for key in (Qt.Key.Key_Right,) * 25 + (Qt.Key.Key_Left,) * 5:
+        qtbot.keyClick(window.canvas, key)
+    assert window.frame == 30 and window.timeline.frame == 30 and window.playback.frame == 30
+    # From a focused button, K adds a key (the button is not pressed).
+    focus(qtbot, window, window.mirror_button)
+    qtbot.keyClick(window.mirror_button, Qt.Key.Key_K)
+    assert [k.frame() for k in window.project.keys] == [10, 30] and window.stack.undoText() == "Add key pose"
+    # Up/Down jump to the next/previous key and select it; past the last key, nothing moves.
+    focus(qtbot, window, window.timeline)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Down)
+    assert window.frame == 10 and window.selected_key == 0
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Up)
+    assert window.frame == 30 and window.selected_key == 1
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Up)
+    assert window.frame == 30
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Right)
+    assert window.frame == 31
+
+    # In the prompt, the keys type: letters, digits, spaces and arrows are text, nothing else happens.
+    focus(qtbot, window, window.prompt_edit)
+    window.prompt_edit.moveCursor(window.prompt_edit.textCursor().MoveOperation.End)
+    before = (camera(window), window.frame, window.selected_key, len(window.project.keys))
+    qtbot.keyClicks(window.prompt_edit, " ik f137")
+    qtbot.keyClick(window.prompt_edit, Qt.Key.Key_3, Qt.KeyboardModifier.KeypadModifier)
+    for key in (Qt.Key.Key_Left, Qt.Key.Key_Left, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Right):
+        qtbot.keyClick(window.prompt_edit, key)
+    qtbot.keyClicks(window.prompt_edit, "x")
+    assert window.prompt_edit.toPlainText() == "a person walks ik f137x3"  # the arrows moved the cursor
+    assert (camera(window), window.frame, window.selected_key, len(window.project.keys)) == before
+    assert not window.playback.is_playing
+
+    # The views: 1, 3, 7 on the number row or the keypad, from a list box that is not a text field.
+    focus(qtbot, window, window.layout_box)
+    for key, modifier, view in ((Qt.Key.Key_1, Qt.KeyboardModifier.NoModifier, (0.0, -90.0)),
+                                (Qt.Key.Key_3, Qt.KeyboardModifier.KeypadModifier, (0.0, 0.0)),
+                                (Qt.Key.Key_7, Qt.KeyboardModifier.NoModifier, (90.0, -90.0)),
+                                (Qt.Key.Key_3, Qt.KeyboardModifier.NoModifier, (0.0, 0.0)),
+                                (Qt.Key.Key_1, Qt.KeyboardModifier.KeypadModifier, (0.0, -90.0))):
+        qtbot.keyClick(window.layout_box, key, modifier)
+        assert camera(window)[:2] == view
+    assert window.layout_box.currentIndex() == 0
+    # F frames the figure as it stands now: the centre on its middle, closer than the whole walk.
+    distance = camera(window)[2]
+    qtbot.keyClick(window.layout_box, Qt.Key.Key_F)
+    joints = window.project.motion[31]
+    middle = (joints.min(axis=0) + joints.max(axis=0)) / 2
+    np.testing.assert_allclose(camera(window)[3], (middle[0], -middle[2], middle[1]), atol=1e-5)
+    assert camera(window)[2] < distance and camera(window)[:2] == (0.0, -90.0)
+
+    # Space plays and pauses from a panel that does not use it.
+    focus(qtbot, window, window.canvas)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Space)
+    assert window.playback.is_playing
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Space)
+    assert not window.playback.is_playing
+
+
+def test_space_on_a_focused_button_presses_that_button_only(qtbot, open_window, tmp_path):
+    window = open_window(walking_project(tmp_path), recover="no")
+    playing, pressed = [], []
+    window.playback.playing_changed.connect(playing.append)
+    window.playback.play_button.clicked.connect(pressed.append)
+    # The play button: Space presses it, once (playback is not toggled twice, back to paused).
+    focus(qtbot, window, window.playback.play_button)
+    qtbot.keyClick(window.playback.play_button, Qt.Key.Key_Space)
+    assert window.playback.is_playing and playing == [True] and pressed == [True]
+    qtbot.keyClick(window.playback.play_button, Qt.Key.Key_Space)
+    assert not window.playback.is_playing and playing == [True, False] and pressed == [True, False]
+    # A combo box keeps Up and Down: they choose its items, the playhead stays.
+    window.set_frame(5)
+    focus(qtbot, window, window.layout_box)
+    qtbot.keyClick(window.layout_box, Qt.Key.Key_Down)
+    assert window.layout_box.currentIndex() == 1 and window.viewport.layout_mode == "overlay"
+    assert window.frame == 5
+    # The Generate button: Space generates, and playback is left alone.
+    focus(qtbot, window, window.generate_button)
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.keyClick(window.generate_button, Qt.Key.Key_Space)
+        assert window.busy
+    assert not window.error_label.isVisible(), window.error_label.text()
+    assert window.stack.undoText() == "Generate" and playing == [True, False] and not window.playback.is_playing
+
+
+def test_the_focused_control_has_a_visible_focus_ring(qtbot, open_window, tmp_path):
+    window = open_window(walking_project(tmp_path), recover="no")
+    ring = QColor(FOCUS_COLOUR)
+    rgb = (ring.red(), ring.green(), ring.blue())
+    for widget in (window.generate_button, window.seed_spin, window.layout_box, window.timeline,
+                   window.export_buttons["bvh"]):
+        focus(qtbot, window, widget)
+        qtbot.wait(20)
+        focused = colour_pixels(widget.grab().toImage(), rgb)
+        assert focused >= widget.width() + widget.height(), widget  # a line at least round most of it
+        focus(qtbot, window, window.prompt_edit)
+        qtbot.wait(20)
+        assert colour_pixels(widget.grab().toImage(), rgb) < focused / 10, widget
+
+
+# ---- the 3D view ---------------------------------------------------------------------------------------
+
+def test_the_camera_follows_the_root_while_scrubbing(qtbot, open_window, tmp_path):
+    window = open_window(walking_project(tmp_path, samples=2), recover="no")
+    qtbot.mouseClick(window.viewport.follow_button, Qt.MouseButton.LeftButton)
+    for frame in (12, 40, 59):
+        scrub(qtbot, window, frame)
+        root = window.viewport.drawn_joints(0)[0]
+        np.testing.assert_allclose(camera(window)[3], (root[0], -root[2], root[1]), atol=1e-5)
+    assert camera(window)[3][1] == pytest.approx(-window.project.motions[0][59, 0, 2], abs=1e-5)
+    qtbot.mouseClick(window.viewport.follow_button, Qt.MouseButton.LeftButton)
+    scrub(qtbot, window, 0)
+    assert camera(window)[3][1] == pytest.approx(-window.project.motions[0][59, 0, 2], abs=1e-5)
+
+
+def test_a_click_on_a_sample_in_the_3d_view_chooses_it(qtbot, open_window, tmp_path):
+    window = open_window(walking_project(tmp_path, samples=3), recover="no")
+    focus(qtbot, window, window.timeline)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_1)  # front view: the samples side by side, left to right
+    view = window.viewport.view
+
+    def chest(index: int) -> QPoint:
+        point = window.viewport.widget_points(window.viewport.drawn_joints(index))[9] - [view.x(), view.y()]
+        return QPoint(*np.round(point).astype(int))
+
+    assert chest(0).x() < chest(1).x() < chest(2).x()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=chest(2))
+    assert window.project.chosen_sample == 2 and window.sample_box.currentIndex() == 2
+    assert window.viewport.selected == 2 and window.stack.undoText() == "Choose sample 3"
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=chest(0))
+    assert window.project.chosen_sample == 0
+    window.undo_action.trigger()
+    assert window.project.chosen_sample == 2 and window.viewport.selected == 2
 
 
 # ---- the command line ----------------------------------------------------------------------------------
