@@ -476,7 +476,7 @@ class MainWindow(QMainWindow):
                           settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys)
         if p.keep_spans and p.motion is not None:
             spans = tuple((int(round(a * FPS)), int(round(b * FPS))) for a, b in p.keep_spans)
-            job = replace(job, keys=(), frames=None, source=p.motion, keep=spans)
+            job = replace(job, frames=None, source=p.motion, keep=spans)
         return job
 
     def generate(self) -> None:
@@ -549,8 +549,10 @@ class MainWindow(QMainWindow):
     def _generated_message(self, result: GenerateResult) -> str:
         seconds = len(result.motions[0]) / FPS
         text = f"{len(result.motions)} motion(s) of {seconds:.1f} s, seed {result.seed}"
-        if result.edited and self.project.keys:
-            text += "; key poses are not used when regenerating outside kept spans"
+        kept = [k for k in self.project.keys
+                if any(round(a * FPS) <= k.frame(FPS) < round(b * FPS) for a, b in self.project.keep_spans)]
+        if result.edited and kept:
+            text += f"; {len(kept)} key pose(s) in kept spans stay as the kept motion has them"
         return text + "." + (f" {result.warning}" if result.warning else "")
 
     def _job_failed(self, job, message: str) -> None:

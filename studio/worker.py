@@ -26,7 +26,8 @@ from keymask.core.spec import HUMANML3D
 
 @dataclass(frozen=True)
 class GenerateJob:
-    """Text (+ key poses) -> `samples` motions; with `source` and `keep`, regenerate `source` outside `keep`."""
+    """Text (+ key poses) -> `samples` motions; with `source` and `keep`, regenerate `source` outside `keep`
+    (as long as `source`, through the keys outside `keep`)."""
 
     prompt: str
     frames: int | None  # None: estimated from the text (or, with keys, long enough to pass them)
@@ -175,11 +176,12 @@ class Worker(QObject):
         warning = "" if check.known else check.warning()
         common = dict(seed=job.seed, settings=job.settings, progress=self._report, cancel=self._cancelled)
         if job.source is not None and job.keep:
-            from keymask.core.generation.editing import edit_motion
+            from keymask.conditioning.keyed_generation import check_keys
 
-            edits = [edit_motion(pipeline, job.source, job.prompt, list(job.keep), **{**common, "seed": job.seed + i})
-                     for i in range(job.samples)]
-            return GenerateResult([e.joints.astype(np.float32) for e in edits], job.seed, edited=True, warning=warning)
+            spec = pipeline.spec
+            check_keys(job.keys, len(job.source), spec.fps, spec.frames_per_token)
+            edits = [self._edit(pipeline, job, **{**common, "seed": job.seed + i}) for i in range(job.samples)]
+            return GenerateResult(edits, job.seed, edited=True, warning=warning)
         if job.keys:
             from keymask.conditioning.keyed_generation import generate_with_key_poses
 
@@ -193,6 +195,19 @@ class Worker(QObject):
             result = generate_requests(pipeline, [Request(job.prompt, job.frames)], samples=job.samples,
                                        cleanup=CleanupSettings(), **common)
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
+
+    def _edit(self, pipeline, job: GenerateJob, **options) -> np.ndarray:
+        """(T, 22, 3) `job.source` regenerated outside the kept spans, exactly as long, through the keys
+        that lie outside them (a key on a kept frame is the source's to keep); the kept frames are
+        copied back exactly after the keys are passed through."""
+        from keymask.conditioning.keyed_generation import refine_motion
+        from keymask.core.generation.editing import blend_seams, edit_motion
+
+        edit = edit_motion(pipeline, job.source, job.prompt, list(job.keep), **options)
+        keys = [key for key in job.keys if not edit.kept[key.frame]]
+        if not keys:
+            return edit.joints.astype(np.float32)
+        return blend_seams(refine_motion(edit.joints, keys), job.source, edit.kept).astype(np.float32)
 
     def _photo(self, job: PhotoJob) -> PoseResult:
         from keymask.conditioning.photo import SeveralPeopleError, extract_pose_apart

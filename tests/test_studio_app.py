@@ -24,6 +24,7 @@ from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
 from keymask.core.bvh.convert import bvh_file_to_joints
 from keymask.studio.main_window import FOCUS_COLOUR, MainWindow
 from keymask.studio.pose_canvas import default_pose
+from keymask.conditioning.refine import bone_direction_error
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
 from keymask.studio.project import Project, project_to_json, recovery_path, save_project
 from keymask.studio.settings import SettingsDialog, WeightLocations, load_locations, save_locations
@@ -264,6 +265,51 @@ def test_keep_spans_regenerate_only_the_rest(qtbot, window):
     np.testing.assert_allclose(edited[:20], source[:20], atol=1e-5)  # the kept second is copied exactly
     assert not np.allclose(edited[30:], source[30:len(edited)], atol=1e-3)
     assert window.stack.undoText() == "Regenerate outside kept spans"
+
+
+def keep_first_second(qtbot, window: MainWindow) -> None:
+    """Shift + drag over the timeline's first second: a keep span [0, 1) s."""
+    y = window.timeline.height() - 8
+    qtbot.mousePress(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     QPoint(round(window.timeline.x_of(0)), y))
+    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(10)), y))
+    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(19)), y))
+    qtbot.mouseRelease(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                       QPoint(round(window.timeline.x_of(19)), y))
+    assert window.project.keep_spans == [(0.0, 1.0)]
+
+
+def test_regenerating_outside_kept_spans_keeps_the_length_and_passes_the_keys(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(4.0)
+    generate(qtbot, window)
+    assert len(window.project.motion) == 80
+    keep_first_second(qtbot, window)
+    source = window.project.motion.copy()
+    # A key at 2.5 s, added after the first generation, with the right wrist raised high.
+    add_key_with_k(qtbot, window, 50)
+    drag_joint(qtbot, window, RIGHT_WRIST, QPoint(40, -200))
+    key = window.project.keys[0]
+    assert bone_direction_error(source[50], key.pose3d.joints) > 10  # the motion does not show the key yet
+
+    jobs = []
+    window.jobs.worker.finished.connect(lambda job, result: jobs.append(job))
+    for seed in (1, 2):
+        window.seed_spin.setValue(seed)
+        generate(qtbot, window)
+        edited = window.project.motion
+        assert edited.shape == (80, 22, 3) and window.timeline.length == 80 and window.seconds_spin.value() == 4.0
+        np.testing.assert_array_equal(edited[:20], source[:20])  # the kept second, exactly
+        assert [(k.frame, k.constrain) for k in jobs[-1].keys] == [(50, "body")] and jobs[-1].keep == ((0, 20),)
+        assert bone_direction_error(edited[50], key.pose3d.joints) < 3  # passes through the key
+        assert window.stack.undoText() == "Regenerate outside kept spans"
+        assert "key pose" not in window.message_label.text()
+    # A key on a kept frame stays as the kept motion has it, and the message says so.
+    add_key_with_k(qtbot, window, 10)
+    generate(qtbot, window)
+    np.testing.assert_array_equal(window.project.motion[:20], source[:20])
+    assert len(window.project.motion) == 80 and "1 key pose(s) in kept spans" in window.message_label.text()
 
 
 # ---- projects and export -------------------------------------------------------------------------
