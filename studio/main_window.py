@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -168,17 +169,27 @@ class MainWindow(QMainWindow):
         side.addWidget(self._motion_group())
         self.pose_group = self._pose_group()
         side.addWidget(self.pose_group)
-        side.addWidget(self._export_group())
         side.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.side_scroll = QScrollArea()
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(460)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        right = self.side_panel = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(scroll, 1)
+        column.addWidget(self._export_group())  # below the scrolling part: always in view
 
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(scroll)
+        splitter.addWidget(right)
         splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)  # a larger window widens the 3D view; the side panel keeps its width
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(1, False)
+        splitter.setSizes([1, 0])  # the side panel at its narrowest
         self.setCentralWidget(splitter)
 
     def _motion_group(self) -> QGroupBox:

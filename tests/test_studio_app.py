@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QRect, QSize, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtGui import QColor, QImage
-from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageBox
+from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QFileDialog, QMessageBox
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
@@ -360,6 +360,29 @@ def test_export_writes_a_bvh_that_reads_back_and_npy_and_gif(qtbot, window, tmp_
             window.export_to(tmp_path / f"motion.{kind}", kind)
     np.testing.assert_array_equal(np.load(tmp_path / "motion.npy"), window.project.motion)
     assert (tmp_path / "motion.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_export_stays_in_view_down_to_1280_by_720(qtbot, window, monkeypatch, tmp_path):
+    qtbot.keyClicks(window.prompt_edit, "someone does a cartwheel")  # an unlearned action: a long message
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(2.0)
+    generate(qtbot, window)
+    assert "has not learned" in window.message_label.text()
+    for width, height in ((1400, 860), (1280, 720)):
+        window.resize(width, height)
+        qtbot.waitUntil(lambda: window.size() == QSize(width, height), timeout=5000)
+        qtbot.wait(50)
+        for button in (*window.export_buttons.values(), window.fps_spin, window.generate_button):
+            box = QRect(button.mapTo(window, QPoint(0, 0)), button.size())
+            assert button.isVisible() and window.rect().contains(box), (button, box, window.size())
+            assert not button.visibleRegion().isEmpty() and button.visibleRegion().boundingRect() == button.rect()
+        assert window.side_panel.width() <= 0.36 * width  # the 3D view keeps most of the window
+        assert window.viewport.width() > 0.55 * width
+    # Clicked where it is, it exports (the file dialog answers with a path).
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(tmp_path / "small.npy"), ""))
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        qtbot.mouseClick(window.export_buttons["npy"], Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(np.load(tmp_path / "small.npy"), window.project.motion)
 
 
 # ---- jobs, errors ---------------------------------------------------------------------------------
