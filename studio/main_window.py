@@ -16,11 +16,12 @@ Space on a focused button presses that button and does not also play.
 
 import functools
 from contextlib import contextmanager
+from datetime import datetime
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QObject, Qt
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QUndoStack
 from PyQt6.QtWidgets import (
     QAbstractButton,
@@ -66,6 +67,7 @@ from keymask.studio.project import (
     recovery_is_newer,
     recovery_path,
     save_project,
+    summary,
     write_recovery,
 )
 from keymask.studio.settings import SettingsDialog, availability, load_locations, save_locations
@@ -140,7 +142,10 @@ class MainWindow(QMainWindow):
         self._show_everything()
         if project_path is not None:
             self.open_project(project_path)
-        self._offer_recovery(recover)
+        self.recovery_dialog: QMessageBox | None = None
+        self._ask_when_shown = recover == "ask"  # the question waits for the window to be drawn
+        if recover == "yes":
+            self._offer_recovery("yes")
         self.prompt_edit.setFocus()  # typing starts with the prompt, not on a button
 
     # ---- layout --------------------------------------------------------------------------------
@@ -784,18 +789,56 @@ class MainWindow(QMainWindow):
         self.recovery_file.unlink(missing_ok=True)
 
     def _offer_recovery(self, recover: str) -> None:
+        """Unsaved edits a killed studio left behind: restored ("yes"), or asked about first ("ask")."""
         found = self._newest_recovery()
         if found is None or recover == "no":
             return
-        file, project, belongs = found
-        if recover == "ask":
-            answer = QMessageBox.question(
-                self, "Restore unsaved edits?",
-                f"KeyMask Studio was closed before {belongs.name if belongs else 'an untitled project'} was saved. "
-                "Restore the unsaved edits?")
-            if answer != QMessageBox.StandardButton.Yes:
-                file.unlink(missing_ok=True)
-                return
+        if recover == "yes":
+            self._restore(*found)
+        else:
+            self._ask_to_restore(*found)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._ask_when_shown:
+            self._ask_when_shown = False
+            QTimer.singleShot(0, self._ask_when_painted)
+
+    def _ask_when_painted(self) -> None:
+        """The recovery question, once the window is on the screen and drawn (not over a black window)."""
+        if not self.isVisible():
+            self._ask_when_shown = True  # hidden again before it was drawn: ask on the next show
+        elif self.windowHandle() is None or not self.windowHandle().isExposed():
+            QTimer.singleShot(20, self._ask_when_painted)
+        else:
+            self.repaint()
+            self._offer_recovery("ask")
+
+    def _ask_to_restore(self, file: Path, project: Project, belongs: Path | None) -> None:
+        """A window-modal question that says when the edits were made and what they hold."""
+        edited = datetime.fromtimestamp(file.stat().st_mtime)
+        day = "today" if edited.date() == datetime.now().date() else f"on {edited:%a %d %b %Y}"
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore unsaved edits?",
+                          f"KeyMask Studio was closed before {belongs.name if belongs else 'an untitled project'} "
+                          "was saved. Restore the unsaved edits?", parent=self)
+        box.setInformativeText(f"Edited {day} at {edited:%H:%M}: {summary(project, FPS)}.")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.button(QMessageBox.StandardButton.Yes).setText("Restore")
+        box.button(QMessageBox.StandardButton.No).setText("Discard")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+
+        def answered() -> None:
+            self.recovery_dialog = None
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+                self._restore(file, project, belongs)
+            else:
+                file.unlink(missing_ok=True)  # declined: not offered again
+
+        box.finished.connect(answered)
+        self.recovery_dialog = box
+        box.open()
+
+    def _restore(self, file: Path, project: Project, belongs: Path | None) -> None:
         self._replace_project(project, belongs)
         self.stack.resetClean()  # restored edits are not saved yet
         self._autosave()

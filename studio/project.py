@@ -87,6 +87,22 @@ class Project:
         return self.motions[min(self.chosen_sample, len(self.motions) - 1)]
 
 
+def summary(project: Project, fps: float = HUMANML3D.fps) -> str:
+    """What a project holds, in a short line: its prompt, key poses, length and generated motions."""
+    prompt = project.prompt.strip()
+    said = f'"{prompt if len(prompt) <= 60 else prompt[:57] + "..."}"' if prompt else "no prompt"
+    keys = len(project.keys)
+    if project.motion is not None:
+        length = f"{len(project.motion) / fps:.1f} s"
+    elif project.seconds is not None:
+        length = f"{project.seconds:.1f} s"
+    else:
+        length = "length from the text"
+    motions = len(project.motions)
+    made = f"{motions} generated motion{'s' if motions != 1 else ''}" if motions else "not generated yet"
+    return f"{said}, {keys} key pose{'s' if keys != 1 else ''}, {length}, {made}"
+
+
 # ---- JSON ----------------------------------------------------------------------------------------
 
 def project_to_json(project: Project) -> dict:

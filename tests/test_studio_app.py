@@ -5,6 +5,7 @@ errors, and recovery after the studio is killed with SIGKILL."""
 
 import gc
 import json
+from datetime import datetime
 import os
 import signal
 import subprocess
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, QRect, QSize, Qt, QUrl
+from PyQt6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, QRect, QSize, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtGui import QColor, QImage
-from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QFileDialog, QMessageBox
+from PyQt6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QFileDialog, QMessageBox, QWidget
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.conditioning.pose_files import write_keypose3d, write_pose2d
@@ -578,21 +579,60 @@ def test_unsaved_edits_of_a_saved_project_come_back_with_it(qtbot, open_window, 
     assert open_window(path, recover="yes").message_label.text() == f"Opened {path}."
 
 
-@pytest.mark.parametrize("answer", ["Yes", "No"])
-def test_the_studio_asks_before_restoring(qtbot, open_window, monkeypatch, answer):
+class Painted(QObject):
+    """Records, in order, paints of `window`'s widgets and shows of message boxes (an application event filter)."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__()
+        self.window, self.events = window, []
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() is self.window:
+            self.events.append("paint")
+        elif event.type() == QEvent.Type.Show and isinstance(watched, QMessageBox):
+            self.events.append("question")
+        return False
+
+    def stop(self) -> None:
+        QApplication.instance().removeEventFilter(self)
+
+
+@pytest.mark.parametrize("answer", ["Restore", "Discard"])
+def test_the_studio_asks_before_restoring_over_the_drawn_window(qtbot, open_window, answer):
     first = open_window(recover="no")
     qtbot.keyClicks(first.prompt_edit, "a person bows")
-    asked = []
+    first.seconds_spin.setValue(3.5)
+    first.estimate_box.setChecked(False)
+    first.add_key(10)
+    first.add_key(30)
+    edited = datetime.fromtimestamp(first.recovery_file.stat().st_mtime)
 
-    def question(parent, title, text, *args):
-        asked.append(text)
-        return getattr(QMessageBox.StandardButton, answer)
-
-    monkeypatch.setattr(QMessageBox, "question", question)
-    second = open_window()  # recover="ask"
-    assert len(asked) == 1 and "Restore the unsaved edits?" in asked[0]
-    assert second.project.prompt == ("a person bows" if answer == "Yes" else "")
-    assert first.recovery_file.exists() == (answer == "Yes")  # declined edits are not offered again
+    second = MainWindow()  # recover="ask": nothing is asked before the window is shown
+    second.confirm_close = False
+    qtbot.addWidget(second)
+    assert second.recovery_dialog is None and second.project.prompt == ""
+    painted = Painted(second)
+    try:
+        second.show()
+        qtbot.waitUntil(lambda: second.recovery_dialog is not None and second.recovery_dialog.isVisible(),
+                        timeout=5000)
+    finally:
+        painted.stop()
+    assert "paint" in painted.events and painted.events.index("paint") < painted.events.index("question")
+    dialog = second.recovery_dialog
+    assert "Restore the unsaved edits?" in dialog.text()
+    details = dialog.informativeText()
+    assert f"Edited today at {edited:%H:%M}" in details
+    assert '"a person bows", 2 key poses, 3.5 s, not generated yet' in details
+    assert second.project.prompt == ""  # nothing restored until the answer
+    button = next(b for b in dialog.buttons() if b.text() == answer)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    assert second.project.prompt == ("a person bows" if answer == "Restore" else "")
+    assert len(second.project.keys) == (2 if answer == "Restore" else 0)
+    assert first.recovery_file.exists() == (answer == "Restore")  # declined edits are not offered again
+    second.close()
 
 
 DRIVER = textwrap.dedent("""

@@ -24,6 +24,7 @@ from keymask.studio.project import (
     recovery_is_newer,
     recovery_path,
     save_project,
+    summary,
     write_recovery,
 )
 
@@ -337,3 +338,12 @@ def test_importing_the_studio_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_the_summary_says_prompt_keys_length_and_motions():
+    key = KeyPose(time=1.0, pose3d=KeyPose3D(joints=np.zeros((22, 3))))
+    assert summary(Project()) == "no prompt, 0 key poses, length from the text, not generated yet"
+    assert summary(Project(prompt="a person bows", seconds=3.5, keys=[key])) == (
+        '"a person bows", 1 key pose, 3.5 s, not generated yet')
+    made = Project(prompt="x" * 80, seconds=4.0, keys=[key, key], motions=[np.zeros((50, 22, 3), np.float32)] * 2)
+    assert summary(made) == f'"{"x" * 57}...", 2 key poses, 2.5 s, 2 generated motions'  # the motion's own length
