@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
-    parser.add_argument("--residual-guidance", type=float, default=5.0,
+    parser.add_argument("--residual-guidance", type=float, default=1.0,
                         help="classifier-free guidance of the residual transformer; 1 runs it once per layer "
                              "instead of twice (default: %(default)s)")
     parser.add_argument("--no-cleanup", action="store_true",

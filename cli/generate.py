@@ -57,7 +57,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
     sampling.add_argument("--guidance", type=float, default=4.0,
                           help="how strongly to follow the text (classifier-free guidance, default: %(default)s)")
-    sampling.add_argument("--residual-guidance", type=float, default=5.0, help="guidance of the finer token layers")
+    sampling.add_argument("--residual-guidance", type=float, default=1.0,
+                          help="guidance of the finer token layers; 1 (the default) runs them without the "
+                               "unconditional pass, the official code uses 5 (default: %(default)s)")
     sampling.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")

@@ -35,7 +35,10 @@ class GenerationInputError(UsageError, ValueError):
 class SamplingSettings:
     steps: int = 10  # masked-decoding iterations for the base layer
     guidance_scale: float = 4.0  # classifier-free guidance of the masked transformer
-    residual_guidance_scale: float = 5.0
+    # 1 runs the residual transformer once per layer, without the unconditional pass (official: 5).
+    # On the shipped model it scored as well or better (FID 0.131 vs 0.139, named side 0.82 vs 0.74)
+    # at a sixth less work: `keymask eval --residual-guidance`, `python bench/text.py --residual-guidance`.
+    residual_guidance_scale: float = 1.0
     temperature: float = 1.0
     topk_filter_thres: float = 0.9  # keep the top (1 - thres) share of the vocabulary
     greedy: bool = False  # argmax everywhere, no noise: the official parity setting
