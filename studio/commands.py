@@ -216,3 +216,34 @@ class SetMotions(ProjectCommand):
     def apply(self, value) -> None:
         motions, chosen = value
         self.project.motions, self.project.chosen_sample = list(motions), chosen
+
+
+class OpenMotion(ProjectCommand):
+    """A motion from a file becomes the project's only motion, at its length; the kept spans (of the
+    motion it replaces) are cleared and the export settings take the file's rig and frame rate."""
+
+    part = "motions"
+
+    def __init__(self, project: Project, motion: np.ndarray, export: ExportSettings, name: str,
+                 fps: float, notify: Notify | None = None):
+        def state(p: Project):
+            return list(p.motions), p.chosen_sample, p.seconds, list(p.keep_spans), p.export
+
+        super().__init__(project, f"Open motion {name}", state(project), None, notify)
+        motion = np.asarray(motion, dtype=np.float32)
+        self.new = ([motion], 0, round(len(motion) / fps, 2), [], export)
+
+    def apply(self, value) -> None:
+        p = self.project
+        motions, p.chosen_sample, p.seconds, spans, p.export = value
+        p.motions, p.keep_spans = list(motions), list(spans)
+
+    def redo(self) -> None:
+        self.apply(self.new)
+        for part in ("settings", "spans", "motions"):
+            self.notify(part)
+
+    def undo(self) -> None:
+        self.apply(self.old)
+        for part in ("settings", "spans", "motions"):
+            self.notify(part)

@@ -73,11 +73,22 @@ from keymask.studio.project import (
 from keymask.studio.settings import SettingsDialog, availability, load_locations, save_locations
 from keymask.studio.timeline import PlaybackControls, Timeline
 from keymask.studio.viewport import MotionViewport
-from keymask.studio.worker import ExportJob, GenerateJob, GenerateResult, ImagineJob, PhotoJob, WorkerThread, readable
+from keymask.studio.worker import (
+    ExportJob,
+    GenerateJob,
+    GenerateResult,
+    ImagineJob,
+    OpenedMotion,
+    OpenMotionJob,
+    PhotoJob,
+    WorkerThread,
+    readable,
+)
 
 FPS = HUMANML3D.fps
 RECOVER_CHOICES = ("ask", "yes", "no")
 DEFAULT_CANVAS = (512, 512)  # pixels of the pose drawn for a new key
+MOTION_FILES = "Motions (*.bvh *.npy);;BVH motion (*.bvh);;Joint positions at 20 fps (*.npy)"
 EXPORT_KINDS = {"bvh": "BVH motion (*.bvh)", "npy": "Joint positions (*.npy)", "gif": "GIF preview (*.gif)"}
 FOCUS_COLOUR = "#3d9df3"
 # A visible focus ring on the controls (the timeline draws its own, the same colour).
@@ -143,6 +154,7 @@ class MainWindow(QMainWindow):
         if project_path is not None:
             self.open_project(project_path)
         self.recovery_dialog: QMessageBox | None = None
+        self.message_box: QMessageBox | None = None
         self._ask_when_shown = recover == "ask"  # the question waits for the window to be drawn
         if recover == "yes":
             self._offer_recovery("yes")
@@ -279,8 +291,11 @@ class MainWindow(QMainWindow):
         self.units_box.addItems(["m", "cm"])
         self.export_buttons = {kind: QPushButton(label) for kind, label in
                                (("bvh", "BVH…"), ("npy", "Joints NPY…"), ("gif", "GIF preview…"))}
+        self.rig_box = QCheckBox("onto the opened rig")
+        self.rig_box.setToolTip("Write the BVH on the skeleton of the opened BVH file (its joints, units and axes)")
+        self.rig_box.hide()
         form = QFormLayout()
-        form.addRow("BVH", _row(self.fps_spin, self.units_box))
+        form.addRow("BVH", _row(self.fps_spin, self.units_box, self.rig_box))
         form.addRow(_row(*self.export_buttons.values()))
         group = QGroupBox("Export")
         group.setLayout(form)
@@ -290,6 +305,7 @@ class MainWindow(QMainWindow):
         files = self.menuBar().addMenu("&File")
         for text, shortcut, slot in (("&New", QKeySequence.StandardKey.New, self.new_project),
                                      ("&Open…", QKeySequence.StandardKey.Open, self._open_dialog),
+                                     ("Open &motion…", QKeySequence("Ctrl+Shift+O"), self._open_motion_dialog),
                                      ("&Save", QKeySequence.StandardKey.Save, self.save),
                                      ("Save &as…", QKeySequence.StandardKey.SaveAs, self._save_as_dialog),
                                      ("&Weight locations…", None, self.edit_settings),
@@ -390,6 +406,7 @@ class MainWindow(QMainWindow):
         self.fps_spin.valueChanged.connect(lambda v: self._set("export", replace(self.project.export, fps=v)))
         self.units_box.currentTextChanged.connect(
             lambda units: self._set("export", replace(self.project.export, units=units)))
+        self.rig_box.toggled.connect(lambda on: self._set("export", replace(self.project.export, use_rig=on)))
         for kind, button in self.export_buttons.items():
             button.clicked.connect(lambda _=False, k=kind: self._export_dialog(k))
 
@@ -516,7 +533,13 @@ class MainWindow(QMainWindow):
             return
         export = self.project.export
         self._start(ExportJob(self.project.motion, str(path), kind, fps=export.fps, units=export.units,
-                              rotation_order=export.rotation_order, title=self.project.prompt))
+                              rotation_order=export.rotation_order, title=self.project.prompt,
+                              rig=export.rig if export.use_rig else None))
+
+    def open_motion(self, path: str | Path) -> None:
+        """A BVH (any rig the importer maps) or a joints .npy becomes the project's motion (in the worker);
+        a file that cannot be one is said in a message box, and the project stays as it was."""
+        self._start(OpenMotionJob(str(path)))
 
     @property
     def busy(self) -> bool:
@@ -561,6 +584,22 @@ class MainWindow(QMainWindow):
             self.message_label.setText(result.note or "Pose found.")
         elif isinstance(job, ExportJob):
             self.message_label.setText("Wrote " + ", ".join(str(p) for p in result))
+        elif isinstance(job, OpenMotionJob):
+            self._opened(Path(job.path), result)
+
+    def _opened(self, path: Path, opened: OpenedMotion) -> None:
+        export = self.project.export
+        if opened.rig:
+            fps = int(round(opened.fps)) if 1 <= round(opened.fps) <= self.fps_spin.maximum() else export.fps
+            export = replace(export, rig=opened.rig, use_rig=True, fps=fps)
+        else:
+            export = replace(export, rig="", use_rig=False)
+        self._push(commands.OpenMotion(self.project, opened.joints, export, path.name, FPS))
+        frames = len(opened.joints)
+        text = f"Opened {path.name}: {frames} frames ({frames / FPS:.1f} s at {FPS} fps)."
+        if opened.rig:
+            text += f" BVH exports go onto its rig at {export.fps} fps (untick \"{self.rig_box.text()}\" for ours)."
+        self.message_label.setText(" ".join(filter(None, (text, opened.note))))
 
     def _generated_message(self, result: GenerateResult) -> str:
         seconds = len(result.motions[0]) / FPS
@@ -575,11 +614,20 @@ class MainWindow(QMainWindow):
         self._set_busy(False)
         if job is self._job:
             self.message_label.setText("")
-            self.show_error(message)
+            if isinstance(job, OpenMotionJob):
+                self._tell("Cannot open the motion", message)
+            else:
+                self.show_error(message)
 
     def _job_cancelled(self, job) -> None:
         self._set_busy(False)
         self.message_label.setText("Cancelled.")
+
+    def _tell(self, title: str, message: str) -> None:
+        """A window-modal message box (kept in `message_box` until it is closed)."""
+        box = self.message_box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=self)
+        box.finished.connect(lambda _: setattr(self, "message_box", None))
+        box.open()
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -621,6 +669,9 @@ class MainWindow(QMainWindow):
                             (self.steps_spin, p.steps), (self.fps_spin, p.export.fps)):
             spin.setValue(value)
         self.units_box.setCurrentText(p.export.units)
+        self.rig_box.setVisible(bool(p.export.rig))
+        self.rig_box.setChecked(p.export.use_rig)
+        self.rig_box.setText(f"onto {Path(p.export.rig).stem}'s rig" if p.export.rig else "onto the opened rig")
         self._show_length()
 
     def _show_length(self) -> None:
@@ -876,6 +927,11 @@ class MainWindow(QMainWindow):
             return False
         self.save_to(path if path.endswith(".json") else path + SUFFIX)
         return self.stack.isClean()
+
+    def _open_motion_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a motion", "", MOTION_FILES)
+        if path:
+            self.open_motion(path)
 
     def _load_pose_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a pose", "", "Pose files (*.json)")

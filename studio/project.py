@@ -2,7 +2,8 @@
 
 A project holds the prompt and sampling settings, the key poses (each a 3D key pose, the 2D pose
 it was lifted from when there is one, its time in seconds), the spans to keep when editing, the
-generated motions and the chosen one, and the export settings. `save_project` writes it atomically
+generated (or opened) motions and the chosen one, and the export settings (with the rig of an
+opened BVH to export onto). `save_project` writes it atomically
 (format "keymask-studio-project", version 1); `load_project` reads it back or raises
 ProjectFileError with one sentence naming the file.
 
@@ -63,6 +64,8 @@ class ExportSettings:
     fps: int = HUMANML3D.fps  # BVH frame rate; other rates resample the 20 fps motion
     units: str = "m"  # BVH units: "m" or "cm"
     rotation_order: str = "ZXY"
+    rig: str = ""  # a BVH whose skeleton the motion can be exported onto (an opened motion's file), or ""
+    use_rig: bool = False  # export BVH onto `rig` (its joints, units and axes) instead of our 22 joints
 
 
 @dataclass
@@ -120,7 +123,8 @@ def project_to_json(project: Project) -> dict:
         "keep_spans": [[float(a), float(b)] for a, b in project.keep_spans],
         "chosen_sample": int(project.chosen_sample),
         "export": {"fps": project.export.fps, "units": project.export.units,
-                   "rotation_order": project.export.rotation_order},
+                   "rotation_order": project.export.rotation_order, "rig": project.export.rig,
+                   "use_rig": project.export.use_rig},
         "motions": [_array_to_json(motion) for motion in project.motions],
     }
 
@@ -200,7 +204,9 @@ def _export_from_json(data: dict, where: str) -> ExportSettings:
     order = read.typed("rotation_order", str, "ZXY").upper()
     if sorted(order) != ["X", "Y", "Z"]:
         raise ProjectFileError(f"{where} has a rotation order {json.dumps(order)}; use an order of X, Y and Z.")
-    return ExportSettings(fps=read.integer("fps", HUMANML3D.fps, minimum=1), units=units, rotation_order=order)
+    rig, use_rig = read.typed("rig", str, ""), read.typed("use_rig", bool, False)
+    return ExportSettings(fps=read.integer("fps", HUMANML3D.fps, minimum=1), units=units, rotation_order=order,
+                          rig=rig, use_rig=use_rig and bool(rig))
 
 
 def _array_to_json(array: np.ndarray) -> dict:
@@ -252,7 +258,7 @@ class _Reader:
         return value
 
 
-_KIND_WORDS = {str: "text", int: "a whole number", list: "a list", dict: "an object"}
+_KIND_WORDS = {str: "text", int: "a whole number", list: "a list", dict: "an object", bool: "true or false"}
 
 
 def _short(value) -> str:

@@ -1,4 +1,4 @@
-"""Long jobs off the GUI thread: generation, photo and imagined key poses, export.
+"""Long jobs off the GUI thread: generation, photo and imagined key poses, opening motions, export.
 
 `Worker` is a QObject that lives in its own QThread (`WorkerThread` sets that up). It is handed
 one job at a time (a frozen dataclass below), calls the same public API as the command line, and
@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from keymask.conditioning.keyed_generation import KeyFrame
 from keymask.core.bvh.convert import resample_positions
-from keymask.core.errors import missing_extra
+from keymask.core.errors import KeyMaskError, missing_extra
 from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
@@ -58,8 +58,17 @@ class ImagineJob:
 
 
 @dataclass(frozen=True)
+class OpenMotionJob:
+    """A motion file -> the 22 joints at 20 fps: a BVH of any rig the mocap importer maps by joint
+    names (or a KeyMask BVH), or a joints .npy (T, 22, 3) metres at 20 fps."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class ExportJob:
-    """One motion to a file: "bvh" (with its joints .npy beside), "npy" (joints) or "gif" (a preview)."""
+    """One motion to a file: "bvh" (with its joints .npy beside), "npy" (joints) or "gif" (a preview).
+    A BVH goes onto `rig` (a BVH file's skeleton, its units and axes) when one is given."""
 
     joints: np.ndarray  # (T, 22, 3) metres, 20 fps
     path: str
@@ -68,6 +77,7 @@ class ExportJob:
     units: str = "m"
     rotation_order: str = "ZXY"
     title: str = ""
+    rig: str | None = None
 
 
 @dataclass
@@ -76,6 +86,18 @@ class GenerateResult:
     seed: int
     edited: bool = False
     warning: str = ""  # e.g. the prompt asks for an action the model has not learned
+
+
+@dataclass
+class OpenedMotion:
+    joints: np.ndarray  # (T, 22, 3) float32 metres, Y up, 20 fps
+    fps: float  # the file's own frame rate (20 for a .npy)
+    rig: str = ""  # the file, when its skeleton can take the motion back on export (read_rig), else ""
+    note: str = ""  # said to the user beside the result
+
+
+class MotionFileError(KeyMaskError, ValueError):
+    """A file that cannot be opened as a motion, in one sentence naming it."""
 
 
 @dataclass
@@ -146,6 +168,8 @@ class Worker(QObject):
             return self._imagine(job)
         if isinstance(job, ExportJob):
             return self._export(job)
+        if isinstance(job, OpenMotionJob):
+            return self._open_motion(job)
         raise TypeError(f"The worker does not know the job {type(job).__name__}.")
 
     # ---- jobs ----------------------------------------------------------------------------------
@@ -228,6 +252,48 @@ class Worker(QObject):
             return PoseResult(imagined.pose, "Nobody was found in the imagined picture: try another seed or prompt.")
         return PoseResult(imagined.pose)
 
+    def _open_motion(self, job: OpenMotionJob) -> OpenedMotion:
+        from keymask.core.bvh.convert import JointsFormatError, check_joints, motion_to_joints
+        from keymask.core.bvh.reader import read_bvh
+
+        self.progress.emit("reading the motion", 0, 1)
+        path = Path(job.path)
+        spec = HUMANML3D
+        if path.suffix.lower() == ".npy":
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (ValueError, EOFError) as error:
+                raise MotionFileError(f"{path.name} is not a NumPy .npy file of joint positions ({error}).") from None
+            opened = OpenedMotion(check_joints(array, path.name).astype(np.float32), spec.fps)
+        elif path.suffix.lower() == ".bvh":
+            motion = read_bvh(path)
+            try:
+                joints = motion_to_joints(motion, fps=spec.fps).astype(np.float32)
+            except JointsFormatError as error:  # no rig the importer knows: say which file
+                raise MotionFileError(f"Cannot open {path.name}: {error}") from None
+            opened = OpenedMotion(joints, motion.fps, *self._rig_of(path))
+        else:
+            raise MotionFileError(f"{path.name} is not a motion file: open a .bvh, or a .npy of joint positions "
+                                  "(frames, 22, 3) in metres at 20 fps.")
+        if len(opened.joints) > spec.max_frames:
+            raise MotionFileError(f"{path.name} lasts {len(opened.joints) / spec.fps:.1f} s; the studio edits motions "
+                                  f"of up to {spec.max_frames / spec.fps:.1f} s (the model's window): cut it first.")
+        if len(opened.joints) < spec.frames_per_token + 1:
+            raise MotionFileError(f"{path.name} has {len(opened.joints)} frames at {spec.fps} fps; a motion to edit "
+                                  f"needs at least {spec.frames_per_token + 1}.")
+        return opened
+
+    @staticmethod
+    def _rig_of(path: Path) -> tuple[str, str]:
+        """(the file as a rig to export onto, or "", and a note when it cannot be one)."""
+        from keymask.core.mocap.rig_export import RigExportError, read_rig
+
+        try:
+            read_rig(path)
+        except RigExportError as error:
+            return "", f"Its skeleton cannot take the motion back on export ({error}); BVH exports use ours."
+        return str(path.resolve()), ""
+
     def _export(self, job: ExportJob) -> list[Path]:
         from keymask.core.fileio import write_npy
         from keymask.core.generation.export import export_motion, export_preview
@@ -240,7 +306,13 @@ class Worker(QObject):
         if job.kind == "gif":
             return [export_preview([(job.title, job.joints)], path, fps=HUMANML3D.fps)]
         joints = resample_positions(job.joints, HUMANML3D.fps, job.fps)
-        written, _ = export_motion(joints, path, fps=job.fps, units=job.units, rotation_order=job.rotation_order)
+        rig = None
+        if job.rig:
+            from keymask.core.mocap.rig_export import read_rig
+
+            rig = read_rig(job.rig)
+        written, _ = export_motion(joints, path, fps=job.fps, units=job.units, rotation_order=job.rotation_order,
+                                   rig=rig)
         return written
 
 

@@ -880,3 +880,117 @@ def test_typing_goes_to_the_prompt_tab_leaves_it_and_ctrl_enter_generates(qtbot,
     with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
         qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.project.motions and window.prompt_edit.toPlainText() == "a person waves"
+
+
+# ---- your motions in -----------------------------------------------------------------------------
+
+MIXAMO_RIG = Path(__file__).parent / "data" / "mixamo_walk_fragment.bvh"
+
+
+def waving_walk(frames: int) -> np.ndarray:
+    """(T, 22, 3) the target skeleton walking forward (+Z) while raising its right arm sideways."""
+    motion = walk(frames, sway=0.2).astype(np.float64)
+    index = HUMANML3D_SKELETON.index
+    shoulder, arm = index("right_shoulder"), [index("right_elbow"), index("right_wrist")]
+    for t in range(frames):
+        angle = 1.4 * t / (frames - 1)  # radians, about the forward axis: the arm rises to the right
+        c, s = np.cos(angle), np.sin(angle)
+        turn = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+        motion[t, arm] = (motion[t, arm] - motion[t, shoulder]) @ turn.T + motion[t, shoulder]
+    return motion
+
+
+@pytest.fixture
+def mixamo_clip(tmp_path) -> tuple[Path, np.ndarray]:
+    """A 3 s BVH on the Mixamo rig of tests/data (written by the project's own rig export and BVH
+    writer, at 20 fps), and our 22 joints as that rig shows them."""
+    from keymask.core.animation import animate
+    from keymask.core.bvh.writer import write_bvh
+    from keymask.core.mocap.rig_export import motion_onto_rig, read_rig
+
+    rig = read_rig(MIXAMO_RIG)
+    animation = animate(waving_walk(60))
+    path = tmp_path / "mixamo_clip.bvh"
+    write_bvh(path, motion_onto_rig(animation, rig, fps=20))
+    return path, animation.on_body(rig.body).joints()
+
+
+def open_motion_with_keys(qtbot, window: MainWindow, monkeypatch, path: Path, *, finishes: bool = True) -> None:
+    """File > Open motion... by its shortcut (Ctrl+Shift+O), the file dialog answering `path`."""
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *args, **kwargs: (asked.append(args), (str(path), ""))[1])
+    focus(qtbot, window, window.timeline)
+    signal = window.jobs.worker.finished if finishes else window.jobs.worker.failed
+    with qtbot.waitSignal(signal, timeout=60_000):
+        qtbot.keyClick(window.timeline, Qt.Key.Key_O,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert asked and "*.bvh" in asked[0][3] and "*.npy" in asked[0][3]
+
+
+def test_a_mixamo_bvh_opens_is_edited_like_a_generated_motion_and_exports_onto_its_rig(
+        qtbot, window, monkeypatch, mixamo_clip, tmp_path):
+    path, shown_by_rig = mixamo_clip
+    menu = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    assert "Open &motion…" in menu
+    open_motion_with_keys(qtbot, window, monkeypatch, path)
+    motion = window.project.motion
+    assert motion.shape == (60, 22, 3) and window.timeline.length == 60 and window.viewport.frame_count == 60
+    np.testing.assert_allclose(motion, shown_by_rig, atol=0.01)  # the file's joints, mapped onto ours
+    np.testing.assert_array_equal(motion, bvh_file_to_joints(path).astype(np.float32))
+    assert window.seconds_spin.value() == 3.0 and "Opened mixamo_clip.bvh: 60 frames" in window.message_label.text()
+    assert window.stack.undoText() == "Open motion mixamo_clip.bvh"
+    assert window.rig_box.isVisible() and window.rig_box.isChecked() and "mixamo_clip" in window.rig_box.text()
+
+    # Keep the first second, regenerate the rest from text: exactly as with a generated motion.
+    keep_first_second(qtbot, window)
+    qtbot.keyClicks(window.prompt_edit, "a person waves")
+    generate(qtbot, window)
+    edited = window.project.motion
+    assert edited.shape == (60, 22, 3)
+    np.testing.assert_array_equal(edited[:20], motion[:20])
+    assert not np.allclose(edited[30:], motion[30:], atol=1e-3)
+
+    # Export onto the opened rig: its joint names and hierarchy, the motion as the rig shows it.
+    out = tmp_path / "back_on_the_rig.bvh"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), ""))
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        qtbot.mouseClick(window.export_buttons["bvh"], Qt.MouseButton.LeftButton)
+    written = read_bvh(out)
+    assert written.skeleton.names == read_bvh(path).skeleton.names and written.n_frames == 60
+    np.testing.assert_allclose(bvh_file_to_joints(out)[:20], shown_by_rig[:20], atol=0.01)
+
+    # Unticked, the BVH is our own skeleton again.
+    qtbot.mouseClick(window.rig_box, Qt.MouseButton.LeftButton, pos=QPoint(5, window.rig_box.height() // 2))
+    assert not window.project.export.use_rig
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        qtbot.mouseClick(window.export_buttons["bvh"], Qt.MouseButton.LeftButton)
+    assert set(HUMANML3D_SKELETON.joint_names) <= set(read_bvh(out).skeleton.names)
+
+
+def test_a_joints_npy_opens_and_bad_files_are_one_sentence_and_lose_nothing(
+        qtbot, window, monkeypatch, tmp_path):
+    good = tmp_path / "walk.npy"
+    np.save(good, walk(50))
+    open_motion_with_keys(qtbot, window, monkeypatch, good)
+    np.testing.assert_array_equal(window.project.motion, walk(50))
+    assert window.timeline.length == 50 and not window.rig_box.isVisible()
+    before, steps = window.project.motion.copy(), window.stack.count()
+
+    np.save(tmp_path / "wrong.npy", np.zeros((30, 24, 3)))
+    (tmp_path / "text.npy").write_text("not an array")
+    (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n}\n")
+    from bvh_samples import SMALL_BVH
+    (tmp_path / "unknown_rig.bvh").write_text(SMALL_BVH)
+    (tmp_path / "notes.txt").write_text("hello")
+    for name, said in (("wrong.npy", "expected (frames, 22, 3)"), ("text.npy", "is not a NumPy .npy file"),
+                       ("broken.bvh", "line 5"), ("unknown_rig.bvh", "No known rig"),
+                       ("notes.txt", "is not a motion file")):
+        open_motion_with_keys(qtbot, window, monkeypatch, tmp_path / name, finishes=False)
+        box = window.message_box
+        assert box is not None and box.isVisible() and said in box.text() and name in box.text()
+        assert "Traceback" not in box.text() and "Something went wrong" not in box.text()
+        qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.message_box is None)
+        np.testing.assert_array_equal(window.project.motion, before)  # the project lost nothing
+        assert window.stack.count() == steps and window.timeline.length == 50

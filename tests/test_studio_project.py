@@ -65,7 +65,7 @@ def full_project() -> Project:
         keep_spans=[(0.0, 1.5), (3.0, 4.0)],
         motions=[rng.normal(size=(80, 22, 3)).astype(np.float32) for _ in range(3)],
         chosen_sample=2,
-        export=ExportSettings(fps=30, units="cm", rotation_order="XYZ"),
+        export=ExportSettings(fps=30, units="cm", rotation_order="XYZ", rig="/clips/walk_mixamo.bvh", use_rig=True),
     )
 
 
@@ -77,7 +77,8 @@ def test_a_project_survives_a_save_and_load(tmp_path):
     loaded = load_project(path)
     assert project_to_json(loaded) == project_to_json(project)
     assert loaded.seconds == 4.5 and loaded.seed == 123 and loaded.samples == 3 and loaded.chosen_sample == 2
-    assert loaded.export == ExportSettings(fps=30, units="cm", rotation_order="XYZ")
+    assert loaded.export == ExportSettings(fps=30, units="cm", rotation_order="XYZ", rig="/clips/walk_mixamo.bvh",
+                                           use_rig=True)
     for a, b in zip(loaded.motions, project.motions):
         assert a.dtype == np.float32 and np.array_equal(a, b)  # motions are stored exactly
     np.testing.assert_allclose(loaded.keys[0].pose2d.keypoints, STANDING)
@@ -119,6 +120,7 @@ BROKEN = {
     "a bad span": (json.dumps(_document(keep_spans=[[2, 1]])), "keep span [2, 1]"),
     "a missing sample": (json.dumps(_document(chosen_sample=5)), "chooses sample 6 of only 3 motions"),
     "centimetre export": (json.dumps(_document(export={"units": "inch"})), "exports in \"inch\""),
+    "a rig flag of text": (json.dumps(_document(export={"use_rig": "yes"})), "\"use_rig\" of \"yes\", which is not true or false"),
 }
 
 
