@@ -1,7 +1,8 @@
 """Every edit of a project as a QUndoCommand, so the studio's undo stack can take it back.
 
 A command changes the `Project` it was given and then calls `notify(part)` with the part that
-changed ("settings", "keys", "spans", "motions", "sample" or "export"), which is how the window
+changed ("settings", "keys", "spans", "motions", "sample", "export", or "resolved": motions
+re-solved around a key edit, the same length and view), which is how the window
 learns what to redraw. Commands work on a bare Project: no window is needed to push, undo or redo
 them. Key poses are frozen values; a command keeps the key as it was and as it becomes, so undo
 and redo only swap values. A 2D pose edit is lifted to 3D once, when the command is made, so an
@@ -90,19 +91,51 @@ class SetField(ProjectCommand):
 
 # ---- key poses -----------------------------------------------------------------------------------
 
-class AddKey(ProjectCommand):
+class KeyEdit(ProjectCommand):
+    """A key pose added or changed. The motion re-solved around it (the studio's local re-solve, which
+    arrives later) is attached to the command, so that one undo takes back the edit and its motion.
+    `applied` says whether the edit is in the project now (done, or redone after an undo)."""
+
     part = "keys"
 
+    def __init__(self, project: Project, text: str, old, new, notify: Notify | None = None):
+        super().__init__(project, text, old, new, notify)
+        self.applied = False
+        self.resolved: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # motions (before, after)
+
+    def attach_resolved(self, before: list[np.ndarray], after: list[np.ndarray]) -> None:
+        """The motions re-solved for this (applied) edit: they replace `before` now and on every redo."""
+        self.resolved = (list(before), list(after))
+        self._set_motions(after)
+
+    def redo(self) -> None:
+        self.apply(self.new)
+        self.applied = True
+        self.notify(self.part)
+        if self.resolved is not None:
+            self._set_motions(self.resolved[1])
+
+    def undo(self) -> None:
+        self.apply(self.old)
+        self.applied = False
+        self.notify(self.part)
+        if self.resolved is not None:
+            self._set_motions(self.resolved[0])
+
+    def _set_motions(self, motions: list[np.ndarray]) -> None:
+        self.project.motions = list(motions)
+        self.notify("resolved")
+
+
+class AddKey(KeyEdit):
     def __init__(self, project: Project, key: KeyPose, notify: Notify | None = None):
         super().__init__(project, "Add key pose", None, key, notify)
 
-    def redo(self) -> None:
-        self.project.keys.append(self.new)
-        self.notify(self.part)
-
-    def undo(self) -> None:
-        self.project.keys.pop()
-        self.notify(self.part)
+    def apply(self, value: KeyPose | None) -> None:
+        if value is None:
+            self.project.keys.pop()
+        else:
+            self.project.keys.append(value)
 
 
 class DeleteKey(ProjectCommand):
@@ -121,10 +154,8 @@ class DeleteKey(ProjectCommand):
         self.notify(self.part)
 
 
-class ReplaceKey(ProjectCommand):
+class ReplaceKey(KeyEdit):
     """Any change of one key pose: the key as it was is swapped for the key as it becomes."""
-
-    part = "keys"
 
     def __init__(self, project: Project, index: int, key: KeyPose, text: str, notify: Notify | None = None):
         self.index = index

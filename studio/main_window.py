@@ -6,6 +6,12 @@ that the widgets' own signals do not come back as edits). Long jobs go to the wo
 (worker.py); their results come back as commands too. After every change of the undo stack the
 project is written to a recovery file, which the next start offers to restore.
 
+Key edits re-solve locally: adding a key, moving it on the timeline or changing its pose marks the
+stretch it touches stale on the timeline (conditioning/resolve.py's stale_stretch) and re-solves
+only that stretch in a second worker (`resolver`), so it never waits behind a generation; the
+result is attached to the key's own undo command (one undo takes back both) and frames outside the
+stretch stay exactly as they were. Generate / Regenerate outside kept spans stay the full solve.
+
 Keys (window-wide, as in Blender where it has one; also in the Animation and View menus):
 I or K add a key at the playhead, Space plays/pauses, Left/Right step a frame, Up/Down jump to
 the next/previous key, F frames the figure, 1/3/7 (or the keypad's) look from the front/side/top,
@@ -53,6 +59,7 @@ from keymask.conditioning.lifting.lift import lift_pose
 from keymask.conditioning.pose_files import read_pose_file
 from keymask.conditioning.poses import KeyPose3D, Pose2D
 from keymask.conditioning.refine import place_key_pose
+from keymask.conditioning.resolve import StretchKey, stale_stretch
 from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
 from keymask.studio import commands
@@ -81,6 +88,7 @@ from keymask.studio.worker import (
     OpenedMotion,
     OpenMotionJob,
     PhotoJob,
+    ResolveJob,
     WorkerThread,
     readable,
 )
@@ -143,6 +151,11 @@ class MainWindow(QMainWindow):
         self.stack = QUndoStack(self)
         self.jobs = WorkerThread(self)
         self.jobs.worker.set_model(self.locations.model_folder(), self.locations.clip_file())
+        self.resolver = WorkerThread(self)  # local re-solves after key edits: never queued behind a generation
+        self._resolve_queue: list[tuple[commands.KeyEdit, tuple[int, int], tuple[int, int] | None, int]] = []
+        self._resolving: ResolveJob | None = None
+        self._motion_epoch = 0  # changes whenever the motions change other than by a re-solve
+        self._stack_index = 0
 
         self._build_widgets()
         self._build_menus()
@@ -365,6 +378,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.stack.indexChanged.connect(self._autosave)
+        self.stack.indexChanged.connect(self._after_undo_or_redo)
         self.stack.cleanChanged.connect(self._show_title)
         self.prompt_edit.textChanged.connect(lambda: self._set("prompt", self.prompt_edit.toPlainText()))
         self.seconds_spin.valueChanged.connect(self._length_edited)
@@ -410,6 +424,8 @@ class MainWindow(QMainWindow):
         for kind, button in self.export_buttons.items():
             button.clicked.connect(lambda _=False, k=kind: self._export_dialog(k))
 
+        self.resolver.worker.finished.connect(self._resolve_finished)
+        self.resolver.worker.failed.connect(self._resolve_failed)
         worker = self.jobs.worker
         worker.progress.connect(self._progress)
         worker.finished.connect(self._job_finished)
@@ -498,6 +514,68 @@ class MainWindow(QMainWindow):
             self.add_key(self.frame, pose)
         else:
             self._edit_pose(pose, text)
+
+    # ---- local re-solves -----------------------------------------------------------------------
+
+    def _queue_resolve(self, command: commands.KeyEdit) -> None:
+        """Mark the stretch a key edit changes stale and re-solve it in the background (conditioning/
+        resolve.py): every frame outside it stays exactly as it is."""
+        motion = self.project.motion
+        if motion is None or not command.applied:
+            return
+        edited = [key.frame(FPS) for key in (command.old, command.new) if key is not None]
+        index = command.index if isinstance(command, commands.ReplaceKey) else len(self.project.keys) - 1
+        anchors = [key.frame(FPS) for i, key in enumerate(self.project.keys) if i != index]
+        kept = [(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans]
+        stretch = stale_stretch(len(motion), [f for f in edited if f < len(motion)], anchors, kept)
+        if stretch is None:
+            return
+        moved = (edited[0], edited[1]) if len(edited) == 2 and edited[0] != edited[1] else None
+        self._resolve_queue.append((command, stretch, moved, self._motion_epoch))
+        self._resolve_next()
+
+    def _resolve_next(self) -> None:
+        """Start the next queued re-solve whose edit still stands, on the motions as they are now."""
+        while self._resolving is None and self._resolve_queue:
+            command, stretch, moved, epoch = self._resolve_queue.pop(0)
+            if not command.applied or epoch != self._motion_epoch or self.project.motion is None:
+                continue  # undone, or the motions were replaced (a generation already passes the keys)
+            keys = tuple(StretchKey(k.pose3d, k.frame(FPS), k.constrain) for k in self.project.keys)
+            self._resolving = ResolveJob(tuple(self.project.motions), keys, stretch, moved, edit=command)
+            self.resolver.submit(self._resolving)
+        self._show_stale()
+
+    def _resolve_finished(self, job, motions) -> None:
+        if job is not self._resolving:
+            return  # asked for a project that has since been replaced
+        self._resolving = None
+        now = self.project.motions
+        if job.edit.applied and len(now) == len(job.motions) and all(a is b for a, b in zip(now, job.motions)):
+            job.edit.attach_resolved(list(job.motions), [np.asarray(m, dtype=np.float32) for m in motions])
+            self._autosave()
+        self._resolve_next()
+
+    def _resolve_failed(self, job, message: str) -> None:
+        if job is self._resolving:
+            self._resolving = None
+            self.show_error(f"The motion around the key pose could not be re-solved: {message}")
+            self._resolve_next()
+
+    def _after_undo_or_redo(self, index: int) -> None:
+        """A key edit pushed (or redone without its re-solve) is re-solved; undone edits are not stale."""
+        forward, self._stack_index = index > self._stack_index, index
+        top = self.stack.command(index - 1) if index > 0 else None
+        waiting = [entry[0] for entry in self._resolve_queue] + ([self._resolving.edit] if self._resolving else [])
+        if (forward and isinstance(top, commands.KeyEdit) and top.applied and top.resolved is None
+                and not any(top is command for command in waiting)):
+            self._queue_resolve(top)
+        self._show_stale()
+
+    def _show_stale(self) -> None:
+        entries = [(command, stretch) for command, stretch, _, _ in self._resolve_queue]
+        if self._resolving is not None:
+            entries.append((self._resolving.edit, self._resolving.stretch))
+        self.timeline.set_stale_spans([stretch for command, stretch in entries if command.applied])
 
     # ---- jobs ----------------------------------------------------------------------------------
 
@@ -649,7 +727,8 @@ class MainWindow(QMainWindow):
         """Put one changed part of the project into the widgets."""
         with self._quietly():
             {"settings": self._show_settings, "export": self._show_settings, "keys": self._show_keys,
-             "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample}[part]()
+             "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample,
+             "resolved": self._show_resolved}[part]()
 
     def _show_everything(self) -> None:
         for part in ("settings", "motions", "keys", "spans"):
@@ -730,7 +809,14 @@ class MainWindow(QMainWindow):
         editing = bool(self.project.keep_spans) and self.project.motion is not None
         self.generate_button.setText("Regenerate outside kept spans" if editing else "Generate")
 
+    def _show_resolved(self) -> None:
+        """Motions re-solved around a key: same length and samples, the camera left where it is."""
+        motions = self.project.motions
+        self.viewport.set_motions(motions, [f"sample {i + 1}" for i in range(len(motions))], frame_camera=False)
+        self._show_ghosts()
+
     def _show_motions(self) -> None:
+        self._motion_epoch += 1
         motions = self.project.motions
         self.viewport.set_motions(motions, [f"sample {i + 1}" for i in range(len(motions))])
         self.sample_box.clear()
@@ -772,6 +858,8 @@ class MainWindow(QMainWindow):
         if self.busy:
             self.jobs.cancel()
         self._job = None
+        self._resolve_queue.clear()
+        self._resolving = None
         self.project, self.path = project, path
         self.selected_key = None
         self._replacing = True  # clearing the stack is no edit: the recovery file stays as it is
@@ -779,6 +867,7 @@ class MainWindow(QMainWindow):
             self.stack.clear()
         finally:
             self._replacing = False
+        self._stack_index = 0
         self._show_everything()
 
     def new_project(self) -> None:
@@ -971,6 +1060,7 @@ class MainWindow(QMainWindow):
             return
         self.playback.pause()
         self.jobs.stop()
+        self.resolver.stop()
         self._forget_recovery()
         event.accept()
 

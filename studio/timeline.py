@@ -1,7 +1,8 @@
 """The timeline under the 3D view, and the play/pause controls beside it.
 
 `Timeline` is painted with QPainter: a ruler in seconds on top, key pose markers (diamonds) and
-keep spans (shaded) in the track below, and the playhead across both. It never changes the
+keep spans (shaded) in the track below, stale stretches (hatched: motion being re-solved after a
+key edit) across the track, and the playhead across both. It never changes the
 project itself: it emits what the user asked for, and the owner answers with the setters
 (`set_keys`, `set_keep_spans`, ...). A marker drag is shown live but emitted once, on release,
 so that one drag is one undo step.
@@ -21,7 +22,7 @@ With the keyboard focus, it draws a focus ring.
 import math
 
 from PyQt6.QtCore import QElapsedTimer, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
+from PyQt6.QtGui import QBrush, QColor, QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QPushButton, QStyle, QWidget
 
 RULER_HEIGHT = 22  # pixels
@@ -41,6 +42,7 @@ _SPAN_ERASING = QColor(220, 90, 90, 110)
 _MARKER = QColor(255, 170, 60)
 _MARKER_SELECTED = QColor(255, 226, 140)
 _PLAYHEAD = QColor(235, 72, 72)
+STALE_COLOUR = QColor(214, 110, 255)  # the hatching of stretches being re-solved
 _FOCUS = QColor(61, 157, 243)  # the window's focus ring colour
 _TICK_STEPS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)  # seconds between labels
 
@@ -80,6 +82,7 @@ class Timeline(QWidget):
         self._keys: list[int] = []
         self._selected: int | None = None
         self._spans: list[tuple[int, int]] = []
+        self._stale: list[tuple[int, int]] = []
         # What the left or right button is doing: None, "scrub", "key" or "span" (with the fields below).
         self._drag: str | None = None
         self._press_x = 0.0
@@ -120,6 +123,10 @@ class Timeline(QWidget):
     def keep_spans(self) -> list[tuple[int, int]]:
         return list(self._spans)
 
+    @property
+    def stale_spans(self) -> list[tuple[int, int]]:
+        return list(self._stale)
+
     def set_length(self, frames: int, fps: int = 20) -> None:
         self._length = max(1, int(frames))
         self._fps = max(1, int(fps))
@@ -146,6 +153,11 @@ class Timeline(QWidget):
 
     def set_keep_spans(self, spans: list[tuple[int, int]]) -> None:
         self._spans = merge_spans(spans)
+        self.update()
+
+    def set_stale_spans(self, spans: list[tuple[int, int]]) -> None:
+        """Stretches whose motion is out of date (being re-solved), drawn hatched until cleared."""
+        self._stale = merge_spans(spans)
         self.update()
 
     def x_of(self, frame: float) -> float:
@@ -288,6 +300,8 @@ class Timeline(QWidget):
         track = self._track_rect()
         for first, last in self._spans:
             self._paint_span(painter, track, first, last, _SPAN, edges=True)
+        for first, last in self._stale:
+            self._paint_stale(painter, track, first, last)
         if self._drag == "span" and self._moved:
             first, last = sorted((self._span_anchor, self._drag_frame))
             colour = _SPAN_ERASING if self._span_erase else _SPAN_PAINTING
@@ -370,6 +384,16 @@ class Timeline(QWidget):
             painter.setPen(QPen(_SPAN_EDGE, 1))
             painter.drawLine(rect.topLeft(), rect.bottomLeft())
             painter.drawLine(rect.topRight(), rect.bottomRight())
+
+    def _paint_stale(self, painter: QPainter, track: QRectF, first: int, last: int) -> None:
+        half = self.x_of(1) - self.x_of(0) if self._length > 1 else 0.0
+        left, right = self.x_of(first) - half / 2, self.x_of(last - 1) + half / 2
+        rect = QRectF(left, track.top(), max(right - left, 2.0), track.height())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.fillRect(rect, QBrush(STALE_COLOUR, Qt.BrushStyle.BDiagPattern))
+        painter.fillRect(QRectF(rect.left(), rect.bottom() - 3, rect.width(), 3), STALE_COLOUR)
+        painter.restore()
 
     def _paint_marker(self, painter: QPainter, index: int) -> None:
         centre = self.marker_centre(index)

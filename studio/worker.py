@@ -17,6 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from keymask.conditioning.keyed_generation import KeyFrame
+from keymask.conditioning.resolve import StretchKey
 from keymask.core.bvh.convert import resample_positions
 from keymask.core.errors import KeyMaskError, missing_extra
 from keymask.core.generation.masked_decoding import GenerationCancelled
@@ -37,6 +38,19 @@ class GenerateJob:
     keys: tuple[KeyFrame, ...] = ()
     source: np.ndarray | None = None  # (T, 22, 3) the motion to edit
     keep: tuple[tuple[int, int], ...] = ()  # frame spans [first, end) of `source` to keep
+
+
+@dataclass(frozen=True, eq=False)
+class ResolveJob:
+    """After one key edit: `motions` re-solved inside `stretch` only, through the keys in it (conditioning/
+    resolve.py); `moved` (old frame, new frame) when the key was moved in time. Frames outside the
+    stretch come back bit for bit."""
+
+    motions: tuple[np.ndarray, ...]  # (T, 22, 3) each, as the project has them
+    keys: tuple[StretchKey, ...]
+    stretch: tuple[int, int]  # [first, end) frames
+    moved: tuple[int, int] | None = None
+    edit: object = None  # the caller's own tag (the studio: the key command that asked for it)
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,8 @@ class Worker(QObject):
             return self._export(job)
         if isinstance(job, OpenMotionJob):
             return self._open_motion(job)
+        if isinstance(job, ResolveJob):
+            return self._resolve(job)
         raise TypeError(f"The worker does not know the job {type(job).__name__}.")
 
     # ---- jobs ----------------------------------------------------------------------------------
@@ -200,11 +216,11 @@ class Worker(QObject):
         warning = "" if check.known else check.warning()
         common = dict(seed=job.seed, settings=job.settings, progress=self._report, cancel=self._cancelled)
         if job.source is not None and job.keep:
-            from keymask.conditioning.keyed_generation import check_keys
+            from keymask.conditioning.keyed_editing import edit_with_key_poses
 
-            spec = pipeline.spec
-            check_keys(job.keys, len(job.source), spec.fps, spec.frames_per_token)
-            edits = [self._edit(pipeline, job, **{**common, "seed": job.seed + i}) for i in range(job.samples)]
+            edits = [edit_with_key_poses(pipeline, job.source, job.prompt, list(job.keep), job.keys,
+                                         **{**common, "seed": job.seed + i}).joints.astype(np.float32)
+                     for i in range(job.samples)]
             return GenerateResult(edits, job.seed, edited=True, warning=warning)
         if job.keys:
             from keymask.conditioning.keyed_generation import generate_with_key_poses
@@ -220,18 +236,10 @@ class Worker(QObject):
                                        cleanup=CleanupSettings(), **common)
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
 
-    def _edit(self, pipeline, job: GenerateJob, **options) -> np.ndarray:
-        """(T, 22, 3) `job.source` regenerated outside the kept spans, exactly as long, through the keys
-        that lie outside them (a key on a kept frame is the source's to keep); the kept frames are
-        copied back exactly after the keys are passed through."""
-        from keymask.conditioning.keyed_generation import refine_motion
-        from keymask.core.generation.editing import blend_seams, edit_motion
+    def _resolve(self, job: "ResolveJob") -> list[np.ndarray]:
+        from keymask.conditioning.resolve import resolve_stretch
 
-        edit = edit_motion(pipeline, job.source, job.prompt, list(job.keep), **options)
-        keys = [key for key in job.keys if not edit.kept[key.frame]]
-        if not keys:
-            return edit.joints.astype(np.float32)
-        return blend_seams(refine_motion(edit.joints, keys), job.source, edit.kept).astype(np.float32)
+        return [resolve_stretch(motion, job.keys, job.stretch, moved=job.moved) for motion in job.motions]
 
     def _photo(self, job: PhotoJob) -> PoseResult:
         from keymask.conditioning.photo import SeveralPeopleError, extract_pose_apart

@@ -994,3 +994,95 @@ def test_a_joints_npy_opens_and_bad_files_are_one_sentence_and_lose_nothing(
         qtbot.waitUntil(lambda: window.message_box is None)
         np.testing.assert_array_equal(window.project.motion, before)  # the project lost nothing
         assert window.stack.count() == steps and window.timeline.length == 50
+
+
+# ---- local re-solves -----------------------------------------------------------------------------
+
+def spy_on_stale_marks(window: MainWindow, monkeypatch) -> list[tuple[list, int]]:
+    """Every stale marking the window gives the timeline: (spans, how many pixels the timeline then
+    draws in the stale colour)."""
+    from keymask.studio.timeline import STALE_COLOUR
+
+    seen = []
+    show = window.timeline.set_stale_spans
+
+    def spy(spans):
+        show(spans)
+        drawn = colour_pixels(window.timeline.grab().toImage(), STALE_COLOUR.getRgb()[:3], tolerance=0)
+        seen.append((window.timeline.stale_spans, drawn))
+
+    monkeypatch.setattr(window.timeline, "set_stale_spans", spy)
+    return seen
+
+
+def marked_then_cleared(seen: list, stretch: tuple[int, int]) -> bool:
+    """The stretch was drawn stale at some point, and the last marking is none, drawing nothing stale."""
+    return any(stretch in spans and drawn > 0 for spans, drawn in seen) and seen[-1] == ([], 0)
+
+
+def test_a_key_edit_re_solves_only_its_stretch_in_the_background(qtbot, open_window, monkeypatch, tmp_path):
+    path = tmp_path / "wave.keymask.json"
+    save_project(path, Project(prompt="a person walks and raises an arm", seconds=4.0,
+                               motions=[waving_walk(80).astype(np.float32)]))
+    window = open_window(path, recover="no")
+    keep_first_second(qtbot, window)
+    seen = spy_on_stale_marks(window, monkeypatch)
+    resolved = window.resolver.worker.finished
+
+    # K adds a key at 1.5 s: from the kept second's end to a second past the key is re-solved.
+    source = window.project.motion.copy()
+    with qtbot.waitSignal(resolved, timeout=30_000):
+        add_key_with_k(qtbot, window, 30)
+    qtbot.waitUntil(lambda: not window.timeline.stale_spans)
+    keyed = window.project.motion.copy()
+    assert marked_then_cleared(seen, (20, 51))
+    np.testing.assert_array_equal(keyed[:20], source[:20])
+    np.testing.assert_array_equal(keyed[51:], source[51:])
+    assert bone_direction_error(keyed[30], window.project.keys[0].pose3d.joints) < 3
+
+    # The key's right wrist dragged up on the canvas: the same stretch again, through the new pose.
+    seen.clear()
+    with qtbot.waitSignal(resolved, timeout=30_000):
+        drag_joint(qtbot, window, RIGHT_WRIST, QPoint(40, -200))
+    qtbot.waitUntil(lambda: not window.timeline.stale_spans)
+    posed = window.project.motion.copy()
+    key = window.project.keys[0]
+    assert marked_then_cleared(seen, (20, 51)) and window.stack.undoText() == "Move right wrist"
+    np.testing.assert_array_equal(posed[:20], keyed[:20])
+    np.testing.assert_array_equal(posed[51:], keyed[51:])
+    assert bone_direction_error(keyed[30], key.pose3d.joints) > 10  # the pose changed...
+    assert bone_direction_error(posed[30], key.pose3d.joints) < 3  # ...and the motion shows it
+    # No pop where the stretch meets the frames that stayed: the step into it changes by a small part of
+    # what the steps inside change by (a pop would put most of the change into that one step; the cos^2
+    # ease over the 10 frames before this key puts 0.14 of it there).
+    change = np.linalg.norm(np.diff(posed, axis=0) - np.diff(keyed, axis=0), axis=-1).max(axis=1)  # (T-1,) m/frame
+    assert change[19] < 0.25 * change[20:50].max() and change[50] < 0.25 * change[20:50].max()
+
+    # A second key at 3.5 s; then the first key's marker dragged from 1.5 s to 2 s on the timeline:
+    # the stretch runs from the kept second to a second past the key's new time.
+    with qtbot.waitSignal(resolved, timeout=30_000):
+        add_key_with_k(qtbot, window, 70)
+    qtbot.waitUntil(lambda: not window.timeline.stale_spans)
+    before_move = window.project.motion.copy()
+    seen.clear()
+    centre = window.timeline.marker_centre(0)
+    with qtbot.waitSignal(resolved, timeout=30_000):
+        drag(qtbot, window.timeline, centre.toPoint(), QPoint(round(window.timeline.x_of(40)), round(centre.y())))
+    qtbot.waitUntil(lambda: not window.timeline.stale_spans)
+    moved = window.project.motion.copy()
+    assert window.project.keys[0].frame() == 40 and marked_then_cleared(seen, (20, 61))
+    np.testing.assert_array_equal(moved[:20], before_move[:20])
+    np.testing.assert_array_equal(moved[61:], before_move[61:])  # the second key's frame too
+    assert bone_direction_error(moved[40], key.pose3d.joints) < 3
+    assert bone_direction_error(moved[70], window.project.keys[1].pose3d.joints) < 3
+
+    # One undo takes back the move and its re-solved motion; redo brings both again.
+    focus(qtbot, window, window.timeline)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.project.keys[0].frame() == 30
+    np.testing.assert_array_equal(window.project.motion, before_move)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.project.keys[0].frame() == 40
+    np.testing.assert_array_equal(window.project.motion, moved)
+    assert window.generate_button.text() == "Regenerate outside kept spans"  # the full regenerate stays

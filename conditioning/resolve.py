@@ -1,0 +1,119 @@
+"""Local re-solves: after one key pose is edited, only the stretch of motion around it changes.
+
+A key edit (its pose changed, its time moved, or a new key) touches one stretch of frames
+(`stale_stretch`): from the nearest anchor before the key to the nearest one after it, where an
+anchor is another key's frame or the edge of a kept span, and never more than `window` frames
+either side of the key (at its old and its new frame both). Frames outside the stretch are
+returned bit for bit as they were; inside it (`resolve_stretch`):
+
+1. Retiming: a key moved from frame f0 to f1 carries the motion with it. The stretch is resampled
+   through a piecewise-linear time map that leaves the frames just outside it in place and sends
+   f1 to f0, so the pose the motion had at the old time is now at the new one (linear in joint
+   positions between frames).
+2. Refinement (refine.py) through every key inside the stretch, with each key's easing clipped so
+   that its weight is zero on the frames just outside the stretch.
+3. Blending: refinement fits the motion onto rigid bones (animate), which moves every frame by the
+   fit's error (millimetres). The result is B + (R - F) + s (F - B), with B the retimed stretch, F
+   its rigid fit, R the refined fit and s the largest key weight: the key's frame is R exactly (the
+   key pose on rigid bones) and the stretch's ends are B, so there is no pop where it meets the
+   frames that did not change.
+
+Joint positions are (T, 22, 3) metres, Y up, 20 fps; frames are integers, spans half-open [first, end).
+"""
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from keymask.conditioning.poses import KeyPose3D
+from keymask.conditioning.refine import DEFAULT_EASE, KeyTiming, PlacedKey, key_weights, place_key, refine_animation
+from keymask.core.animation import animate
+
+RESOLVE_WINDOW = 20  # frames either side of an edited key that a re-solve may change (1 s at 20 fps)
+
+
+@dataclass(frozen=True)
+class StretchKey:
+    """A key pose a re-solve passes the motion through."""
+
+    pose: KeyPose3D
+    frame: int
+    constrain: str = "body"
+
+
+def stale_stretch(n_frames: int, frames: Sequence[int], anchors: Sequence[int] = (),
+                  kept: Sequence[tuple[int, int]] = (), window: int = RESOLVE_WINDOW) -> tuple[int, int] | None:
+    """[first, end) frames a key edit changes: around `frames` (the key's old and new frame; one for
+    a new key or a pose change), up to `window` frames either side, stopping short of the `anchors`
+    (other keys' frames) and the `kept` spans. None when every edited frame is kept (nothing to do)."""
+    inside_kept = [any(a <= f < b for a, b in kept) for f in frames]
+    free = [f for f, k in zip(frames, inside_kept) if not k]
+    if not free:
+        return None
+    low, high = min(free), max(free)
+    first, end = max(0, low - window), min(n_frames, high + window + 1)
+    for anchor in anchors:
+        if anchor < low:
+            first = max(first, anchor + 1)
+        elif anchor > high:
+            end = min(end, anchor)
+    for a, b in kept:
+        if b <= low:
+            first = max(first, b)
+        elif a > high:
+            end = min(end, a)
+    return first, end
+
+
+def retimed(motion: np.ndarray, stretch: tuple[int, int], moved: tuple[int, int]) -> np.ndarray:
+    """(T, J, 3) `motion` with the frames of `stretch` resampled so that what was at frame moved[0]
+    is at frame moved[1]; the frames just outside the stretch stay where they are."""
+    first, end = stretch
+    old, new = moved
+    n_frames = len(motion)
+    if old == new or not (first <= old < end and first <= new < end):
+        return motion
+    t = np.arange(first, end, dtype=np.float64)
+    source_times = np.interp(t, [first - 1, new, end], [first - 1, old, end])  # (S,) time map, frames
+    source_times = np.clip(source_times, 0, n_frames - 1)
+    low = np.floor(source_times).astype(int)
+    high = np.minimum(low + 1, n_frames - 1)
+    weight = (source_times - low)[:, None, None]
+    out = motion.copy()
+    out[first:end] = motion[low] * (1.0 - weight) + motion[high] * weight
+    return out
+
+
+def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tuple[int, int], *,
+                    moved: tuple[int, int] | None = None, ease: int = DEFAULT_EASE) -> np.ndarray:
+    """(T, J, 3) `motion` re-solved inside `stretch` through the `keys` that lie in it (module
+    docstring); `moved` (old frame, new frame) retimes the stretch first. Frames outside the
+    stretch are the input's, bit for bit."""
+    motion = np.asarray(motion)
+    first, end = stretch
+    n_frames = len(motion)
+    if not 0 <= first < end <= n_frames:
+        raise ValueError(f"The stretch [{first}, {end}) is not inside a motion of {n_frames} frames.")
+    base = retimed(motion.astype(np.float64), stretch, moved) if moved else motion.astype(np.float64)
+    inside = sorted((k for k in keys if first <= k.frame < end), key=lambda k: k.frame)
+    out = np.array(motion, copy=True)
+    if not inside:
+        out[first:end] = base[first:end]
+        return out
+
+    # 1. The stretch and one unchanged frame either side (where the keys' weights reach zero).
+    low, high = max(first - 1, 0), min(end + 1, n_frames)
+    part = base[low:high]  # (S, J, 3)
+    animation = animate(part)
+    fitted = animation.joints()  # F
+    placed = [PlacedKey(k.frame - low, place_key(k.pose, animation, k.frame - low, k.constrain),
+                        KeyTiming(0, min(ease, k.frame - first + 1), min(ease, end - k.frame)))
+              for k in inside]
+    refined = refine_animation(animation, placed).joints()  # R
+
+    # 2. Blend the rigid fit's error out towards the stretch's ends.
+    share = key_weights(placed, len(part)).max(axis=1)[:, None, None]  # (S, 1, 1) s
+    blended = part + (refined - fitted) + share * (fitted - part)
+    out[first:end] = blended[first - low:end - low].astype(out.dtype)
+    return out
