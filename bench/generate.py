@@ -18,6 +18,7 @@ motion and a batch, alternating runs, and prints the ratios.
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -28,11 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keymask.core.backends.numpy_backend import numpy_models_from_bundle
-from keymask.core.backends.torch_backend import torch_models
+from keymask.core.backends.torch_backend import numpy_models_from_torch, torch_models
 from keymask.core.bvh.from_joints import joints_to_bvh
 from keymask.core.bvh.writer import write_bvh
-from keymask.core.models.bundle import MotionModelBundle
+from keymask.core.models.bundle import load_torch_models
 from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.models.length_estimator import LengthEstimator
 from keymask.core.models.mask_transformer import MaskTransformer
@@ -65,11 +65,11 @@ def build_pipeline(size: str, backend: str) -> MotionPipeline:
         text_encoder = NumpySentenceEncoder()
         name = NumpySentenceEncoder.name
     d = sizes.vq.input_dim
-    bundle = MotionModelBundle(vq=RVQVAE(sizes.vq).eval(), mask_transformer=MaskTransformer(sizes.mask_transformer).eval(),
+    models = torch_models(vq=RVQVAE(sizes.vq).eval(), mask_transformer=MaskTransformer(sizes.mask_transformer).eval(),
                                residual_transformer=ResidualTransformer(sizes.residual_transformer).eval(),
                                mean=np.zeros(d, np.float32), std=np.ones(d, np.float32), text_encoder=name,
                                length_estimator=LengthEstimator(sizes.length_estimator).eval())
-    models = torch_models(bundle) if backend == "torch" else numpy_models_from_bundle(bundle)
+    models = models if backend == "torch" else numpy_models_from_torch(models)
     return MotionPipeline(models, text_encoder)
 
 
@@ -191,18 +191,21 @@ def side_by_side(official_dir: Path, batch: int, repeats: int, frames: int = 196
                                 temperature=GEN_SETTINGS["temperature"],
                                 topk_filter_thres=GEN_SETTINGS["topk_filter_thres"])
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = MotionModelBundle.load(official.save_checkpoints(Path(tmp)))
+        models = load_torch_models(official.save_checkpoints(Path(tmp)))
     text_encoder = ClipTextEncoder.from_model(clip_model)
-    ours = {"ours, torch": MotionPipeline(torch_models(bundle), text_encoder),
-            "ours, numpy": MotionPipeline(numpy_models_from_bundle(bundle), text_encoder)}
+    ours = {"ours, torch": MotionPipeline(models, text_encoder),
+            "ours, numpy": MotionPipeline(numpy_models_from_torch(models), text_encoder)}
     runners = {"official": lambda prompts: official.generate(prompts, frames),
                f"official, its default {OFFICIAL_DEFAULT_TIMESTEPS} steps":
                    lambda prompts: official.generate(prompts, frames, OFFICIAL_DEFAULT_TIMESTEPS)}
     for name, pipeline in ours.items():
         runners[name] = lambda prompts, pipeline=pipeline: pipeline(prompts, frames=frames, seed=0, settings=settings)
+    runners["ours, numpy, KeyMask's default settings"] = lambda prompts: ours["ours, numpy"](prompts, frames=frames,
+                                                                                            seed=0)
     print(f"\n== official MoMask code ({official_dir}) and ours, identical official-size weights, text -> joints, "
-          f"{frames} frames, {torch.get_num_threads()} torch threads; {GEN_SETTINGS['timesteps']} steps unless said; "
-          f"x = official's time (same settings) / this time ==")
+          f"{frames} frames, {torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.1f}; "
+          f"{GEN_SETTINGS['timesteps']} steps, guidance {GEN_SETTINGS['cond_scale']:g} and residual guidance "
+          f"{GEN_SETTINGS['residual_cond_scale']:g} unless said ==")
     for size in (1, batch):
         prompts = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(size)]
         times = {name: [] for name in runners}
@@ -213,10 +216,12 @@ def side_by_side(official_dir: Path, batch: int, repeats: int, frames: int = 196
                 started = time.perf_counter()
                 run(prompts)
                 times[name].append(time.perf_counter() - started)
-        official_seconds = statistics.median(times["official"])
-        cells = [f"{name} {statistics.median(t):.2f} s ({60 * size / statistics.median(t):.0f}/min, "
-                 f"{official_seconds / statistics.median(t):.2f}x official)" for name, t in times.items()]
-        print(f"batch of {size}: " + "; ".join(cells))
+        same, default = (statistics.median(times[name]) for name in list(runners)[:2])
+        print(f"batch of {size}:")
+        for name, t in times.items():
+            seconds = statistics.median(t)
+            print(f"  {name:<48} {seconds:6.2f} s  {60 * size / seconds:5.0f}/min  {same / seconds:5.2f}x official "
+                  f"(same settings)  {default / seconds:5.2f}x official (its defaults)")
 
 
 def main() -> None:

@@ -29,9 +29,10 @@ CALLS_PER_GENERATION = {"mask": 10, "residual": 5, "decoder": 1}  # default step
 def export(model_folder: Path, out: Path) -> None:
     import torch
 
-    from keymask.core.models.bundle import MotionModelBundle
+    from keymask.core.backends.torch_backend import torch_modules
+    from keymask.core.models.bundle import load_torch_models
 
-    bundle = MotionModelBundle.load(model_folder)
+    networks = torch_modules(load_torch_models(model_folder))
 
     class GuidedMask(torch.nn.Module):
         def __init__(self, model):
@@ -58,16 +59,16 @@ def export(model_folder: Path, out: Path) -> None:
             return self.model.decode(ids)
 
     b, n = 2, 49
-    q, c = bundle.vq.config.num_quantizers, bundle.residual_transformer.config.code_dim
-    text = torch.randn(b, bundle.mask_transformer.config.text_dim)
+    q, c = networks['vq'].config.num_quantizers, networks['residual_transformer'].config.code_dim
+    text = torch.randn(b, networks['mask_transformer'].config.text_dim)
     padding, scale = torch.zeros(b, n, dtype=torch.bool), torch.tensor(4.0)
     graphs = {
-        "mask": (GuidedMask(bundle.mask_transformer), (torch.zeros(b, n, dtype=torch.long), text, padding, scale),
+        "mask": (GuidedMask(networks['mask_transformer']), (torch.zeros(b, n, dtype=torch.long), text, padding, scale),
                  ["ids", "text", "padding", "scale"]),
-        "residual": (GuidedResidual(bundle.residual_transformer),
+        "residual": (GuidedResidual(networks['residual_transformer']),
                      (torch.randn(b, n, c), torch.ones(b, dtype=torch.long), text, padding, scale),
                      ["history", "layer", "text", "padding", "scale"]),
-        "decoder": (Decoder(bundle.vq), (torch.zeros(b, n, q, dtype=torch.long),), ["ids"]),
+        "decoder": (Decoder(networks['vq']), (torch.zeros(b, n, q, dtype=torch.long),), ["ids"]),
     }
     for name, (module, inputs, names) in graphs.items():
         dynamic = {k: {0: "batch", 1: "tokens"} for k in names if k not in ("scale", "text", "layer")}

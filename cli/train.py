@@ -193,7 +193,8 @@ def run_lifter(args) -> int:
 
 
 def run_assemble(args) -> int:
-    from keymask.core.models.bundle import MotionModelBundle
+    from keymask.core.backends.torch_backend import torch_models
+    from keymask.core.models.bundle import save_models
     from keymask.core.models.length_estimator import LengthEstimator
     from keymask.core.models.mask_transformer import MaskTransformer
     from keymask.core.models.residual_transformer import ResidualTransformer
@@ -203,13 +204,13 @@ def run_assemble(args) -> int:
     from keymask.core.training.data import dataset_license, load_statistics
 
     mean, std = load_statistics(args.dataset or default_dataset_dir())
-    bundle = MotionModelBundle(
+    models = torch_models(
         vq=RVQVAE.from_pretrained(args.rvq), mask_transformer=MaskTransformer.from_pretrained(args.mask),
         residual_transformer=ResidualTransformer.from_pretrained(args.residual), mean=mean, std=std,
         text_encoder=SentenceEncoder.name,
         length_estimator=LengthEstimator.from_pretrained(args.length) if args.length else None,
         info={"license": dataset_license(args.dataset or default_dataset_dir())})
-    print(f"model folder: {bundle.save(args.out)}")
+    print(f"model folder: {save_models(models, args.out)}")
     return 0
 
 

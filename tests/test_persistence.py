@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from keymask.core.models.bundle import MotionModelBundle
+from keymask.core.models.bundle import load_torch_models
 from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
 from keymask.core.models.official.options import CheckpointError
 
@@ -59,10 +59,10 @@ def test_official_length_estimator_is_found_beside_the_checkpoints(official_mode
     official = LengthEstimator(LengthEstimatorConfig(text_dim=512, n_classes=50))  # the official 512 -> 50 MLP
     (dataset / "length_estimator" / "model").mkdir(parents=True)
     torch.save({"estimator": official.state_dict(), "epoch": 3}, dataset / "length_estimator" / "model" / "finest.tar")
-    bundle = MotionModelBundle.load(dataset / "mtrans_A")
-    assert bundle.length_estimator is not None
+    models = load_torch_models(dataset / "mtrans_A")
+    assert models.length_estimator is not None
     text = torch.randn(2, 512)
-    torch.testing.assert_close(bundle.length_estimator(text), official.eval()(text))
+    torch.testing.assert_close(models.length_estimator.model(text), official.eval()(text))
     pipeline = MotionPipeline.from_folder(dataset, clip_weights=tiny_clip_512)  # the dataset folder works too
     motion = pipeline(["a person walks"], seed=0).motions[0]
     assert len(motion.joints) % 4 == 0 and len(motion.joints) >= 4

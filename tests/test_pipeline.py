@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from keymask.core.backends.numpy_backend import numpy_models_from_bundle
-from keymask.core.backends.torch_backend import torch_models
-from keymask.core.models.bundle import MotionModelBundle
+from keymask.core.backends.torch_backend import numpy_models_from_torch
+from keymask.core.models.bundle import load_torch_models, save_models
 from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.generation.pipeline import (
     FixedTokens,
@@ -93,7 +92,7 @@ def test_progress_and_cancel(official_pipeline):
 
 def test_official_models_saved_in_our_layout_run_on_numpy_with_the_same_result(parity_dir, golden, tmp_path,
                                                                                   tiny_clip_512):
-    MotionModelBundle.load(parity_dir / "checkpoints" / "t2m" / "mtrans_A").save(tmp_path / "model")
+    save_models(load_torch_models(parity_dir / "checkpoints" / "t2m" / "mtrans_A"), tmp_path / "model")
     pipeline = MotionPipeline.from_folder(tmp_path / "model", clip_weights=tiny_clip_512)
     assert pipeline.models.backend == "numpy" and pipeline.models.text_encoder == "clip"
     result = pipeline(["first", "second"], frames=[int(f) for f in golden["m_lens_frames"]],
@@ -105,10 +104,10 @@ def test_official_models_saved_in_our_layout_run_on_numpy_with_the_same_result(p
 
 
 def test_one_seed_gives_the_same_motion_on_both_backends(parity_dir, tiny_clip_512):
-    bundle = MotionModelBundle.load(parity_dir / "checkpoints" / "t2m" / "mtrans_A")
+    models = load_torch_models(parity_dir / "checkpoints" / "t2m" / "mtrans_A")
     text = ClipTextEncoder(tiny_clip_512)
-    on_torch = MotionPipeline(torch_models(bundle), text)
-    on_numpy = MotionPipeline(numpy_models_from_bundle(bundle), text)
+    on_torch = MotionPipeline(models, text)
+    on_numpy = MotionPipeline(numpy_models_from_torch(models), text)
     settings = SamplingSettings(temperature=1.5, topk_filter_thres=0.5)  # sampled, not greedy
     a, b = (p(["a person jumps", "a person bows"], frames=[40, 64], samples=2, seed=11, settings=settings)
             for p in (on_torch, on_numpy))

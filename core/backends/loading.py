@@ -29,7 +29,6 @@ def load_models(folder: str | Path, *, backend: str = "auto", device: str = "cpu
         from keymask.core.backends.numpy_backend import load_numpy_models
 
         return load_numpy_models(folder)
-    from keymask.core.backends.torch_backend import torch_models
-    from keymask.core.models.bundle import MotionModelBundle
+    from keymask.core.models.bundle import load_torch_models
 
-    return torch_models(MotionModelBundle.load(folder).to(device))
+    return load_torch_models(folder, device)

@@ -25,24 +25,3 @@ def load_numpy_models(folder: str | Path) -> MotionModels:
                         residual_transformer=NumpyResidualTransformer.from_folder(folder / "residual_transformer"),
                         mean=mean, std=std, text_encoder=text_encoder, length_estimator=estimator,
                         backend="numpy", info=info)
-
-
-def numpy_models_from_bundle(bundle) -> MotionModels:
-    """The numpy models of an in-memory torch `MotionModelBundle` (e.g. official checkpoints)."""
-
-    def state(model) -> dict:
-        return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-
-    source = "the in-memory model"
-    estimator = None
-    if bundle.length_estimator is not None:
-        estimator = NumpyLengthEstimator.from_state(bundle.length_estimator.config, state(bundle.length_estimator),
-                                                    source)
-    return MotionModels(
-        vq=NumpyRVQVAE.from_state(bundle.vq.config, state(bundle.vq), source),
-        mask_transformer=NumpyMaskTransformer.from_state(bundle.mask_transformer.config,
-                                                         state(bundle.mask_transformer), source),
-        residual_transformer=NumpyResidualTransformer.from_state(bundle.residual_transformer.config,
-                                                                 state(bundle.residual_transformer), source),
-        mean=bundle.mean, std=bundle.std, text_encoder=bundle.text_encoder, length_estimator=estimator,
-        backend="numpy", info=dict(bundle.info))

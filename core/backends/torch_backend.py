@@ -1,4 +1,4 @@
-"""The torch modules behind the numpy interface of `interface.py`.
+"""The torch modules behind the numpy interface of `interface.py`, and their numpy twins.
 
 Used for official checkpoints, for models being trained (evaluation during training) and on a
 GPU. Each call moves its inputs to the model's device, runs in eval mode without gradients (the
@@ -11,7 +11,12 @@ import numpy as np
 import torch
 
 from keymask.core.backends.interface import MotionModels
-from keymask.core.models.bundle import MotionModelBundle
+from keymask.core.backends.numpy_models import (
+    NumpyLengthEstimator,
+    NumpyMaskTransformer,
+    NumpyResidualTransformer,
+    NumpyRVQVAE,
+)
 from keymask.core.models.length_estimator import LengthEstimator
 from keymask.core.models.mask_transformer import MaskTransformer
 from keymask.core.models.residual_transformer import ResidualTransformer
@@ -94,11 +99,34 @@ class TorchLengthEstimator(_Wrapped):
             return self.model(self._tensor(text).float()).cpu().numpy()
 
 
-def torch_models(bundle: MotionModelBundle) -> MotionModels:
-    """The bundle's modules (on whatever device they are) behind the numpy interface."""
-    estimator = TorchLengthEstimator(bundle.length_estimator) if bundle.length_estimator is not None else None
-    return MotionModels(vq=TorchRVQVAE(bundle.vq), mask_transformer=TorchMaskTransformer(bundle.mask_transformer),
-                        residual_transformer=TorchResidualTransformer(bundle.residual_transformer),
-                        mean=np.asarray(bundle.mean, dtype=np.float32), std=np.asarray(bundle.std, dtype=np.float32),
-                        text_encoder=bundle.text_encoder, length_estimator=estimator, backend="torch",
-                        info=dict(bundle.info))
+def torch_models(*, vq: RVQVAE, mask_transformer: MaskTransformer, residual_transformer: ResidualTransformer,
+                 mean: np.ndarray, std: np.ndarray, text_encoder: str, length_estimator: LengthEstimator | None = None,
+                 info: dict | None = None) -> MotionModels:
+    """Torch modules (on whatever device they are) behind the numpy interface."""
+    estimator = TorchLengthEstimator(length_estimator) if length_estimator is not None else None
+    return MotionModels(vq=TorchRVQVAE(vq), mask_transformer=TorchMaskTransformer(mask_transformer),
+                        residual_transformer=TorchResidualTransformer(residual_transformer),
+                        mean=np.asarray(mean, dtype=np.float32), std=np.asarray(std, dtype=np.float32),
+                        text_encoder=text_encoder, length_estimator=estimator, backend="torch", info=dict(info or {}))
+
+
+def torch_modules(models: MotionModels) -> dict[str, torch.nn.Module]:
+    """The torch module of each network of torch-backed `models`, by field name (no length estimator: absent)."""
+    parts = {"vq": models.vq, "mask_transformer": models.mask_transformer,
+             "residual_transformer": models.residual_transformer, "length_estimator": models.length_estimator}
+    if not all(isinstance(part, _Wrapped) for part in parts.values() if part is not None):
+        raise TypeError(f"These models run on {models.backend}, not on torch modules.")
+    return {name: part.model for name, part in parts.items() if part is not None}
+
+
+def numpy_models_from_torch(models: MotionModels) -> MotionModels:
+    """The numpy twins of torch-backed `models` in memory (e.g. official checkpoints)."""
+    modules = torch_modules(models)
+    numpy_classes = {"vq": NumpyRVQVAE, "mask_transformer": NumpyMaskTransformer,
+                     "residual_transformer": NumpyResidualTransformer, "length_estimator": NumpyLengthEstimator}
+    twins = {name: numpy_classes[name].from_state(module.config, {k: v.detach().cpu().numpy()
+                                                                  for k, v in module.state_dict().items()},
+                                                  "the in-memory model")
+             for name, module in modules.items()}
+    return MotionModels(**twins, mean=models.mean, std=models.std, text_encoder=models.text_encoder,
+                        backend="numpy", info=dict(models.info))

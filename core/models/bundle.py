@@ -1,7 +1,7 @@
-"""A complete text-to-motion model: RVQ-VAE, masked and residual transformers, length estimator,
-feature statistics and the name of the text encoder they were trained with.
+"""Model folders read into torch modules and written from them (training, official checkpoints, GPUs).
 
-Two on-disk layouts load into it:
+A complete model is a `MotionModels` (core/backends/interface.py) whatever runs it; here its
+networks are torch modules behind the wrappers of `torch_backend.py`. Two on-disk layouts load:
 - ours: a folder with `keymask_model.json` and one sub-folder per model (config.json +
   model.safetensors each), plus `mean.npy` / `std.npy`;
 - the official MoMask layout: `<checkpoints>/<dataset>/<name>/opt.txt` + `model/*.tar`; give the
@@ -10,13 +10,13 @@ Two on-disk layouts load into it:
   `length_estimator/model/finest.tar` when present. These models use CLIP ViT-B/32 text features.
 """
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from keymask.core.backends.interface import MotionModels
+from keymask.core.backends.torch_backend import torch_models, torch_modules
 from keymask.core.fileio import ensure_output_dir, write_json, write_npy
 from keymask.core.models.length_estimator import LengthEstimator, LengthEstimatorConfig
 from keymask.core.models.mask_transformer import MaskTransformer
@@ -37,77 +37,64 @@ from keymask.core.models.saved import (
     read_statistics,
 )
 
+# the field of each network in MotionModels -> its sub-folder in a KeyMask model folder
+SUBFOLDERS = {"vq": "rvq_vae", "mask_transformer": "mask_transformer", "residual_transformer": "residual_transformer",
+              "length_estimator": "length_estimator"}
 
 
-@dataclass
-class MotionModelBundle:
-    vq: RVQVAE
-    mask_transformer: MaskTransformer
-    residual_transformer: ResidualTransformer
-    mean: np.ndarray  # (D,) feature mean
-    std: np.ndarray  # (D,) feature std
-    text_encoder: str  # "all-MiniLM-L6-v2" or "clip"
-    length_estimator: LengthEstimator | None = None
-    info: dict = field(default_factory=dict)  # licence, data, training notes
+def load_torch_models(folder: str | Path, device: str | torch.device = "cpu") -> MotionModels:
+    """The torch modules of a model folder (ours or the official layout) behind `MotionModels`.
 
-    def to(self, device: str | torch.device) -> "MotionModelBundle":
-        for model in self.models():
-            model.to(device)
-        return self
+    Each network's module is its wrapper's `.model` (see `torch_modules`).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise CheckpointError(f"The model folder {folder} does not exist.")
+    models = _load_ours(folder) if (folder / BUNDLE_FILE).exists() else _load_official(folder)
+    for module in torch_modules(models).values():
+        module.to(device)
+    return models
 
-    def models(self) -> list[torch.nn.Module]:
-        return [m for m in (self.vq, self.mask_transformer, self.residual_transformer, self.length_estimator) if m]
 
-    def save(self, folder: str | Path) -> Path:
-        folder = ensure_output_dir(folder)
-        self.vq.save_pretrained(folder / "rvq_vae")
-        self.mask_transformer.save_pretrained(folder / "mask_transformer")
-        self.residual_transformer.save_pretrained(folder / "residual_transformer")
-        if self.length_estimator is not None:
-            self.length_estimator.save_pretrained(folder / "length_estimator")
-        write_npy(folder / "mean.npy", np.asarray(self.mean, dtype=np.float32))
-        write_npy(folder / "std.npy", np.asarray(self.std, dtype=np.float32))
-        write_json(folder / BUNDLE_FILE, {"format": BUNDLE_FORMAT, "text_encoder": self.text_encoder, **self.info})
-        return folder
+def save_models(models: MotionModels, folder: str | Path) -> Path:
+    """Write torch-backed `models` as a KeyMask model folder (one sub-folder per network, mean/std)."""
+    folder = ensure_output_dir(folder)
+    for name, module in torch_modules(models).items():
+        module.save_pretrained(folder / SUBFOLDERS[name])
+    write_npy(folder / "mean.npy", np.asarray(models.mean, dtype=np.float32))
+    write_npy(folder / "std.npy", np.asarray(models.std, dtype=np.float32))
+    write_json(folder / BUNDLE_FILE, {"format": BUNDLE_FORMAT, "text_encoder": models.text_encoder, **models.info})
+    return folder
 
-    @classmethod
-    def load(cls, folder: str | Path) -> "MotionModelBundle":
-        folder = Path(folder).expanduser()
-        if not folder.exists():
-            raise CheckpointError(f"The model folder {folder} does not exist.")
-        if (folder / BUNDLE_FILE).exists():
-            return cls._load_ours(folder)
-        return cls._load_official(folder)
 
-    @classmethod
-    def _load_ours(cls, folder: Path) -> "MotionModelBundle":
-        text_encoder, info = read_bundle_document(folder)
-        mean, std = read_statistics(folder)
-        estimator = None
-        if (folder / "length_estimator").exists():
-            estimator = LengthEstimator.from_pretrained(folder / "length_estimator")
-        return cls(vq=RVQVAE.from_pretrained(folder / "rvq_vae"),
-                   mask_transformer=MaskTransformer.from_pretrained(folder / "mask_transformer"),
-                   residual_transformer=ResidualTransformer.from_pretrained(folder / "residual_transformer"),
-                   mean=mean, std=std, text_encoder=text_encoder, length_estimator=estimator, info=info)
+def _load_ours(folder: Path) -> MotionModels:
+    text_encoder, info = read_bundle_document(folder)
+    mean, std = read_statistics(folder)
+    estimator = None
+    if (folder / "length_estimator").exists():
+        estimator = LengthEstimator.from_pretrained(folder / "length_estimator")
+    return torch_models(vq=RVQVAE.from_pretrained(folder / "rvq_vae"),
+                        mask_transformer=MaskTransformer.from_pretrained(folder / "mask_transformer"),
+                        residual_transformer=ResidualTransformer.from_pretrained(folder / "residual_transformer"),
+                        mean=mean, std=std, text_encoder=text_encoder, length_estimator=estimator, info=info)
 
-    @classmethod
-    def _load_official(cls, folder: Path) -> "MotionModelBundle":
-        mask_dir = _find_official_mask_transformer(folder)
-        dataset_dir = mask_dir.parent
-        options = read_options(mask_dir / "opt.txt")
-        vq_dir = dataset_dir / str(options.get("vq_name", ""))
-        if not (vq_dir / "opt.txt").exists():
-            raise CheckpointError(f"The RVQ-VAE '{options.get('vq_name')}' named in {mask_dir / 'opt.txt'} is not in "
-                                  f"{dataset_dir}.")
-        vq, mean, std = load_official_rvq_vae(vq_dir)
-        residual_dir = _find_official_residual(dataset_dir, str(options["vq_name"]))
-        estimator_file = dataset_dir / "length_estimator" / "model" / "finest.tar"
-        estimator = _load_official_length_estimator(estimator_file) if estimator_file.exists() else None
-        return cls(vq=vq, mask_transformer=load_official_mask_transformer(mask_dir),
-                   residual_transformer=load_official_residual_transformer(residual_dir),
-                   mean=mean, std=std, text_encoder=CLIP_TEXT_ENCODER, length_estimator=estimator,
-                   info={"source": f"official MoMask checkpoints in {dataset_dir}"})
+
+def _load_official(folder: Path) -> MotionModels:
+    mask_dir = _find_official_mask_transformer(folder)
+    dataset_dir = mask_dir.parent
+    options = read_options(mask_dir / "opt.txt")
+    vq_dir = dataset_dir / str(options.get("vq_name", ""))
+    if not (vq_dir / "opt.txt").exists():
+        raise CheckpointError(f"The RVQ-VAE '{options.get('vq_name')}' named in {mask_dir / 'opt.txt'} is not in "
+                              f"{dataset_dir}.")
+    vq, mean, std = load_official_rvq_vae(vq_dir)
+    residual_dir = _find_official_residual(dataset_dir, str(options["vq_name"]))
+    estimator_file = dataset_dir / "length_estimator" / "model" / "finest.tar"
+    estimator = _load_official_length_estimator(estimator_file) if estimator_file.exists() else None
+    return torch_models(vq=vq, mask_transformer=load_official_mask_transformer(mask_dir),
+                        residual_transformer=load_official_residual_transformer(residual_dir),
+                        mean=mean, std=std, text_encoder=CLIP_TEXT_ENCODER, length_estimator=estimator,
+                        info={"source": f"official MoMask checkpoints in {dataset_dir}"})
 
 
 def _is_residual(options: dict) -> bool:
