@@ -16,18 +16,36 @@ Camera: `set_view` looks from the front, the side or the top as Blender's numpad
 front towards the bottom of the view); `frame_figure` fits the chosen figure as it stands now;
 with Follow on, the view's centre tracks the chosen figure's root on every frame. A click (a press
 and release without a drag, which orbits) on a figure emits `sample_clicked`.
+
+Pose mode (the Pose button, or P anywhere in the window): the figure at the playhead, which the
+window supplies through `set_pose_source`, is drawn bright with handles on its hands, feet (at the
+ankles), head and pelvis. A drag on a handle moves it in the plane through it that faces the camera
+(the mouse unprojected through the view's camera); studio/posing.py's PoseEditor solves the body on
+rigid bones (arms and legs by two-bone IK, the head turned on its neck, the pelvis moving the whole
+body). A click on a joint chooses it: R then a drag turns it about the view axis, the arrow keys
+turn it by 5 degrees (Left/Right about the view axis, Up/Down about the screen's horizontal), H pins
+its limb (a pinned limb's end stays where it is while other parts move), M mirrors the pose,
+Ctrl+C / Ctrl+V copy a pose and paste it onto the figure at the playhead (these two also outside
+pose mode). Every finished edit is one `pose_edited(joints, text, holds_place)`, which the window
+turns into one undo step on the key at the playhead; the keys work while the 3D view has the
+focus, where they take precedence over the window's own (the arrows step frames elsewhere).
 """
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from PyQt6.QtCore import QEvent, QObject, QPointF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QOpenGLContext, QVector3D
-from PyQt6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
-from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
+from PyQt6.QtGui import QAction, QColor, QFont, QImage, QKeyEvent, QKeySequence, QMouseEvent, QOpenGLContext, QVector3D
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from pyqtgraph.opengl.GLGraphicsItem import GLOptions, GLGraphicsItem
 
+from keymask.conditioning.ik import EFFECTORS, limb_of
+from keymask.conditioning.ik import mirror_pose as mirrored_pose
 from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.studio.posing import PoseEditor, copied_pose, joint_label, pasted_figure
 
 # Colours (RGB, 0-1) by side of the body: the figure's left, its right, and the midline.
 LEFT_COLOUR = (0.30, 0.62, 1.00)
@@ -46,6 +64,13 @@ _LABEL_HEIGHT = 0.35  # metres above the highest joint
 VIEWS = {"front": (0.0, -90.0), "side": (0.0, 0.0), "top": (90.0, -90.0)}  # (elevation, azimuth) in degrees
 PICK_RADIUS = 16  # pixels: how near a click must be to a bone to choose its figure
 CLICK_SLOP = 4  # pixels a press may move and still be a click (more is an orbit)
+HANDLE_RADIUS = 12  # pixels: how near a press must be to a pose handle or joint to take hold of it
+EFFECTOR_COLOUR = (1.00, 0.85, 0.25)  # pose handles
+PINNED_COLOUR = (0.95, 0.30, 0.60)  # handles of pinned limbs
+CHOSEN_COLOUR = (1.00, 1.00, 1.00)  # the chosen joint
+ARROW_STEP = np.radians(5.0)  # one arrow key's turn of the chosen joint
+_HANDLE_OPTIONS = {**GLOptions["translucent"], GL.GL_DEPTH_TEST: False}  # handles over the bones
+_MOTION_TO_SCENE = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])  # (x, y, z) -> (x, -z, y)
 
 
 def joint_sides(names: tuple[str, ...] = HUMANML3D_SKELETON.joint_names) -> tuple[str, ...]:
@@ -167,6 +192,7 @@ class MotionViewport(QWidget):
     """Motions as skeletons in an orbitable 3D view (left drag orbits, wheel zooms, middle drag pans)."""
 
     sample_clicked = pyqtSignal(int)  # the index of the figure a click landed on
+    pose_edited = pyqtSignal(object, str, bool)  # posed joints (J, 3), undo text, whether it moved/turned the body
 
     def __init__(self, parent: QWidget | None = None, *, spacing: float = SIDE_SPACING):
         super().__init__(parent)
@@ -182,6 +208,10 @@ class MotionViewport(QWidget):
         self._floor = 0.0
 
         self._press: QPointF | None = None  # where a left press in the view started
+        self.editor = PoseEditor()  # the figure posed in pose mode
+        self._pose_source: Callable[[], np.ndarray | None] | None = None
+        self._copied: np.ndarray | None = None  # (J, 3) a copied pose, canonical
+        self._drag: tuple[str, QPointF, np.ndarray] | None = None  # a pose drag: kind, press, anchor
 
         self._view = _SceneView(self)
         self._view.setBackgroundColor(QColor(*BACKGROUND))
@@ -189,9 +219,22 @@ class MotionViewport(QWidget):
         self.follow_button = QToolButton(text="Follow", checkable=True)
         self.follow_button.setToolTip("Keep the chosen figure's root in the middle of the view")
         self.follow_button.toggled.connect(lambda _: self._follow_root())
+        self._build_pose_actions()
+        self.pose_hint = QLabel("Drag a yellow handle. Click a joint: R + drag or arrows turn it, H pins")
+        self.pose_hint.setStyleSheet("color: #9aa0a6")
+        self.pose_hint.setToolTip("Drag a hand, foot, the head or the pelvis. Click a joint to choose it: R then a drag, "
+                                  "or the arrow keys, turn it about the view axis; H pins its limb; M mirrors; "
+                                  "Ctrl+C / Ctrl+V copy and paste the pose")
+        self.pose_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the view
         tools = QHBoxLayout()
         tools.setContentsMargins(4, 2, 4, 2)
+        tools.addWidget(self.pose_hint, 3)  # shares the row's free width, clipped where it runs short
         tools.addStretch(1)
+        for name in ("pin", "rotate", "mirror", "pose"):
+            button = QToolButton()
+            button.setDefaultAction(self.pose_actions[name])
+            setattr(self, f"{name}_button", button)
+            tools.addWidget(button)
         tools.addWidget(self.follow_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -206,8 +249,47 @@ class MotionViewport(QWidget):
         self._world = GLGraphicsItem()  # motion coordinates (Y up) -> scene (Z up)
         self._world.rotate(90.0, 1.0, 0.0, 0.0)
         self._view.addItem(self._world)
+        # The posed figure is drawn first, so the chosen figure where it coincides fails the depth test;
+        # its handles last, over everything.
+        self._posed = _Figure(self._world)
+        self._posed.set_style(1.0, width=4.0, depth=-1)
+        self._handles = gl.GLScatterPlotItem(parentItem=self._world, pxMode=True, glOptions=_HANDLE_OPTIONS)
+        self._handles.setDepthValue(20)
+        self._show_pose_tools(False)
         self._place_grid()
         self.reset_camera()
+
+    def _build_pose_actions(self) -> None:
+        """The pose mode's actions (for the buttons, the window's menu and their keys)."""
+        self.pose_actions: dict[str, QAction] = {}
+        for name, text, icon_text, key, slot, tip in (
+                ("pose", "Pose in 3D", "Pose", "P", None,
+                 "Pose the figure at the playhead: drag its hands, feet, head or pelvis (P)"),
+                ("rotate", "Rotate the chosen joint", "Rotate", "R", None,
+                 "Then drag in the 3D view to turn the chosen joint about the view axis (R; arrow keys: 5 degrees)"),
+                ("pin", "Pin the chosen limb", "Pin", "H", self.toggle_pin,
+                 "Keep the chosen joint's limb where it is while other parts move (H)"),
+                ("mirror", "Mirror the pose", "Mirror", "M", self.mirror_pose, "Swap left and right (M)"),
+                ("copy", "Copy the pose", "Copy", "Ctrl+C", self.copy_pose,
+                 "Copy the pose at the playhead (Ctrl+C in the 3D view)"),
+                ("paste", "Paste the pose", "Paste", "Ctrl+V", self.paste_pose,
+                 "Paste the copied pose as the key at the playhead (Ctrl+V in the 3D view)")):
+            action = QAction(text, self)
+            action.setIconText(icon_text)
+            action.setToolTip(tip)
+            action.setShortcut(QKeySequence(key))
+            # P works anywhere in the window; the others while the 3D view has the focus.
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut if name == "pose"
+                                      else Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            if slot is not None:
+                action.triggered.connect(lambda _=False, s=slot: s())
+            self.addAction(action)
+            self.pose_actions[name] = action
+        self.pose_actions["pose"].setCheckable(True)
+        self.pose_actions["pose"].toggled.connect(self._posing_toggled)
+        self.pose_actions["rotate"].setCheckable(True)
+        self.pose_actions["pin"].setCheckable(True)
+        self.pose_actions["paste"].setEnabled(False)
 
     # ---- public API ----------------------------------------------------------------------------
 
@@ -244,6 +326,81 @@ class MotionViewport(QWidget):
     def set_follow(self, follow: bool) -> None:
         """Follow on: the view's centre stays on the chosen figure's root as frames change."""
         self.follow_button.setChecked(bool(follow))
+
+    # ---- pose mode -----------------------------------------------------------------------------
+
+    @property
+    def posing(self) -> bool:
+        return self.pose_actions["pose"].isChecked()
+
+    def set_posing(self, posing: bool) -> None:
+        """Pose mode on: the figure at the playhead is posed by dragging its handles."""
+        self.pose_actions["pose"].setChecked(bool(posing))
+
+    def set_pose_source(self, source: Callable[[], np.ndarray | None] | None) -> None:
+        """What to pose: `source()` gives the figure at the playhead, (22, 3) in motion coordinates of
+        the chosen sample (before its layout offset), or None when there is none."""
+        self._pose_source = source
+        self.refresh_pose()
+
+    def refresh_pose(self) -> None:
+        """Take the figure to pose from the source again (the playhead, the key or the motion changed);
+        an edit under way keeps its figure."""
+        if self.posing and not self.editor.editing:
+            self.editor.set_pose(self._source_figure())
+            self._draw_posed()
+
+    def posed_joints(self) -> np.ndarray | None:
+        """(22, 3) the posed figure as drawn (motion coordinates plus the layout offset), or None."""
+        if not self.posing or self.editor.pose is None:
+            return None
+        return self.editor.pose + self._offset(self._selected)
+
+    def copy_pose(self) -> None:
+        """Keep the pose at the playhead (the body's pose, not where it stands) for `paste_pose`."""
+        figure = self._figure_now()
+        if figure is not None:
+            self._copied = copied_pose(figure)
+            self.pose_actions["paste"].setEnabled(True)
+
+    def paste_pose(self) -> None:
+        """The copied pose, on the body at the playhead where it stands, becomes the key there."""
+        figure = self._figure_now()
+        if self._copied is not None and figure is not None and not self.editor.editing:
+            self.pose_edited.emit(pasted_figure(self._copied, figure), "Paste pose", False)
+
+    def mirror_pose(self) -> None:
+        """The pose at the playhead mirrored left for right becomes the key there."""
+        figure = self._figure_now()
+        if figure is not None and not self.editor.editing:
+            self.pose_edited.emit(mirrored_pose(figure), "Mirror pose", False)
+
+    def choose_joint(self, joint: int | None) -> None:
+        """The joint that R, the arrow keys and Pin act on."""
+        self.editor.selected = joint
+        self._draw_posed()
+
+    def toggle_pin(self) -> None:
+        """Pin or unpin the chosen joint's limb."""
+        if self.editor.selected is not None:
+            self.editor.toggle_pin()
+        self._draw_posed()
+
+    def rotate_chosen(self, axis: np.ndarray, angle: float) -> None:
+        """Turn the chosen joint by `angle` radians about `axis` (3,) as one edit."""
+        if self.editor.selected is None or self.editor.pose is None or self.editor.editing:
+            return
+        self.editor.begin(self.editor.selected)
+        self.editor.rotate_by(axis, angle)
+        self._finish_edit(f"Rotate {joint_label(self.editor.selected)}")
+
+    def view_axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(forward, right): unit directions, in motion coordinates, that the camera looks along and
+        that the screen's x runs along."""
+        view = np.array(self._view.viewMatrix().data(), dtype=np.float64).reshape(4, 4).T  # data() is column-major
+        scene_to_motion = _MOTION_TO_SCENE[:3, :3].T
+        forward, right = scene_to_motion @ -view[2, :3], scene_to_motion @ view[0, :3]  # the eye's -z and x axes
+        return forward / np.linalg.norm(forward), right / np.linalg.norm(right)
 
     def set_motions(self, motions: list[np.ndarray], names: list[str] | None = None, *,
                     frame_camera: bool = True) -> None:
@@ -364,15 +521,18 @@ class MotionViewport(QWidget):
     def widget_points(self, points: np.ndarray) -> np.ndarray:
         """(P, 3) motion coordinates (with layout offsets, as `drawn_joints` gives) -> (P, 2) widget pixels
         of the 3D view; NaN for a point behind the camera."""
-        matrix = self._view.projectionMatrix(self._view.getViewport(), self._view.getViewport())
-        matrix = matrix * self._view.viewMatrix()
-        m = np.array(matrix.data(), dtype=np.float64).reshape(4, 4).T  # data() is column-major
-        scene = np.stack([points[:, 0], -points[:, 2], points[:, 1], np.ones(len(points))], axis=1)  # (P, 4)
-        clip = scene @ m.T  # (P, 4)
-        w = np.where(clip[:, 3] > 1e-9, clip[:, 3], np.nan)
-        x = (clip[:, 0] / w + 1) / 2 * self._view.width()
-        y = (1 - clip[:, 1] / w) / 2 * self._view.height()
-        return np.stack([x, y], axis=1) + [self._view.x(), self._view.y()]
+        return self._view_points(points) + [self._view.x(), self._view.y()]
+
+    def on_view_plane(self, point: QPointF, through: np.ndarray) -> np.ndarray:
+        """(3,) motion coordinates where the ray through `point` (pixels of the GL view itself) meets
+        the plane through `through` (3,) that faces the camera."""
+        inverse = np.linalg.inv(self._clip_matrix())
+        x, y = 2 * point.x() / self._view.width() - 1, 1 - 2 * point.y() / self._view.height()
+        near, far = (inverse @ [x, y, depth, 1.0] for depth in (-1.0, 0.0))  # two points on the ray
+        near, far = near[:3] / near[3], far[:3] / far[3]
+        forward, _ = self.view_axes()
+        along = far - near
+        return near + along * (((np.asarray(through) - near) @ forward) / (along @ forward))
 
     def sample_at(self, point: QPointF) -> int | None:
         """The figure whose bones pass nearest a widget point (within PICK_RADIUS pixels), or None."""
@@ -404,8 +564,20 @@ class MotionViewport(QWidget):
         return QSize(640, 480)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """A left click without a drag on a figure chooses it; the view still orbits on a drag."""
-        if watched is self._view and isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
+        """Pose mode's drags and keys first; else a left click without a drag on a figure chooses it,
+        and the view still orbits on a drag."""
+        if watched is not self._view:
+            return False
+        if event.type() == QEvent.Type.ShortcutOverride:
+            if self._pose_key(event, act=False):
+                event.accept()
+                return True
+            return False
+        if event.type() == QEvent.Type.KeyPress:
+            return self._pose_key(event, act=True)
+        if isinstance(event, QMouseEvent) and self._pose_mouse(event):
+            return True
+        if isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
             point = self._view.mapTo(self, event.position().toPoint()).toPointF()
             if event.type() == QEvent.Type.MouseButtonPress:
                 self._press = point
@@ -419,6 +591,175 @@ class MotionViewport(QWidget):
 
     # ---- internals -----------------------------------------------------------------------------
 
+    def _clip_matrix(self) -> np.ndarray:
+        """(4, 4) homogeneous motion coordinates -> the GL view's clip coordinates."""
+        matrix = self._view.projectionMatrix(self._view.getViewport(), self._view.getViewport())
+        matrix = matrix * self._view.viewMatrix()
+        m = np.array(matrix.data(), dtype=np.float64).reshape(4, 4).T  # data() is column-major
+        return m @ _MOTION_TO_SCENE
+
+    def _view_points(self, points: np.ndarray) -> np.ndarray:
+        """(P, 3) motion coordinates -> (P, 2) pixels of the GL view itself; NaN behind the camera."""
+        points = np.asarray(points, dtype=np.float64)
+        clip = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ self._clip_matrix().T  # (P, 4)
+        w = np.where(clip[:, 3] > 1e-9, clip[:, 3], np.nan)
+        x = (clip[:, 0] / w + 1) / 2 * self._view.width()
+        y = (1 - clip[:, 1] / w) / 2 * self._view.height()
+        return np.stack([x, y], axis=1)
+
+    # ---- pose mode internals -------------------------------------------------------------------
+
+    def _posing_toggled(self, posing: bool) -> None:
+        self.editor.cancel()
+        self._drag = None
+        self.editor.set_pose(None)
+        self._show_pose_tools(posing)
+        self.refresh_pose()
+        self._apply_styles()
+
+    def _show_pose_tools(self, posing: bool) -> None:
+        self._posed.group.setVisible(posing)
+        self._handles.setVisible(posing)
+        for name in ("pin", "rotate", "mirror"):
+            getattr(self, f"{name}_button").setVisible(posing)
+            self.pose_actions[name].setEnabled(posing)
+        self.pose_actions["rotate"].setChecked(False)
+        self.pose_hint.setVisible(posing)
+
+    def _figure_now(self) -> np.ndarray | None:
+        """(J, 3) the figure at the playhead: as posed in pose mode, else as the source gives it."""
+        if self.posing and self.editor.pose is not None:
+            return self.editor.pose.copy()
+        return self._source_figure()
+
+    def _source_figure(self) -> np.ndarray | None:
+        """(J, 3) the figure at the playhead as the source gives it, or None."""
+        figure = self._pose_source() if self._pose_source is not None else None
+        return None if figure is None else np.asarray(figure, dtype=np.float64)
+
+    def _draw_posed(self) -> None:
+        """The posed figure, its handles (pinned limbs' in their colour) and the chosen joint."""
+        pose = self.editor.pose
+        visible = self.posing and pose is not None
+        self._posed.group.setVisible(visible)
+        self._handles.setVisible(visible)
+        chosen = self.editor.selected
+        self.pose_actions["pin"].setEnabled(visible and chosen is not None and limb_of(chosen) is not None)
+        self.pose_actions["pin"].setChecked(chosen is not None and limb_of(chosen) in self.editor.pinned)
+        if not visible:
+            return
+        offset = self._offset(self._selected)
+        self._posed.set_offset(offset)
+        self._posed.set_pose(pose)
+        joints = list(EFFECTORS) + ([chosen] if chosen is not None and chosen not in EFFECTORS else [])
+        colours = [PINNED_COLOUR if limb_of(j) in self.editor.pinned else EFFECTOR_COLOUR for j in joints]
+        colours = [CHOSEN_COLOUR if j == chosen else c for j, c in zip(joints, colours)]
+        sizes = [17.0 if j == chosen else 12.0 for j in joints]
+        self._handles.setData(pos=pose[joints] + offset, color=_rgba(np.array(colours), 0.9), size=np.array(sizes))
+
+    def _posed_joint_at(self, point: QPointF) -> int | None:
+        """The posed figure's handle under `point` (GL view pixels), else its nearest joint, within
+        HANDLE_RADIUS pixels; None off the figure."""
+        if self.editor.pose is None:
+            return None
+        pixels = self._view_points(self.editor.pose + self._offset(self._selected))  # (J, 2)
+        distance = np.linalg.norm(pixels - [point.x(), point.y()], axis=1)
+        distance = np.where(np.isnan(distance), np.inf, distance)
+        effectors = list(EFFECTORS)
+        nearest = effectors[int(np.argmin(distance[effectors]))]
+        if distance[nearest] <= HANDLE_RADIUS:
+            return nearest
+        joint = int(np.argmin(distance))
+        return joint if distance[joint] <= HANDLE_RADIUS else None
+
+    def _pose_mouse(self, event: QMouseEvent) -> bool:
+        """A press on the posed figure takes hold of a handle (or chooses a joint); with Rotate armed,
+        a drag anywhere turns the chosen joint. True when the event was the pose mode's."""
+        if not self.posing or self.editor.pose is None:
+            return False
+        kind, point = event.type(), event.position()
+        left = event.button() == Qt.MouseButton.LeftButton
+        if kind == QEvent.Type.MouseButtonPress and left and self._drag is None:
+            offset = self._offset(self._selected)
+            if self.pose_actions["rotate"].isChecked() and self.editor.selected is not None:
+                pivot = self._view_points((self.editor.pose + offset)[[self.editor.selected]])[0]
+                self.editor.begin(self.editor.selected)
+                self._drag = ("rotate", point, pivot)
+                return True
+            joint = self._posed_joint_at(point)
+            if joint is None:
+                return False
+            self.choose_joint(joint)
+            if joint in EFFECTORS:
+                self.editor.begin(joint)
+            self._drag = ("move" if joint in EFFECTORS else "choose", point, self.editor.pose[joint] + offset)
+            return True
+        if self._drag is None:
+            return False
+        mode, press, anchor = self._drag
+        if kind == QEvent.Type.MouseMove:
+            if mode == "move":
+                moved = self.on_view_plane(point, anchor) - self.on_view_plane(press, anchor)
+                self.editor.drag_to(anchor - self._offset(self._selected) + moved)
+            elif mode == "rotate":
+                def screen_angle(p: QPointF) -> float:  # counter-clockwise on the screen (y runs down)
+                    return float(np.arctan2(anchor[1] - p.y(), p.x() - anchor[0]))
+
+                forward, _ = self.view_axes()
+                self.editor.rotate_by(-forward, screen_angle(point) - screen_angle(press))
+            self._draw_posed()
+            return True
+        if kind == QEvent.Type.MouseButtonRelease and left:
+            self._drag = None
+            if mode == "move":
+                joint = self.editor.held
+                what = {"pelvis": "Move the body", "head": "Turn the head"}.get(EFFECTORS[joint], f"Pose {joint_label(joint)}")
+                self._finish_edit(what)
+            elif mode == "rotate":
+                self.pose_actions["rotate"].setChecked(False)  # R arms one rotation, as in Blender
+                self._finish_edit(f"Rotate {joint_label(self.editor.selected)}")
+            return True
+        return True
+
+    def _finish_edit(self, text: str) -> None:
+        finished = self.editor.finish()
+        self._draw_posed()
+        if finished is not None:
+            joints, holds_place = finished
+            self.pose_edited.emit(joints, f"{text} in 3D", holds_place)
+
+    def _pose_key(self, event: QKeyEvent, *, act: bool) -> bool:
+        """The pose keys, while the 3D view has the focus: whether `event` is one (and with `act`,
+        what it does is done). Ctrl+C / Ctrl+V work outside pose mode too."""
+        key, modifiers = event.key(), event.modifiers()
+        control = modifiers == Qt.KeyboardModifier.ControlModifier
+        plain = modifiers in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if control and key in (Qt.Key.Key_C, Qt.Key.Key_V):
+            if act:
+                (self.copy_pose if key == Qt.Key.Key_C else self.paste_pose)()
+            return True
+        if not (self.posing and plain) or self.editor.editing:
+            return False
+        arrows = {Qt.Key.Key_Left: (0, 1.0), Qt.Key.Key_Right: (0, -1.0), Qt.Key.Key_Up: (1, -1.0),
+                  Qt.Key.Key_Down: (1, 1.0)}
+        if key in arrows:
+            if self.editor.selected is None:
+                return False  # nothing chosen: the arrows step frames and jump keys as elsewhere
+            if act:
+                axis, sign = arrows[key]
+                forward, right = self.view_axes()
+                self.rotate_chosen(-forward if axis == 0 else right, sign * ARROW_STEP)
+            return True
+        actions = {Qt.Key.Key_R: lambda: self.pose_actions["rotate"].setChecked(
+                       self.editor.selected is not None and not self.pose_actions["rotate"].isChecked()),
+                   Qt.Key.Key_H: self.toggle_pin, Qt.Key.Key_M: self.mirror_pose,
+                   Qt.Key.Key_Escape: lambda: self.pose_actions["rotate"].setChecked(False)}
+        if key not in actions:
+            return False
+        if act:
+            actions[key]()
+        return True
+
     def _offset(self, index: int) -> np.ndarray:
         if self._layout == "overlay" or not self._motions:
             return np.zeros(3)
@@ -429,13 +770,15 @@ class MotionViewport(QWidget):
             figure.set_offset(self._offset(i))
         for ghost in self._ghosts:
             ghost.set_offset(self._offset(self._selected))
+        self._draw_posed()
         self._place_grid()
         self._follow_root()
 
     def _apply_styles(self) -> None:
         for i, figure in enumerate(self._figures):
             chosen = i == self._selected or len(self._figures) == 1
-            figure.set_style(1.0 if chosen else _DIM_ALPHA, width=3.0 if chosen else 2.0, depth=0 if chosen else 1)
+            bright = chosen and not self.posing  # posing: the posed figure is the bright one
+            figure.set_style(1.0 if bright else _DIM_ALPHA, width=3.0 if chosen else 2.0, depth=0 if chosen else 1)
             if figure.label is not None:  # overlaid labels would sit on top of each other
                 figure.label.setVisible(self._layout == "side" or chosen)
         self._style_ghosts(force=True)
@@ -454,6 +797,7 @@ class MotionViewport(QWidget):
             figure.set_pose(motion[min(self._frame, len(motion) - 1)])
         if any(f is not None for f in self._ghost_frames):
             self._style_ghosts()
+        self.refresh_pose()
         self._follow_root()
 
     def _follow_root(self) -> None:
