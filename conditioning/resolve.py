@@ -10,8 +10,8 @@ returned bit for bit as they were; inside it (`resolve_stretch`):
    through a piecewise-linear time map that leaves the frames just outside it in place and sends
    f1 to f0, so the pose the motion had at the old time is now at the new one (linear in joint
    positions between frames).
-2. Refinement (refine.py) through every key inside the stretch, with each key's easing clipped so
-   that its weight is zero on the frames just outside the stretch.
+2. Refinement (refine.py) through every key inside the stretch, holding each key as its hold says,
+   with its hold and easing clipped so that its weight is zero on the frames just outside the stretch.
 3. Blending: refinement fits the motion onto rigid bones (animate), which moves every frame by the
    fit's error (millimetres). The result is B + (R - F) + s (F - B), with B the retimed stretch, F
    its rigid fit, R the refined fit and s the largest key weight: the key's frame is R exactly (the
@@ -40,6 +40,8 @@ class StretchKey:
     pose: KeyPose3D
     frame: int
     constrain: str = "body"
+    hold: int = 0  # frames the pose is held after `frame`
+    ease: int | None = None  # frames of easing either side (None: resolve_stretch's `ease`)
 
 
 def stale_stretch(n_frames: int, frames: Sequence[int], anchors: Sequence[int] = (),
@@ -85,6 +87,14 @@ def retimed(motion: np.ndarray, stretch: tuple[int, int], moved: tuple[int, int]
     return out
 
 
+def _timing(key: StretchKey, ease: int, stretch: tuple[int, int]) -> KeyTiming:
+    """The key's hold and ease, clipped so that its weight is zero on the frames just outside the stretch."""
+    first, end = stretch
+    ease = ease if key.ease is None else key.ease
+    hold = max(0, min(key.hold, end - 1 - key.frame))
+    return KeyTiming(hold, min(ease, key.frame - first + 1), min(ease, end - (key.frame + hold)))
+
+
 def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tuple[int, int], *,
                     moved: tuple[int, int] | None = None, ease: int = DEFAULT_EASE) -> np.ndarray:
     """(T, J, 3) `motion` re-solved inside `stretch` through the `keys` that lie in it (module
@@ -108,8 +118,7 @@ def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tup
     animation = animate(part)
     fitted = animation.joints()  # F
     placed = [PlacedKey(k.frame - low, place_key(k.pose, animation, k.frame - low, k.constrain),
-                        KeyTiming(0, min(ease, k.frame - first + 1), min(ease, end - k.frame)))
-              for k in inside]
+                        _timing(k, ease, stretch)) for k in inside]
     refined = refine_animation(animation, placed).joints()  # R
 
     # 2. Blend the rigid fit's error out towards the stretch's ends.

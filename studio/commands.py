@@ -170,6 +170,16 @@ class MoveKey(ReplaceKey):
         super().__init__(project, index, replace(project.keys[index], time=float(time)), "Move key pose", notify)
 
 
+class SetKeyTiming(ReplaceKey):
+    """A key's hold and ease (seconds), typed on the dope sheet."""
+
+    def __init__(self, project: Project, index: int, hold: float, ease: float, notify: Notify | None = None):
+        key = project.keys[index]
+        words = [w for w, changed in (("hold", hold != key.hold), ("ease", ease != key.ease)) if changed]
+        super().__init__(project, index, replace(key, hold=float(hold), ease=float(ease)),
+                         f"Set {' and '.join(words) or 'timing'} of key pose {index + 1}", notify)
+
+
 class SetConstraint(ReplaceKey):
     def __init__(self, project: Project, index: int, constrain: str, notify: Notify | None = None):
         super().__init__(project, index, replace(project.keys[index], constrain=constrain),

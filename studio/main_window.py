@@ -13,11 +13,12 @@ result is attached to the key's own undo command (one undo takes back both) and 
 stretch stay exactly as they were. Generate / Regenerate outside kept spans stay the full solve.
 
 Keys (window-wide, as in Blender where it has one; also in the Animation and View menus):
-I or K add a key at the playhead, Space plays/pauses, Left/Right step a frame, Up/Down jump to
-the next/previous key, F frames the figure, 1/3/7 (or the keypad's) look from the front/side/top,
-Ctrl+Enter generates. A focused text field keeps the keys it types (Qt's own rule: it takes the
-shortcut override), and a focused button or list keeps the keys it uses itself (`_OwnKeys`):
-Space on a focused button presses that button and does not also play.
+I or K add a key at the playhead, Shift+K keys the motion's own pose there, Space plays/pauses,
+Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
+the keypad's) look from the front/side/top, Ctrl+Enter generates. A focused text field keeps the
+keys it types (Qt's own rule: it takes the shortcut override), and a focused button or list keeps
+the keys it uses itself (`_OwnKeys`): Space on a focused button presses that button and does not
+also play.
 """
 
 import functools
@@ -60,11 +61,11 @@ from keymask.conditioning.pose_files import read_pose_file
 from keymask.conditioning.poses import KeyPose3D, Pose2D
 from keymask.conditioning.refine import place_key_pose
 from keymask.conditioning.resolve import StretchKey, stale_stretch
+from keymask.core.facing import body_heading, canonical_pose
 from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
 from keymask.studio import commands
 from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, mirrored
-from keymask.studio.posing import figure_at, pose_command
 from keymask.studio.project import (
     SUFFIX,
     KeyPose,
@@ -347,6 +348,8 @@ class MainWindow(QMainWindow):
         for menu, name, text, keys, slot in (
                 ("animation", "play", "Play/pause", ["Space"], self.playback.toggle),
                 ("animation", "add_key", "Add key at the playhead", ["I", "K"], lambda: self.add_key(self.frame)),
+                ("animation", "key_pose", "Key the current pose", ["Shift+K"],
+                 lambda: self.key_current_pose(self.frame)),
                 ("animation", "previous_frame", "Previous frame", ["Left"], lambda: self.step_frames(-1)),
                 ("animation", "next_frame", "Next frame", ["Right"], lambda: self.step_frames(1)),
                 ("animation", "next_key", "Next key", ["Up"], lambda: self.jump_to_key(1)),
@@ -360,7 +363,6 @@ class MainWindow(QMainWindow):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _=False, s=slot: s())
             self.key_actions[name] = action
-        self.menuBar().addMenu("&Pose").addActions(list(self.viewport.pose_actions.values()))  # keys: viewport.py
         self._own_keys = _OwnKeys(self)
         for widget in self.findChildren(QAbstractButton) + self.findChildren(QComboBox):
             widget.installEventFilter(self._own_keys)
@@ -400,14 +402,15 @@ class MainWindow(QMainWindow):
         self.timeline.key_add_requested.connect(self.add_key)
         self.timeline.key_moved.connect(lambda i, frame: self._push(commands.MoveKey(self.project, i, frame / FPS)))
         self.timeline.key_delete_requested.connect(self.delete_key)
+        self.timeline.key_timing_requested.connect(
+            lambda i, hold, ease: self._push(commands.SetKeyTiming(self.project, i, hold / FPS, ease / FPS)))
+        self.timeline.pose_key_requested.connect(self.key_current_pose)
         self.timeline.keep_spans_changed.connect(
             lambda spans: self._push(commands.SetKeepSpans(self.project, [(a / FPS, b / FPS) for a, b in spans])))
         self.layout_box.currentIndexChanged.connect(
             lambda i: self.viewport.set_layout("side" if i == 0 else "overlay"))
         self.sample_box.currentIndexChanged.connect(self._sample_chosen)
         self.viewport.sample_clicked.connect(self._sample_chosen)
-        self.viewport.set_pose_source(lambda: figure_at(self.project, self.frame, FPS))
-        self.viewport.pose_edited.connect(self._posed_in_3d)
 
         self.canvas.joint_moved.connect(self._joint_moved)
         self.canvas.image_dropped.connect(self.pose_from_photo)
@@ -472,6 +475,21 @@ class MainWindow(QMainWindow):
         self._push(commands.AddKey(self.project, key))
         self.select_key(len(self.project.keys) - 1)
 
+    def key_current_pose(self, frame: int) -> None:
+        """A 3D key at `frame` from the chosen motion's pose there (its joints as delivered), standing
+        where the motion stands and facing its way, to edit from there."""
+        motion = self.project.motion
+        if motion is None:
+            self.show_error("Generate or open a motion first: there is no pose to key yet.")
+            return
+        pose = motion[min(int(frame), len(motion) - 1)]  # (22, 3)
+        pose3d = KeyPose3D(joints=canonical_pose(pose), root_position=np.array(pose[0], dtype=np.float64),
+                           facing=float(body_heading(pose)),
+                           source={"motion": f"sample {self.project.chosen_sample + 1}", "frame": int(frame)})
+        key = KeyPose(time=frame / FPS, pose3d=pose3d, name=f"key {len(self.project.keys) + 1}")
+        self._push(commands.AddKey(self.project, key))
+        self.select_key(len(self.project.keys) - 1)
+
     def delete_key(self, index: int | None) -> None:
         if index is not None and 0 <= index < len(self.project.keys):
             self._push(commands.DeleteKey(self.project, index))
@@ -513,13 +531,6 @@ class MainWindow(QMainWindow):
         else:
             self._push(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
 
-    @reported
-    def _posed_in_3d(self, joints: np.ndarray, text: str, holds_place: bool) -> None:
-        """A pose finished in the 3D view becomes the key at the playhead: added, or its pose replaced."""
-        command, index = pose_command(self.project, self.frame, FPS, joints, text, holds_place)
-        self._push(command)
-        self.select_key(index)
-
     def _apply_found_pose(self, pose: Pose2D, text: str) -> None:
         if self.selected_key is None:
             self.add_key(self.frame, pose)
@@ -535,10 +546,11 @@ class MainWindow(QMainWindow):
         if motion is None or not command.applied:
             return
         edited = [key.frame(FPS) for key in (command.old, command.new) if key is not None]
+        held = [key.frame(FPS) + key.hold_frames(FPS) for key in (command.old, command.new) if key is not None]
         index = command.index if isinstance(command, commands.ReplaceKey) else len(self.project.keys) - 1
         anchors = [key.frame(FPS) for i, key in enumerate(self.project.keys) if i != index]
         kept = [(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans]
-        stretch = stale_stretch(len(motion), [f for f in edited if f < len(motion)], anchors, kept)
+        stretch = stale_stretch(len(motion), [f for f in edited + held if f < len(motion)], anchors, kept)
         if stretch is None:
             return
         moved = (edited[0], edited[1]) if len(edited) == 2 and edited[0] != edited[1] else None
@@ -551,7 +563,8 @@ class MainWindow(QMainWindow):
             command, stretch, moved, epoch = self._resolve_queue.pop(0)
             if not command.applied or epoch != self._motion_epoch or self.project.motion is None:
                 continue  # undone, or the motions were replaced (a generation already passes the keys)
-            keys = tuple(StretchKey(k.pose3d, k.frame(FPS), k.constrain) for k in self.project.keys)
+            keys = tuple(StretchKey(k.pose3d, k.frame(FPS), k.constrain, k.hold_frames(FPS), k.ease_frames(FPS))
+                         for k in self.project.keys)
             self._resolving = ResolveJob(tuple(self.project.motions), keys, stretch, moved, edit=command)
             self.resolver.submit(self._resolving)
         self._show_stale()
@@ -592,7 +605,8 @@ class MainWindow(QMainWindow):
 
     def generation_job(self) -> GenerateJob:
         p = self.project
-        keys = tuple(KeyFrame(k.pose3d, k.frame(FPS), k.constrain) for k in p.keys)
+        keys = tuple(KeyFrame(k.pose3d, k.frame(FPS), k.constrain, k.hold_frames(FPS), k.ease_frames(FPS),
+                              k.ease_frames(FPS)) for k in p.keys)
         job = GenerateJob(prompt=p.prompt, frames=None if p.seconds is None else int(round(p.seconds * FPS)),
                           samples=p.samples, seed=p.seed,
                           settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys)
@@ -777,7 +791,8 @@ class MainWindow(QMainWindow):
         self.set_frame(min(self.frame, frames - 1))
 
     def _show_keys(self) -> None:
-        self.timeline.set_keys([k.frame(FPS) for k in self.project.keys])
+        self.timeline.set_keys([k.frame(FPS) for k in self.project.keys],
+                               [(k.hold_frames(FPS), k.ease_frames(FPS)) for k in self.project.keys])
         if self.selected_key is not None and self.selected_key >= len(self.project.keys):
             self.selected_key = None
         self._show_key()
@@ -814,7 +829,6 @@ class MainWindow(QMainWindow):
             else:  # standing on the floor at the origin
                 ghosts.append(key.pose3d.joints - [0.0, key.pose3d.joints[:, 1].min(), 0.0])
         self.viewport.set_key_ghosts(ghosts, [k.frame(FPS) for k in self.project.keys])
-        self.viewport.refresh_pose()  # pose mode poses the key at the playhead as its ghost shows it
 
     def _show_spans(self) -> None:
         self.timeline.set_keep_spans([(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans])

@@ -1,7 +1,8 @@
 """A studio project: everything the animator set, saved as one JSON file (no Qt here).
 
 A project holds the prompt and sampling settings, the key poses (each a 3D key pose, the 2D pose
-it was lifted from when there is one, its time in seconds), the spans to keep when editing, the
+it was lifted from when there is one, its time, hold and ease in seconds: the command line's
+`pose.json@1.5s:hold=0.3:ease=0.5`), the spans to keep when editing, the
 generated (or opened) motions and the chosen one, and the export settings (with the rig of an
 opened BVH to export onto). `save_project` writes it atomically
 (format "keymask-studio-project", version 1); `load_project` reads it back or raises
@@ -32,6 +33,7 @@ from keymask.conditioning.pose_files import (
     pose2d_to_json,
 )
 from keymask.conditioning.poses import KeyPose3D, Pose2D
+from keymask.conditioning.refine import DEFAULT_EASE
 from keymask.core.errors import KeyMaskError
 from keymask.core.fileio import read_json, write_text
 from keymask.core.spec import HUMANML3D
@@ -54,9 +56,17 @@ class KeyPose:
     pose2d: Pose2D | None = None  # the drawn / extracted pose it was lifted from, if any
     constrain: str = "body"  # "body": the pose only; "root": also its root position and facing
     name: str = ""
+    hold: float = 0.0  # seconds the pose is held after `time`
+    ease: float = DEFAULT_EASE / HUMANML3D.fps  # seconds over which the motion turns towards it and away
 
     def frame(self, fps: float = HUMANML3D.fps) -> int:
         return int(round(self.time * fps))
+
+    def hold_frames(self, fps: float = HUMANML3D.fps) -> int:
+        return int(round(self.hold * fps))
+
+    def ease_frames(self, fps: float = HUMANML3D.fps) -> int:
+        return int(round(self.ease * fps))
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,8 @@ def project_from_json(data, name: str = "<data>") -> Project:
 
 
 def _key_to_json(key: KeyPose) -> dict:
-    return {"name": key.name, "time": float(key.time), "constrain": key.constrain,
+    return {"name": key.name, "time": float(key.time), "hold": float(key.hold), "ease": float(key.ease),
+            "constrain": key.constrain,
             "pose3d": keypose3d_to_json(key.pose3d),
             "pose2d": None if key.pose2d is None else pose2d_to_json(key.pose2d)}
 
@@ -177,6 +188,9 @@ def _key_from_json(data, where: str) -> KeyPose:
     time = read.number("time", None)
     if time < 0:
         raise ProjectFileError(f"{where} is at {time} s, before the motion starts.")
+    hold, ease = read.number("hold", 0.0), read.number("ease", DEFAULT_EASE / HUMANML3D.fps)
+    if hold < 0 or ease < 0:
+        raise ProjectFileError(f"{where} has a negative hold or ease ({hold} s, {ease} s).")
     try:
         pose3d = keypose3d_from_json(data.get("pose3d"), name=where)
         pose2d = None if data.get("pose2d") is None else pose2d_from_json(data["pose2d"], name=where)
@@ -184,7 +198,8 @@ def _key_from_json(data, where: str) -> KeyPose:
         raise ProjectFileError(str(error).replace("Pose file ", "", 1)) from None
     if pose3d.source.get("file") == where:  # the reader names the project here; not part of the pose
         del pose3d.source["file"]
-    return KeyPose(time=time, pose3d=pose3d, pose2d=pose2d, constrain=constrain, name=read.typed("name", str, ""))
+    return KeyPose(time=time, pose3d=pose3d, pose2d=pose2d, constrain=constrain, name=read.typed("name", str, ""),
+                   hold=hold, ease=ease)
 
 
 def _span_from_json(item, where: str) -> tuple[float, float]:
