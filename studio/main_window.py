@@ -66,6 +66,7 @@ from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
 from keymask.studio import commands
 from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, mirrored
+from keymask.studio.posing import figure_at, pose_command
 from keymask.studio.project import (
     SUFFIX,
     KeyPose,
@@ -363,6 +364,7 @@ class MainWindow(QMainWindow):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _=False, s=slot: s())
             self.key_actions[name] = action
+        self.menuBar().addMenu("&Pose").addActions(list(self.viewport.pose_actions.values()))  # keys: viewport.py
         self._own_keys = _OwnKeys(self)
         for widget in self.findChildren(QAbstractButton) + self.findChildren(QComboBox):
             widget.installEventFilter(self._own_keys)
@@ -411,6 +413,8 @@ class MainWindow(QMainWindow):
             lambda i: self.viewport.set_layout("side" if i == 0 else "overlay"))
         self.sample_box.currentIndexChanged.connect(self._sample_chosen)
         self.viewport.sample_clicked.connect(self._sample_chosen)
+        self.viewport.set_pose_source(lambda: figure_at(self.project, self.frame, FPS))
+        self.viewport.pose_edited.connect(self._posed_in_3d)
 
         self.canvas.joint_moved.connect(self._joint_moved)
         self.canvas.image_dropped.connect(self.pose_from_photo)
@@ -530,6 +534,13 @@ class MainWindow(QMainWindow):
             self._push(commands.SetPose3D(self.project, self.selected_key, pose))
         else:
             self._push(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
+
+    @reported
+    def _posed_in_3d(self, joints: np.ndarray, text: str, holds_place: bool) -> None:
+        """A pose finished in the 3D view becomes the key at the playhead: added, or its pose replaced."""
+        command, index = pose_command(self.project, self.frame, FPS, joints, text, holds_place)
+        self._push(command)
+        self.select_key(index)
 
     def _apply_found_pose(self, pose: Pose2D, text: str) -> None:
         if self.selected_key is None:
@@ -829,6 +840,7 @@ class MainWindow(QMainWindow):
             else:  # standing on the floor at the origin
                 ghosts.append(key.pose3d.joints - [0.0, key.pose3d.joints[:, 1].min(), 0.0])
         self.viewport.set_key_ghosts(ghosts, [k.frame(FPS) for k in self.project.keys])
+        self.viewport.refresh_pose()  # pose mode poses the key at the playhead as its ghost shows it
 
     def _show_spans(self) -> None:
         self.timeline.set_keep_spans([(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans])
