@@ -26,7 +26,7 @@ body). A click on a joint chooses it: R then a drag turns it about the view axis
 turn it by 5 degrees (Left/Right about the view axis, Up/Down about the screen's horizontal), H pins
 its limb (a pinned limb's end stays where it is while other parts move), M mirrors the pose,
 Ctrl+C / Ctrl+V copy a pose and paste it onto the figure at the playhead (these two also outside
-pose mode). Every finished edit is one `pose_edited(joints, text, holds_place)`, which the window
+pose mode); Esc disarms R, or lets go of the chosen joint. Every finished edit is one `pose_edited(joints, text, holds_place)`, which the window
 turns into one undo step on the key at the playhead; the keys work while the 3D view has the
 focus, where they take precedence over the window's own (the arrows step frames elsewhere).
 """
@@ -723,10 +723,10 @@ class MotionViewport(QWidget):
 
     def _finish_edit(self, text: str) -> None:
         finished = self.editor.finish()
-        self._draw_posed()
         if finished is not None:
             joints, holds_place = finished
             self.pose_edited.emit(joints, f"{text} in 3D", holds_place)
+        self.refresh_pose()  # the figure as the source has it now: the edit as taken, or as it was if refused
 
     def _pose_key(self, event: QKeyEvent, *, act: bool) -> bool:
         """The pose keys, while the 3D view has the focus: whether `event` is one (and with `act`,
@@ -753,12 +753,19 @@ class MotionViewport(QWidget):
         actions = {Qt.Key.Key_R: lambda: self.pose_actions["rotate"].setChecked(
                        self.editor.selected is not None and not self.pose_actions["rotate"].isChecked()),
                    Qt.Key.Key_H: self.toggle_pin, Qt.Key.Key_M: self.mirror_pose,
-                   Qt.Key.Key_Escape: lambda: self.pose_actions["rotate"].setChecked(False)}
+                   Qt.Key.Key_Escape: self._escape}
         if key not in actions:
             return False
         if act:
             actions[key]()
         return True
+
+    def _escape(self) -> None:
+        """Esc: disarm R, else let go of the chosen joint (the arrow keys step frames again)."""
+        if self.pose_actions["rotate"].isChecked():
+            self.pose_actions["rotate"].setChecked(False)
+        else:
+            self.choose_joint(None)
 
     def _offset(self, index: int) -> np.ndarray:
         if self._layout == "overlay" or not self._motions:

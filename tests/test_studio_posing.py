@@ -44,15 +44,22 @@ class Recorder:
 @pytest.fixture
 def posing(qtbot):
     """A viewport showing a standing figure from the front, in pose mode (entered with the Pose button);
-    its pose source is the motion at the playhead."""
+    its pose source is the last posed figure at the playhead's frame, else the motion there."""
     widget = MotionViewport()
     qtbot.addWidget(widget)
     widget.resize(480, 400)
     widget.show()
     qtbot.waitExposed(widget)
     motion = standing()
+    keys = {}  # frame -> the posed figure: what a window would make the key there
+
+    def keep(joints, text, holds_place):
+        keys[widget.frame] = joints
+        widget.refresh_pose()
+
+    widget.pose_edited.connect(keep)
     widget.set_motions([motion])
-    widget.set_pose_source(lambda: motion[widget.frame])
+    widget.set_pose_source(lambda: keys.get(widget.frame, motion[widget.frame]))
     widget.set_view("front")
     qtbot.mouseClick(widget.pose_button, Qt.MouseButton.LeftButton)
     assert widget.posing and widget.posed_joints() is not None
@@ -100,6 +107,18 @@ def test_a_pinned_foot_stays_while_the_pelvis_lowers_the_body(posing, qtbot):
     np.testing.assert_allclose(bone_lengths(joints), bone_lengths(figure), atol=1e-6)
 
 
+def test_the_head_handle_turns_the_head_on_its_neck(posing, qtbot):
+    viewport, figure = posing
+    edits = Recorder(viewport.pose_edited)
+    start = handle(viewport, J("head"))
+    drag(qtbot, viewport.view, start, start + QPoint(30, 10))  # to the screen's right: the figure's left, +X
+    joints, text, holds_place = edits.calls[-1]
+    assert text == "Turn the head in 3D" and not holds_place and len(edits.calls) == 1
+    assert set(np.flatnonzero(np.linalg.norm(joints - figure, axis=1) > 1e-9)) == {J("neck"), J("head")}
+    assert joints[J("head"), 0] > figure[J("head"), 0] + 0.03
+    np.testing.assert_allclose(bone_lengths(joints), bone_lengths(figure), atol=1e-6)
+
+
 def test_a_chosen_joint_turns_with_r_and_a_drag_and_with_the_arrow_keys(posing, qtbot):
     viewport, figure = posing
     edits = Recorder(viewport.pose_edited)
@@ -135,6 +154,12 @@ def test_a_chosen_joint_turns_with_r_and_a_drag_and_with_the_arrow_keys(posing, 
     assert abs(angle - expected) < 1e-6 and len(edits.calls) == 3
     np.testing.assert_allclose(bone_lengths(quarter), bone_lengths(figure), atol=1e-6)
 
+    # Esc lets go of the chosen joint: the arrow keys turn nothing any more.
+    qtbot.keyClick(view, Qt.Key.Key_Escape)
+    assert viewport.editor.selected is None
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert len(edits.calls) == 3
+
 
 def test_mirror_copy_and_paste_in_the_3d_view(posing, qtbot):
     viewport, figure = posing
@@ -157,7 +182,7 @@ def test_mirror_copy_and_paste_in_the_3d_view(posing, qtbot):
     np.testing.assert_allclose(arm(mirrored, "right"), arm(figure, "left") * [-1, 1, 1], atol=1e-6)
     np.testing.assert_allclose(bone_lengths(mirrored), bone_lengths(figure), atol=1e-6)
 
-    # Ctrl+C keeps the pose as posed; out of pose mode, Ctrl+V pastes it on another body elsewhere.
+    # Ctrl+C keeps the pose as posed now (mirrored); out of pose mode, Ctrl+V pastes it on another body elsewhere.
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     qtbot.mouseClick(viewport.pose_button, Qt.MouseButton.LeftButton)
     assert not viewport.posing
@@ -167,7 +192,7 @@ def test_mirror_copy_and_paste_in_the_3d_view(posing, qtbot):
     qtbot.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     pasted, text, _ = edits.calls[-1]
     assert text == "Paste pose"
-    assert bone_direction_error(pasted, raised) < 1e-3  # the pose copied...
+    assert bone_direction_error(pasted, mirrored) < 1e-3  # the pose copied...
     np.testing.assert_allclose(bone_lengths(pasted), bone_lengths(elsewhere), atol=1e-6)  # ...on this body
     np.testing.assert_allclose(pasted[0, [0, 2]], elsewhere[0, [0, 2]], atol=1e-9)  # where it stands
 
