@@ -365,6 +365,11 @@ def test_key_the_current_pose_makes_a_3d_key_of_the_motions_pose_at_the_playhead
     qtbot.keyClick(window.timeline, Qt.Key.Key_Z, CTRL)
     assert window.timeline.keys == [25]
 
+    # A capital K typed in the prompt is text, not Shift+K.
+    focus(qtbot, window, window.prompt_edit)
+    qtbot.keyClicks(window.prompt_edit, " Kicks")
+    assert " Kicks" in window.project.prompt and window.timeline.keys == [25]
+
     # Without a motion there is no pose to key: one sentence, and nothing is added.
     window.new_project()
     press_on_timeline(qtbot, window, Qt.Key.Key_K, SHIFT)
