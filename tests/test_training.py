@@ -176,3 +176,32 @@ def test_rare_actions_are_repeated_in_every_epoch_and_joined_clips_shown_once():
     one_epoch = [next(stream)[1] for _ in range(sum(repeats) // 4)]  # (step, batch) pairs; the batch is item ids
     seen = [i for batch in one_epoch for i in batch]
     assert seen.count(104) == 8 and seen.count(100) == 5 and seen.count(0) <= 1
+
+
+class _CountingEncoder:
+    """A text encoder that remembers every sentence it was asked to encode."""
+
+    def __init__(self, name: str):
+        self.name, self.seen = name, []
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        return torch.stack([torch.full((4,), float(len(text))) for text in texts])
+
+
+def test_caption_embeddings_are_cached_per_sentence_and_per_encoder(tmp_path):
+    from keymask.core.training.data import caption_cache_path, embed_captions
+
+    cache = caption_cache_path(tmp_path, "mini")
+    first = _CountingEncoder("mini")
+    embedded = embed_captions([["a b", "c"], ["c"]], first, progress=False, cache=cache)
+    assert sorted(first.seen) == ["a b", "c"] and cache.exists()
+    assert [e.shape for e in embedded] == [(2, 4), (1, 4)] and embedded[0][0, 0] == 3.0
+
+    again = _CountingEncoder("mini")
+    reembedded = embed_captions([["c", "d e f"]], again, progress=False, cache=cache)
+    assert again.seen == ["d e f"]  # only the new sentence is encoded
+    assert reembedded[0][:, 0].tolist() == [1.0, 5.0]
+    other = _CountingEncoder("other encoder")
+    embed_captions([["c"]], other, progress=False, cache=cache)
+    assert other.seen == ["c"]  # another encoder's vectors are never reused

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from keymask.core.fileio import atomic_write
 from keymask.core.models.rvq_vae import RVQVAE
 from keymask.core.text.prompts import TextEncoder
-from keymask.core.training.data import embed_captions, load_statistics, read_split
+from keymask.core.training.data import caption_cache_path, embed_captions, load_statistics, read_split
 
 
 @dataclass
@@ -46,7 +46,8 @@ def prepare_token_clips(dataset_dir: Path, split: str, vq: RVQVAE, text_encoder:
         clips.clip_ids.append(clip_id)
         clips.tokens.append(vq.encode(normalised)[0])
         clips.captions.append(captions)
-    clips.caption_embeddings = embed_captions(clips.captions, text_encoder, progress=progress)
+    clips.caption_embeddings = embed_captions(clips.captions, text_encoder, progress=progress,
+                                              cache=caption_cache_path(dataset_dir, text_encoder.name))
     with atomic_write(cache, "wb") as handle:
         torch.save(vars(clips), handle)
     return clips

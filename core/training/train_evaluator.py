@@ -15,7 +15,7 @@ from keymask.core.fileio import atomic_write
 from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.core.text.prompts import TextEncoder
-from keymask.core.training.data import embed_captions, load_statistics, manifest, read_split
+from keymask.core.training.data import caption_cache_path, embed_captions, load_statistics, manifest, read_split
 from keymask.core.training.distributed import setup_distributed
 from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
 
@@ -58,7 +58,8 @@ def prepare_captioned_clips(dataset_dir: Path, split: str, text_encoder: TextEnc
     if cached is not None and cached["clip_ids"] == clip_ids:
         embeddings = cached["caption_embeddings"]
     else:
-        embeddings = embed_captions([records[c]["captions"] for c in clip_ids], text_encoder, progress=progress)
+        embeddings = embed_captions([records[c]["captions"] for c in clip_ids], text_encoder, progress=progress,
+                                    cache=caption_cache_path(dataset_dir, text_encoder.name))
         if cache is not None:
             with atomic_write(cache, "wb") as handle:
                 torch.save({"clip_ids": clip_ids, "caption_embeddings": embeddings}, handle)
