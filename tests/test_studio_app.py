@@ -862,10 +862,15 @@ def test_the_screenshot_script_draws_the_real_window(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     from PIL import Image
 
-    for name in ("studio_main.png", "studio_pose_canvas.png", "studio_samples.png"):
+    for name in ("studio_main.png", "studio_pose_canvas.png", "studio_samples.png", "studio_first_launch.png",
+                 "studio_posing.png"):
         image = np.asarray(Image.open(tmp_path / name).convert("RGB"))
         assert image.shape[0] > 200 and image.shape[1] > 300
         assert image.std() > 10  # a drawn window, not a blank one
+    strip = np.asarray(Image.open(tmp_path / "studio_dope_sheet.png").convert("RGB"))
+    assert strip.shape[1] > 600 and strip.std() > 10  # the dope sheet alone: a wide, drawn strip
+    with Image.open(tmp_path / "studio_posing.gif") as gif:
+        assert gif.n_frames > 10  # the posing recording, frame by frame
 
 
 def test_typing_goes_to_the_prompt_tab_leaves_it_and_ctrl_enter_generates(qtbot, window):
