@@ -19,19 +19,10 @@ from keymask.conditioning.ik import (
 )
 from keymask.core.facing import body_heading
 from keymask.core.rotations import rotate_about_y
-from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
+from keymask.core.skeleton import HUMANML3D_SKELETON
+from test_studio_widgets import rest_pose
 
 J = HUMANML3D_SKELETON.index
-
-
-def rest_pose() -> np.ndarray:
-    """(22, 3) the HumanML3D target skeleton standing on the floor, facing +Z (arms and legs straight)."""
-    offsets, joints = target_offsets(), np.zeros((22, 3))
-    for child, parent in enumerate(HUMANML3D_SKELETON.parents):
-        if parent >= 0:
-            joints[child] = joints[parent] + offsets[child]
-    joints[:, 1] -= joints[:, 1].min()
-    return joints
 
 
 def placed(pose: np.ndarray, heading: float = 0.7, at=(1.5, 0.0, -2.0)) -> np.ndarray:

@@ -7,15 +7,8 @@ import pytest
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import bone_direction_error
 from keymask.conditioning.resolve import StretchKey, resolve_stretch, retimed, stale_stretch
-from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
-
-
-def rest_pose() -> np.ndarray:
-    offsets, rest = target_offsets(), np.zeros((22, 3))
-    for child, parent in enumerate(HUMANML3D_SKELETON.parents):
-        if parent >= 0:
-            rest[child] = rest[parent] + offsets[child]
-    return rest - [0.0, rest[:, 1].min(), 0.0]
+from keymask.core.skeleton import HUMANML3D_SKELETON
+from test_studio_widgets import rest_pose
 
 
 def swinging_walk(frames: int = 80) -> np.ndarray:

@@ -251,14 +251,7 @@ def test_keep_spans_regenerate_only_the_rest(qtbot, window):
     window.seconds_spin.setValue(3.0)
     generate(qtbot, window)
     source = window.project.motion.copy()
-    y = window.timeline.height() - 8
-    qtbot.mousePress(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                     QPoint(round(window.timeline.x_of(0)), y))
-    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(10)), y))
-    qtbot.mouseMove(window.timeline, QPoint(round(window.timeline.x_of(19)), y))
-    qtbot.mouseRelease(window.timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                       QPoint(round(window.timeline.x_of(19)), y))
-    assert window.project.keep_spans == [(0.0, 1.0)]
+    keep_first_second(qtbot, window)
     assert window.generate_button.text() == "Regenerate outside kept spans"
     window.prompt_edit.setPlainText("a person waves")
     generate(qtbot, window)

@@ -300,16 +300,7 @@ from keymask.conditioning.refine import bone_direction_error  # noqa: E402
 from keymask.core.facing import body_heading, canonical_pose  # noqa: E402
 from keymask.studio.main_window import MainWindow  # noqa: E402
 from keymask.studio.project import Project, load_project, save_project  # noqa: E402
-from test_studio_app import focus, waving_walk  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def studio_folders(tmp_path, monkeypatch):
-    """Recovery files and settings in the test's own folder."""
-    monkeypatch.setenv("KEYMASK_STUDIO_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("KEYMASK_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("KEYMASK_MODEL", raising=False)
+from test_studio_app import focus, studio_folders, waving_walk  # noqa: E402,F401
 
 
 @pytest.fixture
