@@ -137,15 +137,20 @@ def key_at(project: Project, frame: int, fps: float) -> int | None:
     return next((i for i, key in enumerate(project.keys) if key.frame(fps) == frame), None)
 
 
+def key_figure(key: KeyPose, motion: np.ndarray | None, fps: float) -> np.ndarray:
+    """(J, 3) a key pose as its ghost is drawn: on the motion's body at the key's frame, or without a
+    motion standing on the floor at the origin."""
+    if motion is not None:
+        return place_key_pose(key.pose3d, motion[min(key.frame(fps), len(motion) - 1)], key.constrain)
+    return key.pose3d.joints - [0.0, key.pose3d.joints[:, 1].min(), 0.0]
+
+
 def figure_at(project: Project, frame: int, fps: float) -> np.ndarray | None:
     """(J, 3) the figure to pose at `frame`: the key there as its ghost is drawn, else the chosen
     motion's pose there; None with neither (no motion, no key at the frame)."""
     motion, index = project.motion, key_at(project, frame, fps)
     if index is not None:
-        key = project.keys[index]
-        if motion is not None:
-            return place_key_pose(key.pose3d, motion[min(frame, len(motion) - 1)], key.constrain)
-        return key.pose3d.joints - [0.0, key.pose3d.joints[:, 1].min(), 0.0]  # on the floor, as its ghost
+        return key_figure(project.keys[index], motion, fps)
     if motion is not None:
         return np.asarray(motion[min(frame, len(motion) - 1)], dtype=np.float64)
     return None

@@ -50,7 +50,7 @@ def _rerun_under_xvfb(argv: list[str]) -> int:
 def key_pose(moves: dict[str, tuple[float, float]]):
     """The canvas's default pose with some joints moved (fractions of the 512 x 512 canvas)."""
     from keymask.conditioning.poses import COCO18_JOINTS
-    from keymask.studio.main_window import DEFAULT_CANVAS
+    from keymask.studio.panels import DEFAULT_CANVAS
     from keymask.studio.pose_canvas import default_pose
 
     pose = default_pose(DEFAULT_CANVAS)
@@ -148,7 +148,7 @@ def generate(window) -> None:
     on_fail = lambda job, message: (done.update(error=message), loop.quit())  # noqa: E731
     window.jobs.worker.finished.connect(on_done)
     window.jobs.worker.failed.connect(on_fail)
-    window.generate()
+    window.foreground_jobs.generate()
     loop.exec()
     window.jobs.worker.finished.disconnect(on_done)
     window.jobs.worker.failed.disconnect(on_fail)

@@ -342,7 +342,7 @@ def test_export_writes_a_bvh_that_reads_back_and_npy_and_gif(qtbot, window, tmp_
         window.units_box.setCurrentText(units)
         path = tmp_path / f"{kind}.bvh"
         with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
-            window.export_to(path, "bvh")
+            window.foreground_jobs.export_to(path, "bvh")
         motion = read_bvh(path)
         assert motion.n_frames == (frames if fps == 20 else (frames - 1) * 3 // 2 + 1)
         assert motion.frame_time == pytest.approx(1 / fps)
@@ -351,7 +351,7 @@ def test_export_writes_a_bvh_that_reads_back_and_npy_and_gif(qtbot, window, tmp_
             np.testing.assert_allclose(bvh_file_to_joints(path), np.load(path.with_suffix(".npy")), atol=1e-4)
     for kind in ("npy", "gif"):
         with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
-            window.export_to(tmp_path / f"motion.{kind}", kind)
+            window.foreground_jobs.export_to(tmp_path / f"motion.{kind}", kind)
     np.testing.assert_array_equal(np.load(tmp_path / "motion.npy"), window.project.motion)
     assert (tmp_path / "motion.gif").read_bytes()[:6] == b"GIF89a"
 
@@ -387,11 +387,11 @@ def test_generation_can_be_cancelled_and_the_window_stays_responsive(qtbot, wind
     window.steps_spin.setValue(50)
     with qtbot.waitSignal(window.jobs.worker.cancelled, timeout=GENERATION_TIMEOUT_MS):
         qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
-        assert window.busy and not window.generate_button.isEnabled()
+        assert window.foreground_jobs.busy and not window.generate_button.isEnabled()
         scrub(qtbot, window, 10)  # the event loop runs while the worker works
         assert window.frame == 10
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
-    assert window.message_label.text() == "Cancelled." and not window.busy
+    assert window.message_label.text() == "Cancelled." and not window.foreground_jobs.busy
     assert window.project.motion is None and window.generate_button.isEnabled()
 
 
@@ -412,9 +412,9 @@ def test_errors_are_shown_as_sentences_never_a_crash(qtbot, window, tmp_path):
     window.add_key(21)  # the same 0.2 s token window
     with qtbot.waitSignal(window.jobs.worker.failed, timeout=GENERATION_TIMEOUT_MS):
         qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
-    assert "same 0.2 s token window" in window.error_label.text() and not window.busy
+    assert "same 0.2 s token window" in window.error_label.text() and not window.foreground_jobs.busy
 
-    window.export_to(tmp_path / "x.bvh")
+    window.foreground_jobs.export_to(tmp_path / "x.bvh")
     assert "Generate a motion first" in window.error_label.text()
 
 
@@ -441,7 +441,7 @@ def test_a_photo_dropped_on_the_canvas_becomes_a_key_pose(qtbot, window):
     assert window.canvas.pose().canvas == (320, 480) and window.lifted_view.pose() is key.pose3d
     # With the key selected, a second photo replaces its pose: one undo step.
     with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
-        window.pose_from_photo(str(PHOTO))
+        window.foreground_jobs.pose_from_photo(str(PHOTO))
     assert len(window.project.keys) == 1 and window.stack.undoText() == "Pose from photo"
 
 
@@ -482,10 +482,10 @@ def test_imagined_poses_need_stable_diffusion_and_come_back_as_key_poses(qtbot, 
 
     monkeypatch.setattr(imagine, "imagine_pose", imagined)
     window.locations = WeightLocations(sd_dir=str(fake_stable_diffusion(tmp_path / "sd")))
-    window._show_imagine_state()
+    window.show_imagine_state()
     assert window.imagine_button.isEnabled()
     with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
-        window.imagine("a dancer in arabesque")
+        window.foreground_jobs.imagine("a dancer in arabesque")
     assert len(window.project.keys) == 1 and window.message_label.text() == "Pose found."
 
 
@@ -771,7 +771,7 @@ def test_space_on_a_focused_button_presses_that_button_only(qtbot, open_window, 
     focus(qtbot, window, window.generate_button)
     with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
         qtbot.keyClick(window.generate_button, Qt.Key.Key_Space)
-        assert window.busy
+        assert window.foreground_jobs.busy
     assert not window.error_label.isVisible(), window.error_label.text()
     assert window.stack.undoText() == "Generate" and playing == [True, False] and not window.playback.is_playing
 

@@ -298,6 +298,7 @@ def test_hold_and_ease_are_drawn_and_typed_from_the_context_menu(sheet, qtbot):
 
 from keymask.conditioning.refine import bone_direction_error  # noqa: E402
 from keymask.core.facing import body_heading, canonical_pose  # noqa: E402
+from keymask.studio.jobs import generation_job  # noqa: E402
 from keymask.studio.main_window import MainWindow  # noqa: E402
 from keymask.studio.project import Project, load_project, save_project  # noqa: E402
 from test_studio_app import focus, studio_folders, waving_walk  # noqa: E402,F401
@@ -423,7 +424,7 @@ def test_hold_and_ease_from_the_dope_sheet_are_undoable_key_edits_the_motion_fol
     assert window.stack.undoText() == "Set hold of key pose 1"
     held = window.project.motion.copy()
     assert max(bone_direction_error(held[f], pose) for f in range(30, 41)) < 3  # held from frame 30 to 40
-    assert window.generation_job().keys[0].hold == 10
+    assert generation_job(window.project).keys[0].hold == 10
 
     menu = window.timeline.context_menu(QPointF(window.timeline.marker_centre(0)))
     next(a for a in menu.actions() if a.text().startswith("Set ease")).trigger()
@@ -433,7 +434,7 @@ def test_hold_and_ease_from_the_dope_sheet_are_undoable_key_edits_the_motion_fol
         qtbot.keyClick(window.timeline.editor.field_edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     assert window.project.keys[0].ease == pytest.approx(1.5) and window.timeline.key_timing == [(10, 30)]
-    job_key = window.generation_job().keys[0]
+    job_key = generation_job(window.project).keys[0]
     assert (job_key.hold, job_key.ease_in, job_key.ease_out) == (10, 30, 30)
     # The ease goes to generation (above) and to the re-solve, which changes nothing before its stretch
     # and keeps the hold; a motion already through the key keeps its shape around it (refinement eases
