@@ -26,7 +26,7 @@ from keymask.conditioning.lifting.evaluate import (
     seeded_views,
     split_poses,
 )
-from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
+from keymask.conditioning.lifting.lift import SHIPPED_LIFTER, lift_keypoints
 from keymask.conditioning.lifting.numpy_lifter import NumpyPoseLifter
 from keymask.conditioning.poses import COCO18_LIMBS
 from keymask.core.data.sources import BANDAI_LICENSE
@@ -122,7 +122,7 @@ def picture(lifter, dataset_dir: Path, seed: int) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for column, (clip_id, truth, condition) in enumerate(picks):
         keypoints, present = seeded_views(truth, seed=seed + column, **condition)
-        lifted = lifter.lift(keypoints, present)
+        lifted = lift_keypoints(lifter, keypoints, present)
         x = column * panel
         error = np.linalg.norm(lifted - truth, axis=-1).mean() * 1000
         aligned = np.linalg.norm(procrustes_align(lifted, truth) - truth, axis=-1).mean() * 1000

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from keymask.conditioning.lifting.evaluate import evaluate_on_poses, procrustes_align, split_poses
-from keymask.conditioning.lifting.lift import SHIPPED_LIFTER, LiftingError, lift_pose, shipped_lifter
+from keymask.conditioning.lifting.evaluate import evaluate_on_poses, procrustes_align, seeded_views, split_poses
+from keymask.conditioning.lifting.lift import SHIPPED_LIFTER, LiftingError, lift_keypoints, lift_pose, shipped_lifter
 from keymask.conditioning.lifting.model import LifterConfig, NumpyPoseLifter, PoseLifter, lifter_inputs
 from keymask.conditioning.lifting.numpy_lifter import normalise_keypoints
 from keymask.conditioning.lifting.projection import (
@@ -263,6 +263,16 @@ def test_the_shipped_lifter_recovers_held_out_poses(held_out_poses):
     _require_shipped_lifter()
     result = evaluate_on_poses(shipped_lifter(), held_out_poses, seed=5)
     assert result["mpjpe_mm"] < 120 and result["p_mpjpe_mm"] < 90
+
+
+def test_reading_the_picture_flipped_as_well_lowers_the_error(held_out_poses):
+    _require_shipped_lifter()
+    keypoints, present = seeded_views(held_out_poses, seed=7, noise_px=2.0)
+    one_reading = shipped_lifter().lift(keypoints, present)
+    both_readings = lift_keypoints(shipped_lifter(), keypoints, present)
+    error = lambda lifted: np.linalg.norm(procrustes_align(lifted, held_out_poses) - held_out_poses, axis=-1).mean()  # noqa: E731
+    assert both_readings.shape == one_reading.shape
+    assert error(both_readings) < 0.99 * error(one_reading)
 
 
 def test_lift_pose_gives_a_key_pose_of_the_seen_pose(held_out_poses):

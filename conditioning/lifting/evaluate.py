@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keymask.conditioning.lifting.lift import lift_keypoints
 from keymask.conditioning.lifting.projection import (
     BODY_KEYPOINTS,
     CameraSampler,
@@ -89,8 +90,9 @@ def pose_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 def evaluate_on_poses(lifter, poses: np.ndarray, *, noise_px: float = 0.0, dropped: int = 0, seed: int = 0,
                       cameras: CameraSampler | None = None) -> dict[str, float]:
-    """Errors of `lifter` (anything with .lift(keypoints, present)) on canonical poses (N, 22, 3)."""
+    """Errors of `lifter` (anything with .lift(keypoints, present)), read as lift_pose reads it
+    (lift_keypoints), on canonical poses (N, 22, 3)."""
     keypoints, present = seeded_views(poses, seed=seed, noise_px=noise_px, dropped=dropped, cameras=cameras)
-    lifted = np.concatenate([lifter.lift(keypoints[i: i + 4096], present[i: i + 4096])
+    lifted = np.concatenate([lift_keypoints(lifter, keypoints[i: i + 4096], present[i: i + 4096])
                              for i in range(0, len(poses), 4096)])
     return {"poses": len(poses), **pose_errors(lifted, poses)}
