@@ -11,8 +11,7 @@ moved one at a time, so there is no forward kinematics here: core/animation.py's
 import numpy as np
 
 from keymask.conditioning.refine import with_bone_lengths
-from keymask.core.facing import body_heading
-from keymask.core.kinematics import mirror_joints
+from keymask.core.facing import body_heading, mirror_in_body_frame
 from keymask.core.rotations import quat_between, quat_from_axis_angle, quat_rotate, quat_slerp, rotate_about_y
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
@@ -161,10 +160,7 @@ def mirror_pose(pose: np.ndarray) -> np.ndarray:
     pelvis along its facing), standing where it stands, facing where it faces, each bone at its own
     length (so an asymmetric body keeps its build)."""
     pose = np.asarray(pose, dtype=np.float64)
-    heading = body_heading(pose)
-    canonical = rotate_about_y(pose - pose[0], -heading)  # facing +Z, pelvis at the origin
-    mirrored = rotate_about_y(mirror_joints(canonical), heading) + pose[0]
-    return with_bone_lengths(mirrored, pose)
+    return with_bone_lengths(mirror_in_body_frame(pose), pose)
 
 
 def bone_lengths(pose: np.ndarray) -> np.ndarray:

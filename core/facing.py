@@ -7,7 +7,7 @@ the official HumanML3D code's variant, whose hip line is reversed, for the featu
 import numpy as np
 
 from keymask.core.rotations import rotate_about_y
-from keymask.core.skeleton import FACE_JOINTS
+from keymask.core.skeleton import FACE_JOINTS, MIRROR_JOINTS
 
 
 def body_heading(joints: np.ndarray) -> np.ndarray:
@@ -25,3 +25,13 @@ def canonical_pose(joints: np.ndarray) -> np.ndarray:
     """(..., J, 3) poses with the pelvis at the origin, turned about +Y to face +Z."""
     joints = np.asarray(joints, dtype=np.float64)
     return rotate_about_y(joints - joints[..., :1, :], -body_heading(joints)[..., None])
+
+
+def mirror_in_body_frame(joints: np.ndarray) -> np.ndarray:
+    """(..., J, 3) poses mirrored left for right about the vertical plane through the pelvis along
+    the body's facing: standing where they stand, facing where they face."""
+    joints = np.asarray(joints, dtype=np.float64)
+    heading = body_heading(joints)[..., None]
+    canonical = rotate_about_y(joints - joints[..., :1, :], -heading)
+    mirrored = canonical[..., MIRROR_JOINTS, :] * np.array([-1.0, 1.0, 1.0])
+    return rotate_about_y(mirrored, heading) + joints[..., :1, :]

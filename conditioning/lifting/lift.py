@@ -70,8 +70,8 @@ def lift_keypoints(lifter: Lifter, keypoints: np.ndarray, present: np.ndarray) -
     flipped = keypoints[..., swapped, :] * np.array([-1.0, 1.0])
     direct = lifter.lift(keypoints, present)
     read_flipped = lifter.lift(flipped, np.asarray(present)[..., swapped])  # (..., 22, 3)
-    from_flipped = np.stack([mirror_pose(pose) for pose in read_flipped.reshape(-1, *read_flipped.shape[-2:])])
-    return (direct + from_flipped.reshape(direct.shape)) / 2
+    poses = read_flipped.reshape(-1, *read_flipped.shape[-2:])
+    return (direct + np.stack([mirror_pose(pose) for pose in poses]).reshape(direct.shape)) / 2
 
 
 def lift_pose(pose: Pose2D, lifter: Lifter | None = None, *, mirror: bool = False) -> KeyPose3D:
