@@ -18,6 +18,12 @@ returned bit for bit as they were; inside it (`resolve_stretch`):
    key pose on rigid bones) and the stretch's ends are B, so there is no pop where it meets the
    frames that did not change.
 
+A deleted key (`release_stretch`) lets go of the stretch around it: over the key's span and eases the
+motion turns towards a bridge between the frames just outside the stretch (local rotations slerped,
+the root moved in a straight line), fully over its span, so the deleted pose is gone; the ends of
+the stretch are blended as in 3. The bridge has no steps of its own: a walk inside the stretch
+glides until the next generation makes its steps again.
+
 Joint positions are (T, 22, 3) metres, Y up, 20 fps; frames are integers, spans half-open [first, end).
 """
 
@@ -27,8 +33,17 @@ from typing import Sequence
 import numpy as np
 
 from keymask.conditioning.poses import KeyPose3D
-from keymask.conditioning.refine import DEFAULT_EASE, KeyTiming, PlacedKey, key_weights, place_key, refine_animation
-from keymask.core.animation import animate
+from keymask.conditioning.refine import (
+    DEFAULT_EASE,
+    KeyTiming,
+    PlacedKey,
+    PoseTarget,
+    key_weights,
+    place_key,
+    refine_animation,
+)
+from keymask.core.animation import Animation, animate
+from keymask.core.rotations import matrix_to_quat, quat_fix, quat_from_axis_angle, quat_to_matrix
 
 RESOLVE_WINDOW = 20  # frames either side of an edited key that a re-solve may change (1 s at 20 fps)
 
@@ -95,6 +110,12 @@ def _timing(key: StretchKey, ease: int, stretch: tuple[int, int]) -> KeyTiming:
     return KeyTiming(hold, min(ease, key.frame - first + 1), min(ease, end - (key.frame + hold)))
 
 
+def _check_stretch(stretch: tuple[int, int], n_frames: int) -> None:
+    first, end = stretch
+    if not 0 <= first < end <= n_frames:
+        raise ValueError(f"The stretch [{first}, {end}) is not inside a motion of {n_frames} frames.")
+
+
 def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tuple[int, int], *,
                     moved: tuple[int, int] | None = None, ease: int = DEFAULT_EASE) -> np.ndarray:
     """(T, J, 3) `motion` re-solved inside `stretch` through the `keys` that lie in it (module
@@ -103,8 +124,7 @@ def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tup
     motion = np.asarray(motion)
     first, end = stretch
     n_frames = len(motion)
-    if not 0 <= first < end <= n_frames:
-        raise ValueError(f"The stretch [{first}, {end}) is not inside a motion of {n_frames} frames.")
+    _check_stretch(stretch, n_frames)
     base = retimed(motion.astype(np.float64), stretch, moved) if moved else motion.astype(np.float64)
     inside = sorted((k for k in keys if first <= k.frame < end), key=lambda k: k.frame)
     out = np.array(motion, copy=True)
@@ -124,5 +144,55 @@ def resolve_stretch(motion: np.ndarray, keys: Sequence[StretchKey], stretch: tup
     # 2. Blend the rigid fit's error out towards the stretch's ends.
     share = key_weights(placed, len(part)).max(axis=1)[:, None, None]  # (S, 1, 1) s
     blended = part + (refined - fitted) + share * (fitted - part)
+    out[first:end] = blended[first - low:end - low].astype(out.dtype)
+    return out
+
+
+def _continuous_power(rotations: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """(T, J, 3, 3) each rotation's `fraction` (T, 1), turning the same way round from frame to frame: a
+    turn near half a circle (an arm from hanging to raised) would otherwise swap its way from one frame
+    to the next, and its partial turns with it."""
+    quats = quat_fix(matrix_to_quat(rotations))  # (T, J, 4), signs continuous over the frames
+    sine = np.linalg.norm(quats[..., 1:], axis=-1)  # (T, J)
+    angle = 2.0 * np.arctan2(sine, quats[..., 0])  # up to a whole turn, the way the frames before went
+    axis = np.where(sine[..., None] > 1e-12, quats[..., 1:] / np.maximum(sine, 1e-12)[..., None], [1.0, 0.0, 0.0])
+    return quat_to_matrix(quat_from_axis_angle(axis, angle * fraction))
+
+
+def release_stretch(motion: np.ndarray, released: StretchKey, stretch: tuple[int, int], *,
+                    ease: int = DEFAULT_EASE) -> np.ndarray:
+    """(T, J, 3) `motion` with the pull of a deleted key (`released`) taken out of `stretch` (module
+    docstring). Without a frame outside the stretch on one side (it starts or ends the motion) the
+    bridge holds the other side's pose and the root keeps its own path. Frames outside the stretch
+    are the input's, bit for bit."""
+    motion = np.asarray(motion)
+    first, end = stretch
+    n_frames = len(motion)
+    _check_stretch(stretch, n_frames)
+    before, after = first > 0, end < n_frames
+    if not (before or after):
+        return np.array(motion, copy=True)  # nothing outside the stretch to bridge from
+    low, high = max(first - 1, 0), min(end + 1, n_frames)
+    part = motion[low:high].astype(np.float64)  # (S, J, 3): the stretch and the unchanged frame either side
+    animation = animate(part)
+    fitted = animation.joints()  # F
+    rotations, root = animation.rotations, animation.root
+    if before and after:
+        along = (np.arange(len(part)) / (len(part) - 1))[:, None]  # (S, 1) from the frame before to the one after
+        turn = np.broadcast_to(np.swapaxes(rotations[0], -1, -2) @ rotations[-1], rotations.shape)
+        bridge = rotations[0] @ _continuous_power(turn, along)
+        bridge_root = root[0] + along * (root[-1] - root[0])
+    else:
+        bridge = np.broadcast_to(rotations[-1 if after else 0], rotations.shape)
+        bridge_root = root
+    frame = released.frame - low
+    key = PlacedKey(frame, PoseTarget(bridge_root[frame], bridge[frame]), _timing(released, ease, stretch))
+    share = key_weights([key], len(part))  # (S, 1)
+    missing = np.swapaxes(rotations, -1, -2) @ bridge  # (S, J, 3, 3) from the motion to the bridge, each frame
+    released_animation = Animation(root + share * (bridge_root - root),
+                                   rotations @ _continuous_power(missing, share), animation.body)
+    share = share[:, :, None]  # (S, 1, 1) s
+    blended = part + (released_animation.joints() - fitted) + share * (fitted - part)
+    out = np.array(motion, copy=True)
     out[first:end] = blended[first - low:end - low].astype(out.dtype)
     return out

@@ -1,8 +1,8 @@
 """Every edit of a project as a QUndoCommand, so the studio's undo stack can take it back.
 
 A command changes the `Project` it was given and then calls `notify(part)` with the part that
-changed ("settings", "keys", "spans", "motions", "sample", "export", or "resolved": motions
-re-solved around a key edit, the same length and view), which is how the window
+changed ("settings", "keys", "spans", "motions", "sample", "export", "pins", or "resolved":
+motions re-solved around a key edit, the same length and view), which is how the window
 learns what to redraw. Commands work on a bare Project: no window is needed to push, undo or redo
 them. Key poses are frozen values; a command keeps the key as it was and as it becomes, so undo
 and redo only swap values. A 2D pose edit is lifted to 3D once, when the command is made, so an
@@ -33,6 +33,7 @@ FIELDS = {
     "export": ("export", "Change export settings"),
 }
 _MERGE_ID = 1000  # + the field's position in FIELDS
+_KEY_RUN_ID = 2000  # key edits of one run
 
 
 def _ignore(part: str) -> None:
@@ -92,21 +93,42 @@ class SetField(ProjectCommand):
 # ---- key poses -----------------------------------------------------------------------------------
 
 class KeyEdit(ProjectCommand):
-    """A key pose added or changed. The motion re-solved around it (the studio's local re-solve, which
+    """A key pose added, changed or deleted. The motion re-solved around it (the studio's local re-solve, which
     arrives later) is attached to the command, so that one undo takes back the edit and its motion.
-    `applied` says whether the edit is in the project now (done, or redone after an undo)."""
+    `applied` says whether the edit is in the project now (done, or redone after an undo).
+
+    Edits of one key that share a non-empty `run` (the 3D view's arrow-key turns of one joint) merge into
+    one undo step: the first edit's key as it was, the last one's as it became."""
 
     part = "keys"
 
-    def __init__(self, project: Project, text: str, old, new, notify: Notify | None = None):
+    def __init__(self, project: Project, text: str, old, new, notify: Notify | None = None, run: str = ""):
         super().__init__(project, text, old, new, notify)
+        self.run = run
         self.applied = False
         self.resolved: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # motions (before, after)
+        self.resolved_for = None  # the key (`new`) the attached motions were re-solved for
 
-    def attach_resolved(self, before: list[np.ndarray], after: list[np.ndarray]) -> None:
-        """The motions re-solved for this (applied) edit: they replace `before` now and on every redo."""
-        self.resolved = (list(before), list(after))
+    @property
+    def needs_resolve(self) -> bool:
+        """Whether the motion has not been re-solved for the key as this edit makes it (yet, or since a merge)."""
+        return self.resolved is None or self.resolved_for is not self.new
+
+    def attach_resolved(self, before: list[np.ndarray], after: list[np.ndarray], key) -> None:
+        """The motions re-solved for this (applied) edit making `key`: they replace `before` now and on every
+        redo. After a merge the first re-solve's `before` stays what undo gives back."""
+        self.resolved = (list(before) if self.resolved is None else self.resolved[0], list(after))
+        self.resolved_for = key
         self._set_motions(after)
+
+    def id(self) -> int:
+        return _KEY_RUN_ID if self.run else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not (isinstance(other, ReplaceKey) and other.run == self.run and other.index == self.index):
+            return False
+        self.new = other.new
+        return True
 
     def redo(self) -> None:
         self.apply(self.new)
@@ -128,8 +150,9 @@ class KeyEdit(ProjectCommand):
 
 
 class AddKey(KeyEdit):
-    def __init__(self, project: Project, key: KeyPose, notify: Notify | None = None):
-        super().__init__(project, "Add key pose", None, key, notify)
+    def __init__(self, project: Project, key: KeyPose, notify: Notify | None = None, run: str = ""):
+        self.index = len(project.keys)
+        super().__init__(project, "Add key pose", None, key, notify, run)
 
     def apply(self, value: KeyPose | None) -> None:
         if value is None:
@@ -138,28 +161,25 @@ class AddKey(KeyEdit):
             self.project.keys.append(value)
 
 
-class DeleteKey(ProjectCommand):
-    part = "keys"
-
+class DeleteKey(KeyEdit):
     def __init__(self, project: Project, index: int, notify: Notify | None = None):
         self.index = index
         super().__init__(project, "Delete key pose", project.keys[index], None, notify)
 
-    def redo(self) -> None:
-        del self.project.keys[self.index]
-        self.notify(self.part)
-
-    def undo(self) -> None:
-        self.project.keys.insert(self.index, self.old)
-        self.notify(self.part)
+    def apply(self, value: KeyPose | None) -> None:
+        if value is None:
+            del self.project.keys[self.index]
+        else:
+            self.project.keys.insert(self.index, value)
 
 
 class ReplaceKey(KeyEdit):
     """Any change of one key pose: the key as it was is swapped for the key as it becomes."""
 
-    def __init__(self, project: Project, index: int, key: KeyPose, text: str, notify: Notify | None = None):
+    def __init__(self, project: Project, index: int, key: KeyPose, text: str, notify: Notify | None = None,
+                 run: str = ""):
         self.index = index
-        super().__init__(project, text, project.keys[index], key, notify)
+        super().__init__(project, text, project.keys[index], key, notify, run)
 
     def apply(self, value: KeyPose) -> None:
         self.project.keys[self.index] = value
@@ -219,6 +239,20 @@ class MoveJoint(EditPose):
         moved = replace(pose, keypoints=keypoints, confidence=confidence, source={**pose.source, "edited": True})
         name = COCO18_JOINTS[joint].replace("_", " ")
         super().__init__(project, index, moved, f"{'Move' if placed else 'Remove'} {name}", notify, lift)
+
+
+class SetPins(ProjectCommand):
+    """The limbs pinned while posing in 3D (one pinned or let go of)."""
+
+    part = "pins"
+
+    def __init__(self, project: Project, pins: frozenset[str], notify: Notify | None = None):
+        pinned, freed = sorted(pins - project.pins), sorted(project.pins - pins)
+        text = f"Pin {' and '.join(pinned)}" if pinned else f"Unpin {' and '.join(freed) or 'nothing'}"
+        super().__init__(project, text.replace("_", " "), project.pins, frozenset(pins), notify)
+
+    def apply(self, value: frozenset[str]) -> None:
+        self.project.pins = value
 
 
 # ---- editing spans, samples, generated motions --------------------------------------------------

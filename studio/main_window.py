@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.viewport.sample_clicked.connect(self._sample_chosen)
         self.viewport.set_pose_source(lambda: figure_at(self.project, self.frame, FPS))
         self.viewport.pose_edited.connect(self._posed_in_3d)
+        self.viewport.pins_changed.connect(lambda pins: self.push(commands.SetPins(self.project, pins)))
 
         self.canvas.joint_moved.connect(self._joint_moved)
         self.canvas.image_dropped.connect(self.foreground_jobs.pose_from_photo)
@@ -306,9 +307,9 @@ class MainWindow(QMainWindow):
             self.push(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
 
     @reported
-    def _posed_in_3d(self, joints: np.ndarray, text: str, holds_place: bool) -> None:
+    def _posed_in_3d(self, joints: np.ndarray, text: str, holds_place: bool, run: str) -> None:
         """A pose finished in the 3D view becomes the key at the playhead: added, or its pose replaced."""
-        command, index = pose_command(self.project, self.frame, FPS, joints, text, holds_place)
+        command, index = pose_command(self.project, self.frame, FPS, joints, text, holds_place, run)
         self.push(command)
         self.select_key(index)
 
@@ -347,10 +348,10 @@ class MainWindow(QMainWindow):
         with self._quietly():
             {"settings": self._show_settings, "export": self._show_settings, "keys": self._show_keys,
              "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample,
-             "resolved": self._show_resolved}[part]()
+             "resolved": self._show_resolved, "pins": lambda: self.viewport.set_pins(self.project.pins)}[part]()
 
     def _show_everything(self) -> None:
-        for part in ("settings", "motions", "keys", "spans"):
+        for part in ("settings", "motions", "keys", "spans", "pins"):
             self._show(part)
         self.show_title()
         self.show_imagine_state()

@@ -164,18 +164,18 @@ def posed_key_pose(figure: np.ndarray) -> KeyPose3D:
 
 
 def pose_command(project: Project, frame: int, fps: float, figure: np.ndarray, text: str,
-                 holds_place: bool) -> tuple[commands.KeyEdit, int]:
+                 holds_place: bool, run: str = "") -> tuple[commands.KeyEdit, int]:
     """The undo command that makes a posed figure the key at `frame` (added, or the key there
     replaced), and the index the key will have. `holds_place`: the edit moved the pelvis or turned
-    the body, so the key holds its root and facing."""
+    the body, so the key holds its root and facing. Edits of one `run` merge into one undo step."""
     pose3d = posed_key_pose(figure)
     index = key_at(project, frame, fps)
     if index is None:
         key = KeyPose(time=frame / fps, pose3d=pose3d, constrain="root" if holds_place else "body",
                       name=f"key {len(project.keys) + 1}")
-        command = commands.AddKey(project, key)
+        command = commands.AddKey(project, key, run=run)
         command.setText(f"{text} (new key pose)")
         return command, len(project.keys)
     old = project.keys[index]
     key = replace(old, pose2d=None, pose3d=pose3d, constrain="root" if holds_place else old.constrain)
-    return commands.ReplaceKey(project, index, key, text), index
+    return commands.ReplaceKey(project, index, key, text, run=run), index

@@ -3,8 +3,9 @@
 A project holds the prompt and sampling settings, the key poses (each a 3D key pose, the 2D pose
 it was lifted from when there is one, its time, hold and ease in seconds: the command line's
 `pose.json@1.5s:hold=0.3:ease=0.5`), the spans to keep when editing, the
-generated (or opened) motions and the chosen one, and the export settings (with the rig of an
-opened BVH to export onto). `save_project` writes it atomically
+generated (or opened) motions and the chosen one, the export settings (with the rig of an
+opened BVH to export onto), and the limbs pinned for posing in 3D (files written before pins
+open with none). `save_project` writes it atomically
 (format "keymask-studio-project", version 1); `load_project` reads it back or raises
 ProjectFileError with one sentence naming the file.
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keymask.conditioning.ik import LIMBS
 from keymask.conditioning.pose_files import (
     PoseFileError,
     keypose3d_from_json,
@@ -91,6 +93,7 @@ class Project:
     motions: list[np.ndarray] = field(default_factory=list)  # (T, 22, 3) float32 each, one per sample
     chosen_sample: int = 0
     export: ExportSettings = field(default_factory=ExportSettings)
+    pins: frozenset[str] = frozenset()  # limbs (conditioning/ik.py LIMBS) whose ends stay while posing in 3D
 
     @property
     def motion(self) -> np.ndarray | None:
@@ -136,6 +139,7 @@ def project_to_json(project: Project) -> dict:
                    "rotation_order": project.export.rotation_order, "rig": project.export.rig,
                    "use_rig": project.export.use_rig},
         "motions": [_array_to_json(motion) for motion in project.motions],
+        "pins": sorted(project.pins),
     }
 
 
@@ -162,6 +166,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
                  for i, item in enumerate(read.typed("motions", list, []))],
         chosen_sample=read.integer("chosen_sample", 0, minimum=0),
         export=_export_from_json(read.typed("export", dict, {}), where),
+        pins=_pins_from_json(read.typed("pins", list, []), where),
     )
     if seconds is not None and seconds <= 0:
         raise ProjectFileError(f"{where} has a length of {seconds} seconds; it must be positive (or null to estimate).")
@@ -209,6 +214,14 @@ def _span_from_json(item, where: str) -> tuple[float, float]:
         raise ProjectFileError(f"{where} has a keep span {json.dumps(item)} that is not [start, end] seconds "
                                "with 0 <= start < end.")
     return float(item[0]), float(item[1])
+
+
+def _pins_from_json(items: list, where: str) -> frozenset[str]:
+    unknown = [item for item in items if item not in LIMBS]
+    if unknown:
+        raise ProjectFileError(f"{where} pins {_short(unknown[0])}, which is not a limb: pin "
+                               f"{', '.join(LIMBS)}.")
+    return frozenset(items)
 
 
 def _export_from_json(data: dict, where: str) -> ExportSettings:

@@ -26,9 +26,11 @@ body). A click on a joint chooses it: R then a drag turns it about the view axis
 turn it by 5 degrees (Left/Right about the view axis, Up/Down about the screen's horizontal), H pins
 its limb (a pinned limb's end stays where it is while other parts move), M mirrors the pose,
 Ctrl+C / Ctrl+V copy a pose and paste it onto the figure at the playhead (these two also outside
-pose mode); Esc disarms R, or lets go of the chosen joint. Every finished edit is one `pose_edited(joints, text, holds_place)`, which the window
-turns into one undo step on the key at the playhead; the keys work while the 3D view has the
-focus, where they take precedence over the window's own (the arrows step frames elsewhere).
+pose mode); Esc disarms R, or lets go of the chosen joint. Every finished edit is one
+`pose_edited(joints, text, holds_place, run)`, which the window turns into one undo step on the key
+at the playhead (arrow-key turns of one joint share a `run`, and are one undo step together); a pin
+set or taken away is `pins_changed(limbs)`. The keys work while the 3D view has the focus, where
+they take precedence over the window's own (the arrows step frames elsewhere).
 """
 
 from collections.abc import Callable
@@ -192,7 +194,8 @@ class MotionViewport(QWidget):
     """Motions as skeletons in an orbitable 3D view (left drag orbits, wheel zooms, middle drag pans)."""
 
     sample_clicked = pyqtSignal(int)  # the index of the figure a click landed on
-    pose_edited = pyqtSignal(object, str, bool)  # posed joints (J, 3), undo text, whether it moved/turned the body
+    pose_edited = pyqtSignal(object, str, bool, str)  # posed joints (J, 3), undo text, moved/turned the body, run
+    pins_changed = pyqtSignal(object)  # frozenset of the pinned limbs (conditioning/ik.py LIMBS)
 
     def __init__(self, parent: QWidget | None = None, *, spacing: float = SIDE_SPACING):
         super().__init__(parent)
@@ -367,13 +370,13 @@ class MotionViewport(QWidget):
         """The copied pose, on the body at the playhead where it stands, becomes the key there."""
         figure = self._figure_now()
         if self._copied is not None and figure is not None and not self.editor.editing:
-            self.pose_edited.emit(pasted_figure(self._copied, figure), "Paste pose", False)
+            self.pose_edited.emit(pasted_figure(self._copied, figure), "Paste pose", False, "")
 
     def mirror_pose(self) -> None:
         """The pose at the playhead mirrored left for right becomes the key there."""
         figure = self._figure_now()
         if figure is not None and not self.editor.editing:
-            self.pose_edited.emit(mirrored_pose(figure), "Mirror pose", False)
+            self.pose_edited.emit(mirrored_pose(figure), "Mirror pose", False, "")
 
     def choose_joint(self, joint: int | None) -> None:
         """The joint that R, the arrow keys and Pin act on."""
@@ -382,17 +385,24 @@ class MotionViewport(QWidget):
 
     def toggle_pin(self) -> None:
         """Pin or unpin the chosen joint's limb."""
-        if self.editor.selected is not None:
-            self.editor.toggle_pin()
+        if self.editor.selected is not None and self.editor.toggle_pin() is not None:
+            self.pins_changed.emit(frozenset(self.editor.pinned))
+        self._draw_posed()
+
+    def set_pins(self, limbs) -> None:
+        """The pinned limbs (conditioning/ik.py LIMBS), e.g. as a project keeps them."""
+        self.editor.pinned = set(limbs)
         self._draw_posed()
 
     def rotate_chosen(self, axis: np.ndarray, angle: float) -> None:
-        """Turn the chosen joint by `angle` radians about `axis` (3,) as one edit."""
+        """Turn the chosen joint by `angle` radians about `axis` (3,) as one edit; turns of one joint in a
+        row are one run."""
         if self.editor.selected is None or self.editor.pose is None or self.editor.editing:
             return
-        self.editor.begin(self.editor.selected)
+        joint = self.editor.selected
+        self.editor.begin(joint)
         self.editor.rotate_by(axis, angle)
-        self._finish_edit(f"Rotate {joint_label(self.editor.selected)}")
+        self._finish_edit(f"Rotate {joint_label(joint)}", run=f"turn {joint_label(joint)}")
 
     def view_axes(self) -> tuple[np.ndarray, np.ndarray]:
         """(forward, right): unit directions, in motion coordinates, that the camera looks along and
@@ -721,11 +731,11 @@ class MotionViewport(QWidget):
             return True
         return True
 
-    def _finish_edit(self, text: str) -> None:
+    def _finish_edit(self, text: str, run: str = "") -> None:
         finished = self.editor.finish()
         if finished is not None:
             joints, holds_place = finished
-            self.pose_edited.emit(joints, f"{text} in 3D", holds_place)
+            self.pose_edited.emit(joints, f"{text} in 3D", holds_place, run)
         self.refresh_pose()  # the figure as the source has it now: the edit as taken, or as it was if refused
 
     def _pose_key(self, event: QKeyEvent, *, act: bool) -> bool:

@@ -43,14 +43,16 @@ class GenerateJob:
 @dataclass(frozen=True, eq=False)
 class ResolveJob:
     """After one key edit: `motions` re-solved inside `stretch` only, through the keys in it (conditioning/
-    resolve.py); `moved` (old frame, new frame) when the key was moved in time. Frames outside the
+    resolve.py); `moved` (old frame, new frame) when the key was moved in time; `released`: the key as it
+    was (deleted, or before its hold or ease changed), whose pull is let go of first. Frames outside the
     stretch come back bit for bit."""
 
     motions: tuple[np.ndarray, ...]  # (T, 22, 3) each, as the project has them
     keys: tuple[StretchKey, ...]
     stretch: tuple[int, int]  # [first, end) frames
     moved: tuple[int, int] | None = None
-    edit: object = None  # the caller's own tag (the studio: the key command that asked for it)
+    edit: object = None  # the caller's own tag (the studio: its request, with the key command that asked)
+    released: StretchKey | None = None
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,13 @@ class Worker(QObject):
         return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
 
     def _resolve(self, job: "ResolveJob") -> list[np.ndarray]:
-        from keymask.conditioning.resolve import resolve_stretch
+        from keymask.conditioning.resolve import release_stretch, resolve_stretch
 
-        return [resolve_stretch(motion, job.keys, job.stretch, moved=job.moved) for motion in job.motions]
+        if job.released is not None:
+            motions = [release_stretch(motion, job.released, job.stretch) for motion in job.motions]
+        else:
+            motions = job.motions
+        return [resolve_stretch(motion, job.keys, job.stretch, moved=job.moved) for motion in motions]
 
     def _photo(self, job: PhotoJob) -> PoseResult:
         from keymask.conditioning.photo import SeveralPeopleError, extract_pose_apart

@@ -1,12 +1,13 @@
 """Local re-solves (conditioning/resolve.py): which stretch a key edit makes stale, and re-solving
-only that stretch: frames outside it unchanged bit for bit, the key reached, a moved key retimes."""
+only that stretch: frames outside it unchanged bit for bit, the key reached, a moved key retimes, a
+deleted key's pose let go of."""
 
 import numpy as np
 import pytest
 
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import bone_direction_error
-from keymask.conditioning.resolve import StretchKey, resolve_stretch, retimed, stale_stretch
+from keymask.conditioning.resolve import StretchKey, release_stretch, resolve_stretch, retimed, stale_stretch
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from test_studio_widgets import rest_pose
 
@@ -84,3 +85,30 @@ def test_a_moved_key_carries_the_motion_with_it():
 def test_a_stretch_outside_the_motion_is_refused():
     with pytest.raises(ValueError, match="not inside a motion of 80 frames"):
         resolve_stretch(swinging_walk(), [], (70, 90))
+
+
+def test_a_deleted_key_lets_go_of_its_stretch():
+    motion = swinging_walk().astype(np.float32)
+    key = StretchKey(arms_up(), 40)
+    keyed = resolve_stretch(motion, [key], (20, 61))
+    out = release_stretch(keyed, key, (20, 61))
+    assert out.dtype == keyed.dtype
+    np.testing.assert_array_equal(out[:20], keyed[:20])
+    np.testing.assert_array_equal(out[61:], keyed[61:])
+    # The arms are down again where the key held them up: near the walk without the key, far from the pose.
+    assert bone_direction_error(keyed[40], key.pose.joints) < 0.5
+    assert bone_direction_error(out[40], key.pose.joints) > 30
+    assert bone_direction_error(out[40], motion[40]) < 8
+    bones = np.linalg.norm(out[40, 1:] - out[40, list(HUMANML3D_SKELETON.parents[1:])], axis=-1)
+    np.testing.assert_allclose(bones, np.linalg.norm(motion[40, 1:] - motion[40, list(HUMANML3D_SKELETON.parents[1:])],
+                                                     axis=-1), atol=2e-3)
+    moved = np.linalg.norm(out - keyed, axis=-1).max(axis=1)  # (T,) eased in and out: no pop at the ends
+    assert moved[21] < 0.05 * moved.max() and moved[59] < 0.05 * moved.max()
+    assert np.abs(np.diff(out[19:63], axis=0)).max() < 0.2  # metres a joint moves in a frame
+
+    # A key at the motion's start: the stretch has no frame before it; the bridge holds the pose after it.
+    first = StretchKey(arms_up(), 3)
+    keyed = resolve_stretch(motion, [first], (0, 24))
+    out = release_stretch(keyed, first, (0, 24))
+    np.testing.assert_array_equal(out[24:], keyed[24:])
+    assert bone_direction_error(out[3], first.pose.joints) > 30

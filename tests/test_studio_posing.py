@@ -74,7 +74,7 @@ def test_dragging_a_wrist_handle_poses_the_arm_on_rigid_bones(posing, qtbot):
     end = start + QPoint(-20, -60)  # up and to the screen's left: the figure's right, as it faces us
     drag(qtbot, viewport.view, start, end)
     assert len(edits.calls) == 1  # one edit for the whole drag
-    joints, text, holds_place = edits.calls[0]
+    joints, text, holds_place, _ = edits.calls[0]
     assert text == "Pose right wrist in 3D" and not holds_place
     assert joints[RIGHT_WRIST, 1] > figure[RIGHT_WRIST, 1] + 0.15  # up
     assert joints[RIGHT_WRIST, 0] < figure[RIGHT_WRIST, 0] - 0.05  # towards the figure's right (-X)
@@ -98,7 +98,7 @@ def test_a_pinned_foot_stays_while_the_pelvis_lowers_the_body(posing, qtbot):
     assert not edits.calls  # choosing and pinning change no pose
     start = handle(viewport, 0)
     drag(qtbot, view, start, start + QPoint(0, 30))  # the pelvis down
-    joints, text, holds_place = edits.calls[-1]
+    joints, text, holds_place, _ = edits.calls[-1]
     assert text == "Move the body in 3D" and holds_place
     assert joints[0, 1] < figure[0, 1] - 0.05
     np.testing.assert_allclose(joints[[LEFT_ANKLE, J("left_foot")]], figure[[LEFT_ANKLE, J("left_foot")]], atol=1e-9)
@@ -112,7 +112,7 @@ def test_the_head_handle_turns_the_head_on_its_neck(posing, qtbot):
     edits = Recorder(viewport.pose_edited)
     start = handle(viewport, J("head"))
     drag(qtbot, viewport.view, start, start + QPoint(30, 10))  # to the screen's right: the figure's left, +X
-    joints, text, holds_place = edits.calls[-1]
+    joints, text, holds_place, _ = edits.calls[-1]
     assert text == "Turn the head in 3D" and not holds_place and len(edits.calls) == 1
     assert set(np.flatnonzero(np.linalg.norm(joints - figure, axis=1) > 1e-9)) == {J("neck"), J("head")}
     assert joints[J("head"), 0] > figure[J("head"), 0] + 0.03
@@ -170,7 +170,7 @@ def test_mirror_copy_and_paste_in_the_3d_view(posing, qtbot):
     raised = edits.calls[-1][0]
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_M)  # mirror the posed figure: now the left hand is up
-    mirrored, text, holds_place = edits.calls[-1]
+    mirrored, text, holds_place, _ = edits.calls[-1]
     assert text == "Mirror pose" and not holds_place
     def arm(pose, side):  # (2, 3) unit directions of the upper arm and the forearm
         shoulder, elbow, wrist = pose[[J(f"{side}_shoulder"), J(f"{side}_elbow"), J(f"{side}_wrist")]]
@@ -190,7 +190,7 @@ def test_mirror_copy_and_paste_in_the_3d_view(posing, qtbot):
     viewport.set_pose_source(lambda: elsewhere)
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
-    pasted, text, _ = edits.calls[-1]
+    pasted, text, _, _ = edits.calls[-1]
     assert text == "Paste pose"
     assert bone_direction_error(pasted, mirrored) < 1e-3  # the pose copied...
     np.testing.assert_allclose(bone_lengths(pasted), bone_lengths(elsewhere), atol=1e-6)  # ...on this body
