@@ -39,7 +39,14 @@ from keymask.studio.posing import figure_at, key_figure, pose_command
 from keymask.studio.project import KeyPose, Project, load_project, save_project
 from keymask.studio.recovery import CrashRecovery
 from keymask.studio.resolves import LocalResolves
-from keymask.studio.settings import SettingsDialog, availability, load_locations, save_locations
+from keymask.studio.settings import (
+    SettingsDialog,
+    availability,
+    load_locations,
+    load_view_settings,
+    save_locations,
+    save_view_settings,
+)
 from keymask.studio.worker import WorkerThread, readable
 
 FPS = HUMANML3D.fps
@@ -78,6 +85,7 @@ class MainWindow(QMainWindow):
         self.confirm_close = True  # ask to save unsaved edits on close (tests turn it off)
         self._quiet = False
         self.locations = load_locations()
+        self.view_settings = load_view_settings()
         self.stack = QUndoStack(self)
         self.jobs = WorkerThread(self)
         self.jobs.worker.set_model(self.locations.model_folder(), self.locations.clip_file())
@@ -190,6 +198,8 @@ class MainWindow(QMainWindow):
         self.viewport.set_pose_source(lambda: figure_at(self.project, self.frame, FPS))
         self.viewport.pose_edited.connect(self._posed_in_3d)
         self.viewport.pins_changed.connect(lambda pins: self.push(commands.SetPins(self.project, pins)))
+        self.viewport.onion_action.setChecked(self.view_settings.onion_skins)
+        self.viewport.onion_action.toggled.connect(self._onion_skins_toggled)
 
         self.canvas.joint_moved.connect(self._joint_moved)
         self.canvas.image_dropped.connect(self.foreground_jobs.pose_from_photo)
@@ -224,6 +234,10 @@ class MainWindow(QMainWindow):
         window's own slot: it is not called while the window, the stack among its children, is deleted.)"""
         self.recovery.autosave()
         self.resolves.stack_index_changed(index)
+
+    def _onion_skins_toggled(self, on: bool) -> None:
+        self.view_settings = replace(self.view_settings, onion_skins=on)
+        save_view_settings(self.view_settings)
 
     def _set(self, name: str, value) -> None:
         if not self._quiet and getattr(self.project, name) != value:

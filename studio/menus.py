@@ -3,8 +3,8 @@
 Keys (window-wide, as in Blender where it has one; each is also a menu entry, which shows it):
 I or K add a key at the playhead, Shift+K keys the motion's own pose there, Space plays/pauses,
 Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
-the keypad's) look from the front/side/top, Ctrl+Enter generates; the Pose menu's keys are the 3D
-view's (viewport.py). A focused text field keeps the keys it types (Qt's own rule: it takes the
+the keypad's) look from the front/side/top, O shows onion skins, Ctrl+Enter generates; the Pose
+menu's keys are the 3D view's (viewport.py). A focused text field keeps the keys it types (Qt's own rule: it takes the
 shortcut override), and a focused button or list keeps the keys it uses itself (`OwnKeys`): Space
 on a focused button presses that button and does not also play.
 
@@ -88,6 +88,8 @@ def build_keys(window) -> dict[str, QAction]:
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(lambda _=False, s=slot: s())
         key_actions[name] = action
+    menus["view"].addSeparator()
+    menus["view"].addAction(viewport.onion_action)  # O; viewport.py
     window.menuBar().addMenu("&Pose").addActions(list(viewport.pose_actions.values()))  # keys: viewport.py
     own_keys = OwnKeys(window)
     for widget in window.findChildren(QAbstractButton) + window.findChildren(QComboBox):

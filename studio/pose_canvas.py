@@ -38,7 +38,7 @@ from keymask.conditioning.poses import COCO18_JOINTS, COCO18_LIMBS, KeyPose3D, P
 from keymask.conditioning.render import JOINT_RADIUS, OPENPOSE_COLOURS, STICK_HALF_WIDTH, limb_colour
 from keymask.core.preview import project
 from keymask.core.skeleton import HUMANML3D_SKELETON
-from keymask.studio.viewport import joint_sides, side_colour
+from keymask.studio.figures import joint_sides, side_colour
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 POSE_SUFFIXES = (".json",)

@@ -1,8 +1,9 @@
-"""Where the weights are: the generation model, CLIP, Stable Diffusion, ControlNet and OpenPose.
+"""The studio's own settings: where the weights are (the generation model, CLIP, Stable Diffusion,
+ControlNet and OpenPose) and how the 3D view shows motions.
 
-The locations are stored with QSettings in an INI file (`settings_file()`: $KEYMASK_STUDIO_CONFIG_DIR
-or Qt's per-user config folder). `availability(locations)` says in words what each location gives,
-and `SettingsDialog` shows that next to each path while it is edited.
+Both are stored with QSettings in an INI file (`settings_file()`: $KEYMASK_STUDIO_CONFIG_DIR or Qt's
+per-user config folder). `availability(locations)` says in words what each location gives, and
+`SettingsDialog` shows that next to each path while it is edited.
 """
 
 import os
@@ -47,6 +48,11 @@ class WeightLocations:
         return self.clip_weights or os.environ.get("KEYMASK_CLIP_WEIGHTS") or None
 
 
+@dataclass(frozen=True)
+class ViewSettings:
+    onion_skins: bool = False  # faint figures before and after the playhead
+
+
 # (field, label, is a file) in the dialog's order
 ROWS = (
     ("model", "Generation model", False),
@@ -76,6 +82,18 @@ def save_locations(locations: WeightLocations) -> None:
     store = _store()
     for name, value in asdict(locations).items():
         store.setValue(f"weights/{name}", value)
+    store.sync()
+
+
+def load_view_settings() -> ViewSettings:
+    store = _store()
+    return ViewSettings(**{f.name: store.value(f"view/{f.name}", f.default, type=bool) for f in fields(ViewSettings)})
+
+
+def save_view_settings(view: ViewSettings) -> None:
+    store = _store()
+    for name, value in asdict(view).items():
+        store.setValue(f"view/{name}", value)
     store.sync()
 
 

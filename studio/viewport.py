@@ -6,10 +6,10 @@ turned +90 degrees about X, which maps a motion point (x, y, z) to the scene's (
 hold motion coordinates unchanged, and a body facing +Z faces the scene's -Y, towards the
 default camera.
 
-Each motion is a `_Figure`: one group (its layout offset is the group's translation) holding the
-bones (one GLLinePlotItem of 21 segments), the joints (one GLScatterPlotItem), the root trail
-(the pelvis path on the floor) and a name label. A new frame only uploads new positions to these
-items; nothing is created after `set_motions`.
+Each motion is a `Figure` (figures.py): bones, joints, the root trail (the pelvis path on the floor)
+and a name label. A new frame only uploads new positions to these items; nothing is created after
+`set_motions`. Onion skins (the View menu's toggle, O anywhere in the window; `onion_action`) draw
+the chosen motion faintly a few frames before the playhead in one tint and after it in another.
 
 Camera: `set_view` looks from the front, the side or the top as Blender's numpad 1, 3 and 7 do
 (front: from the figure's facing, scene -Y; side: from scene +X; top: down scene -Z, the figure's
@@ -40,21 +40,15 @@ import numpy as np
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PyQt6.QtCore import QEvent, QObject, QPointF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QFont, QImage, QKeyEvent, QKeySequence, QMouseEvent, QOpenGLContext, QVector3D
+from PyQt6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QOpenGLContext, QVector3D
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 from pyqtgraph.opengl.GLGraphicsItem import GLOptions, GLGraphicsItem
 
 from keymask.conditioning.ik import EFFECTORS, limb_of
 from keymask.conditioning.ik import mirror_pose as mirrored_pose
-from keymask.core.skeleton import HUMANML3D_SKELETON
+from keymask.studio.figures import BONE_VERTICES, GHOST_COLOUR, JOINT_COUNT, Figure, OnionSkins, rgba
 from keymask.studio.posing import PoseEditor, copied_pose, joint_label, pasted_figure
 
-# Colours (RGB, 0-1) by side of the body: the figure's left, its right, and the midline.
-LEFT_COLOUR = (0.30, 0.62, 1.00)
-RIGHT_COLOUR = (1.00, 0.42, 0.32)
-CENTRE_COLOUR = (0.88, 0.88, 0.86)
-TRAIL_COLOUR = (1.00, 0.82, 0.30)
-GHOST_COLOUR = (0.80, 0.86, 1.00)
 BACKGROUND = (34, 36, 40)
 
 SIDE_SPACING = 1.5  # metres between samples along X in the "side" layout
@@ -62,7 +56,6 @@ LAYOUTS = ("side", "overlay")
 _DIM_ALPHA = 0.3  # samples other than the selected one
 _GHOST_ALPHA = 0.28
 _GHOST_ALPHA_AT_FRAME = 0.6  # a ghost whose key frame is the current frame
-_LABEL_HEIGHT = 0.35  # metres above the highest joint
 VIEWS = {"front": (0.0, -90.0), "side": (0.0, 0.0), "top": (90.0, -90.0)}  # (elevation, azimuth) in degrees
 PICK_RADIUS = 16  # pixels: how near a click must be to a bone to choose its figure
 CLICK_SLOP = 4  # pixels a press may move and still be a click (more is an orbit)
@@ -73,22 +66,6 @@ CHOSEN_COLOUR = (1.00, 1.00, 1.00)  # the chosen joint
 ARROW_STEP = np.radians(5.0)  # one arrow key's turn of the chosen joint
 _HANDLE_OPTIONS = {**GLOptions["translucent"], GL.GL_DEPTH_TEST: False}  # handles over the bones
 _MOTION_TO_SCENE = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])  # (x, y, z) -> (x, -z, y)
-
-
-def joint_sides(names: tuple[str, ...] = HUMANML3D_SKELETON.joint_names) -> tuple[str, ...]:
-    """'left', 'right' or 'centre' for each joint, from its name."""
-    return tuple("left" if n.startswith("left_") else "right" if n.startswith("right_") else "centre" for n in names)
-
-
-def side_colour(side: str) -> tuple[float, float, float]:
-    return {"left": LEFT_COLOUR, "right": RIGHT_COLOUR}.get(side, CENTRE_COLOUR)
-
-
-_PARENTS = np.asarray(HUMANML3D_SKELETON.parents)
-_CHILDREN = np.flatnonzero(_PARENTS >= 0)  # (21,) one bone per non-root joint
-_BONE_VERTICES = np.stack([_PARENTS[_CHILDREN], _CHILDREN], axis=1).reshape(-1)  # (42,) parent, child, ...
-_JOINT_RGB = np.array([side_colour(s) for s in joint_sides()])  # (J, 3)
-_BONE_RGB = _JOINT_RGB[np.repeat(_CHILDREN, 2)]  # (42, 3): a bone takes its child's side
 
 
 class _SceneView(gl.GLViewWidget):
@@ -133,63 +110,6 @@ def _scene(point: np.ndarray) -> QVector3D:
     return QVector3D(float(point[0]), float(-point[2]), float(point[1]))
 
 
-def _rgba(rgb: np.ndarray, alpha: float) -> np.ndarray:
-    """(N, 3) -> (N, 4) float32."""
-    return np.concatenate([rgb, np.full((len(rgb), 1), alpha)], axis=1).astype(np.float32)
-
-
-class _Figure:
-    """The GL items of one skeleton: bones, joints, and optionally a root trail and a label."""
-
-    def __init__(self, parent: GLGraphicsItem, *, trail: np.ndarray | None = None, label: str = ""):
-        self.group = GLGraphicsItem(parentItem=parent)
-        self.bones = gl.GLLinePlotItem(parentItem=self.group, mode="lines", width=3.0, antialias=True,
-                                       glOptions="translucent")
-        self.joints = gl.GLScatterPlotItem(parentItem=self.group, size=7.0, pxMode=True, glOptions="translucent")
-        self.joints.setDepthValue(-1)  # before the bones: smoothed line ends would otherwise cut holes in the discs
-        self.trail = None
-        if trail is not None:
-            self.trail = gl.GLLinePlotItem(parentItem=self.group, pos=trail, mode="line_strip", width=2.0,
-                                           antialias=True, glOptions="translucent")
-        self.label = None
-        if label:
-            self.label = gl.GLTextItem(parentItem=self.group, text=label, font=QFont("Sans Serif", 10),
-                                        alignment=Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
-            self.label.setDepthValue(10)  # drawn last, over the lines
-        self.offset = np.zeros(3)
-        self.highlighted = False
-        self.joint_positions = np.zeros((len(_JOINT_RGB), 3))
-
-    def set_pose(self, joints: np.ndarray) -> None:
-        """joints: (J, 3) in motion coordinates (before the layout offset)."""
-        self.joint_positions = joints
-        self.bones.setData(pos=joints[_BONE_VERTICES])  # (42, 3) segment end points
-        self.joints.setData(pos=joints)
-        if self.label is not None:
-            pelvis = joints[0]
-            self.label.setData(pos=(float(pelvis[0]), float(joints[:, 1].max() + _LABEL_HEIGHT), float(pelvis[2])))
-
-    def set_style(self, alpha: float, *, tint: tuple[float, float, float] | None = None, width: float = 3.0,
-                  depth: int = 0) -> None:
-        bone_rgb = _BONE_RGB if tint is None else np.tile(tint, (len(_BONE_RGB), 1))
-        joint_rgb = _JOINT_RGB if tint is None else np.tile(tint, (len(_JOINT_RGB), 1))
-        self.bones.setData(color=_rgba(bone_rgb, alpha), width=width)
-        self.joints.setData(color=_rgba(np.minimum(joint_rgb * 1.15, 1.0), alpha))
-        if self.trail is not None:
-            self.trail.setData(color=(*TRAIL_COLOUR, 0.8 * alpha))
-        if self.label is not None:
-            self.label.setData(color=QColor.fromRgbF(*CENTRE_COLOUR, max(alpha, 0.5)))
-        self.group.setDepthValue(depth)
-
-    def set_offset(self, offset: np.ndarray) -> None:
-        self.offset = np.asarray(offset, dtype=np.float64)
-        self.group.resetTransform()
-        self.group.translate(*self.offset)
-
-    def remove(self) -> None:
-        self.group.setParentItem(None)
-
-
 class MotionViewport(QWidget):
     """Motions as skeletons in an orbitable 3D view (left drag orbits, wheel zooms, middle drag pans)."""
 
@@ -202,8 +122,8 @@ class MotionViewport(QWidget):
         self._spacing = float(spacing)
         self._motions: list[np.ndarray] = []
         self._names: list[str] = []
-        self._figures: list[_Figure] = []
-        self._ghosts: list[_Figure] = []
+        self._figures: list[Figure] = []
+        self._ghosts: list[Figure] = []
         self._ghost_frames: list[int | None] = []
         self._layout = "side"
         self._frame = 0
@@ -222,6 +142,12 @@ class MotionViewport(QWidget):
         self.follow_button = QToolButton(text="Follow", checkable=True)
         self.follow_button.setToolTip("Keep the chosen figure's root in the middle of the view")
         self.follow_button.toggled.connect(lambda _: self._follow_root())
+        self.onion_action = QAction("Onion skins", self, checkable=True)
+        self.onion_action.setShortcut(QKeySequence("O"))
+        self.onion_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.onion_action.setToolTip("Faint figures a few frames before (red) and after (green) the playhead (O)")
+        self.onion_action.toggled.connect(lambda _: self._show_onion_skins())
+        self.addAction(self.onion_action)
         self._build_pose_actions()
         self.pose_hint = QLabel("Drag a yellow handle. Click a joint: R + drag or arrows turn it, H pins")
         self.pose_hint.setStyleSheet("color: #9aa0a6")
@@ -252,9 +178,10 @@ class MotionViewport(QWidget):
         self._world = GLGraphicsItem()  # motion coordinates (Y up) -> scene (Z up)
         self._world.rotate(90.0, 1.0, 0.0, 0.0)
         self._view.addItem(self._world)
+        self._onion_skins = OnionSkins(self._world)
         # The posed figure is drawn first, so the chosen figure where it coincides fails the depth test;
         # its handles last, over everything.
-        self._posed = _Figure(self._world)
+        self._posed = Figure(self._world)
         self._posed.set_style(1.0, width=4.0, depth=-1)
         self._handles = gl.GLScatterPlotItem(parentItem=self._world, pxMode=True, glOptions=_HANDLE_OPTIONS)
         self._handles.setDepthValue(20)
@@ -418,9 +345,9 @@ class MotionViewport(QWidget):
         checked = []
         for i, motion in enumerate(motions):
             motion = np.asarray(motion, dtype=np.float64)
-            if motion.ndim != 3 or motion.shape[1:] != (len(_JOINT_RGB), 3) or len(motion) == 0:
+            if motion.ndim != 3 or motion.shape[1:] != (JOINT_COUNT, 3) or len(motion) == 0:
                 raise ValueError(f"Motion {i + 1} has shape {motion.shape}; the viewport shows "
-                                 f"(frames, {len(_JOINT_RGB)}, 3) joint positions.")
+                                 f"(frames, {JOINT_COUNT}, 3) joint positions.")
             checked.append(motion)
         if names is not None and len(names) != len(checked):
             raise ValueError(f"{len(names)} names were given for {len(checked)} motions.")
@@ -433,7 +360,7 @@ class MotionViewport(QWidget):
         for motion, name in zip(self._motions, self._names):
             trail = motion[:, 0].copy()  # (T, 3) pelvis path
             trail[:, 1] = self._floor + 0.005  # just above the grid, so that it is not hidden by it
-            self._figures.append(_Figure(self._world, trail=trail, label=name))
+            self._figures.append(Figure(self._world, trail=trail, label=name))
         self._selected = min(self._selected, max(len(checked) - 1, 0))
         self._frame = min(self._frame, max(self.frame_count - 1, 0))
         self._apply_layout()
@@ -475,9 +402,9 @@ class MotionViewport(QWidget):
         self._ghosts = []
         for i, joints in enumerate(ghosts):
             joints = np.asarray(joints, dtype=np.float64)
-            if joints.shape != (len(_JOINT_RGB), 3):
-                raise ValueError(f"Key ghost {i + 1} has shape {joints.shape}, not ({len(_JOINT_RGB)}, 3).")
-            figure = _Figure(self._world)
+            if joints.shape != (JOINT_COUNT, 3):
+                raise ValueError(f"Key ghost {i + 1} has shape {joints.shape}, not ({JOINT_COUNT}, 3).")
+            figure = Figure(self._world)
             figure.set_pose(joints)
             self._ghosts.append(figure)
         self._ghost_frames = list(frames) if frames is not None else [None] * len(ghosts)
@@ -488,6 +415,11 @@ class MotionViewport(QWidget):
         """(22, 3) joints that sample `index` shows now, in motion coordinates plus its layout offset."""
         figure = self._figures[index]
         return np.asarray(figure.joints.pos, dtype=np.float64) + figure.offset
+
+    def drawn_onion_skins(self) -> dict[int, np.ndarray]:
+        """(22, 3) joints of each onion skin shown, by its frame (motion coordinates plus the layout offset)."""
+        return {frame: np.asarray(figure.joints.pos, dtype=np.float64) + figure.offset
+                for frame, figure in zip(self._onion_skins.frames, self._onion_skins.figures) if frame is not None}
 
     def drawn_ghosts(self) -> list[np.ndarray]:
         """(22, 3) joints of each key ghost as drawn (motion coordinates plus the layout offset)."""
@@ -549,7 +481,7 @@ class MotionViewport(QWidget):
         best, best_distance = None, float(PICK_RADIUS)
         target = np.array([point.x(), point.y()])
         for index in range(len(self._figures)):
-            ends = self.widget_points(self.drawn_joints(index))[_BONE_VERTICES].reshape(-1, 2, 2)  # (21, 2, 2)
+            ends = self.widget_points(self.drawn_joints(index))[BONE_VERTICES].reshape(-1, 2, 2)  # (21, 2, 2)
             a, b = ends[:, 0], ends[:, 1]
             along = np.clip(np.einsum("ij,ij->i", target - a, b - a) / np.maximum(((b - a) ** 2).sum(1), 1e-9), 0, 1)
             distance = np.nanmin(np.linalg.norm(a + along[:, None] * (b - a) - target, axis=1), initial=np.inf)
@@ -665,7 +597,7 @@ class MotionViewport(QWidget):
         colours = [PINNED_COLOUR if limb_of(j) in self.editor.pinned else EFFECTOR_COLOUR for j in joints]
         colours = [CHOSEN_COLOUR if j == chosen else c for j, c in zip(joints, colours)]
         sizes = [17.0 if j == chosen else 12.0 for j in joints]
-        self._handles.setData(pos=pose[joints] + offset, color=_rgba(np.array(colours), 0.9), size=np.array(sizes))
+        self._handles.setData(pos=pose[joints] + offset, color=rgba(np.array(colours), 0.9), size=np.array(sizes))
 
     def _posed_joint_at(self, point: QPointF) -> int | None:
         """The posed figure's handle under `point` (GL view pixels), else its nearest joint, within
@@ -787,6 +719,7 @@ class MotionViewport(QWidget):
             figure.set_offset(self._offset(i))
         for ghost in self._ghosts:
             ghost.set_offset(self._offset(self._selected))
+        self._show_onion_skins()
         self._draw_posed()
         self._place_grid()
         self._follow_root()
@@ -814,8 +747,14 @@ class MotionViewport(QWidget):
             figure.set_pose(motion[min(self._frame, len(motion) - 1)])
         if any(f is not None for f in self._ghost_frames):
             self._style_ghosts()
+        self._show_onion_skins()
         self.refresh_pose()
         self._follow_root()
+
+    def _show_onion_skins(self) -> None:
+        motion = self._motions[self._selected] if self._motions and self.onion_action.isChecked() else None
+        frame = self._frame if motion is None else min(self._frame, len(motion) - 1)
+        self._onion_skins.show(motion, frame, self._offset(self._selected))
 
     def _follow_root(self) -> None:
         """With Follow on, the view's centre on the chosen figure's root as drawn now."""
