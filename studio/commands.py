@@ -1,9 +1,9 @@
 """Every edit of a project as a QUndoCommand, so the studio's undo stack can take it back.
 
 A command changes the `Project` it was given and then calls `notify(part)` with the part that
-changed ("settings", "keys", "spans", "motions", "sample", "export", "pins", or "resolved":
-motions re-solved around a key edit, the same length and view), which is how the window
-learns what to redraw. Commands work on a bare Project: no window is needed to push, undo or redo
+changed ("settings", "keys", "spans", "motions", "sample", "export", "pins", "root path", or
+"resolved": motions re-solved around a key edit, the same length and view), which is how the
+window learns what to redraw. Commands work on a bare Project: no window is needed to push, undo or redo
 them. Key poses are frozen values; a command keeps the key as it was and as it becomes, so undo
 and redo only swap values. A 2D pose edit is lifted to 3D once, when the command is made, so an
 unliftable pose raises (LiftingError) before anything is pushed.
@@ -16,6 +16,7 @@ import numpy as np
 from PyQt6.QtGui import QUndoCommand
 
 from keymask.conditioning.lifting.lift import lift_pose
+from keymask.conditioning.paths import RootPath
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
 from keymask.studio.project import ExportSettings, KeyPose, Project
 
@@ -253,6 +254,19 @@ class SetPins(ProjectCommand):
 
     def apply(self, value: frozenset[str]) -> None:
         self.project.pins = value
+
+
+class SetRootPath(ProjectCommand):
+    """A root path drawn on the floor (the next generation follows it), or None: cleared."""
+
+    part = "root path"
+
+    def __init__(self, project: Project, path: RootPath | None, notify: Notify | None = None):
+        super().__init__(project, "Draw root path" if path is not None else "Clear root path", project.root_path,
+                         path, notify)
+
+    def apply(self, value: RootPath | None) -> None:
+        self.project.root_path = value
 
 
 # ---- editing spans, samples, generated motions --------------------------------------------------

@@ -34,14 +34,14 @@ FPS = HUMANML3D.fps
 
 
 def generation_job(project: Project) -> GenerateJob:
-    """The job Generate starts: the prompt through the key poses; with kept spans and a motion, that
-    motion regenerated outside them."""
+    """The job Generate starts: the prompt through the key poses, the pelvis on the root path; with kept
+    spans and a motion, that motion regenerated outside them."""
     p = project
     keys = tuple(KeyFrame(k.pose3d, k.frame(FPS), k.constrain, k.hold_frames(FPS), k.ease_frames(FPS),
                           k.ease_frames(FPS)) for k in p.keys)
     job = GenerateJob(prompt=p.prompt, frames=None if p.seconds is None else int(round(p.seconds * FPS)),
                       samples=p.samples, seed=p.seed,
-                      settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys)
+                      settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys, path=p.root_path)
     if p.keep_spans and p.motion is not None:
         spans = tuple((int(round(a * FPS)), int(round(b * FPS))) for a, b in p.keep_spans)
         job = replace(job, frames=None, source=p.motion, keep=spans)
@@ -161,6 +161,8 @@ class ForegroundJobs(QObject):
                 if any(round(a * FPS) <= k.frame(FPS) < round(b * FPS) for a, b in project.keep_spans)]
         if result.edited and kept:
             text += f"; {len(kept)} key pose(s) in kept spans stay as the kept motion has them"
+        if result.edited and project.root_path is not None:
+            text += "; the root path is not followed when regenerating outside kept spans"
         return text + "." + (f" {result.warning}" if result.warning else "")
 
     def _failed(self, job, message: str) -> None:

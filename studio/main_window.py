@@ -18,6 +18,7 @@ from PyQt6.QtGui import QUndoStack
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
 from keymask.conditioning.lifting.lift import lift_pose
+from keymask.conditioning.paths import check_path
 from keymask.conditioning.pose_files import read_pose_file
 from keymask.conditioning.poses import KeyPose3D, Pose2D
 from keymask.core.facing import body_heading, canonical_pose
@@ -39,6 +40,7 @@ from keymask.studio.posing import figure_at, key_figure, pose_command
 from keymask.studio.project import KeyPose, Project, load_project, save_project
 from keymask.studio.recovery import CrashRecovery
 from keymask.studio.resolves import LocalResolves
+from keymask.studio.root_path import timed_path
 from keymask.studio.settings import (
     SettingsDialog,
     availability,
@@ -198,6 +200,7 @@ class MainWindow(QMainWindow):
         self.viewport.set_pose_source(lambda: figure_at(self.project, self.frame, FPS))
         self.viewport.pose_edited.connect(self._posed_in_3d)
         self.viewport.pins_changed.connect(lambda pins: self.push(commands.SetPins(self.project, pins)))
+        self.viewport.path_drawn.connect(self._path_drawn)
         self.viewport.onion_action.setChecked(self.view_settings.onion_skins)
         self.viewport.onion_action.toggled.connect(self._onion_skins_toggled)
 
@@ -327,6 +330,19 @@ class MainWindow(QMainWindow):
         self.push(command)
         self.select_key(index)
 
+    @reported
+    def _path_drawn(self, points: np.ndarray) -> None:
+        """A stroke on the floor becomes the root path, timed from the playhead to the end of the timeline."""
+        path = timed_path(points, self.frame, self.timeline.length, FPS)
+        check_path(path, self.timeline.length, FPS)
+        self.push(commands.SetRootPath(self.project, path))
+
+    def clear_root_path(self) -> None:
+        if self.project.root_path is None:
+            self.statusBar().showMessage("There is no root path to clear.", 5000)
+        else:
+            self.push(commands.SetRootPath(self.project, None))
+
     def apply_found_pose(self, pose: Pose2D, text: str) -> None:
         if self.selected_key is None:
             self.add_key(self.frame, pose)
@@ -362,10 +378,11 @@ class MainWindow(QMainWindow):
         with self._quietly():
             {"settings": self._show_settings, "export": self._show_settings, "keys": self._show_keys,
              "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample,
-             "resolved": self._show_resolved, "pins": lambda: self.viewport.set_pins(self.project.pins)}[part]()
+             "resolved": self._show_resolved, "pins": lambda: self.viewport.set_pins(self.project.pins),
+             "root path": self._show_root_path}[part]()
 
     def _show_everything(self) -> None:
-        for part in ("settings", "motions", "keys", "spans", "pins"):
+        for part in ("settings", "motions", "keys", "spans", "pins", "root path"):
             self._show(part)
         self.show_title()
         self.show_imagine_state()
@@ -405,6 +422,9 @@ class MainWindow(QMainWindow):
         keys, motion = self.project.keys, self.project.motion
         self.viewport.set_key_ghosts([key_figure(k, motion, FPS) for k in keys], [k.frame(FPS) for k in keys])
         self.viewport.refresh_pose()  # pose mode poses the key at the playhead as its ghost shows it
+
+    def _show_root_path(self) -> None:
+        self.viewport.set_root_path(None if self.project.root_path is None else self.project.root_path.points)
 
     def _show_spans(self) -> None:
         self.timeline.set_keep_spans([(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans])

@@ -3,10 +3,11 @@
 Keys (window-wide, as in Blender where it has one; each is also a menu entry, which shows it):
 I or K add a key at the playhead, Shift+K keys the motion's own pose there, Space plays/pauses,
 Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
-the keypad's) look from the front/side/top, O shows onion skins, Ctrl+Enter generates; the Pose
-menu's keys are the 3D view's (viewport.py). A focused text field keeps the keys it types (Qt's own rule: it takes the
-shortcut override), and a focused button or list keeps the keys it uses itself (`OwnKeys`): Space
-on a focused button presses that button and does not also play.
+the keypad's) look from the front/side/top, O shows onion skins, D draws a root path on the floor
+and Shift+D clears it, Ctrl+Enter generates; the Pose menu's keys are the 3D view's (viewport.py).
+A focused text field keeps the keys it types (Qt's own rule: it takes the shortcut override), and a
+focused button or list keeps the keys it uses itself (`OwnKeys`): Space on a focused button
+presses that button and does not also play.
 
 A dialog asks for a file or a text and hands it to the window's own method (open_project, save_to,
 load_pose, and its jobs' open_motion, pose_from_photo, imagine, export_to); cancelled, it does nothing.
@@ -79,6 +80,7 @@ def build_keys(window) -> dict[str, QAction]:
             ("animation", "next_frame", "Next frame", ["Right"], lambda: window.step_frames(1)),
             ("animation", "next_key", "Next key", ["Up"], lambda: window.jump_to_key(1)),
             ("animation", "previous_key", "Previous key", ["Down"], lambda: window.jump_to_key(-1)),
+            ("animation", "clear_path", "Clear root path", ["Shift+D"], window.clear_root_path),
             ("view", "frame", "Frame the figure", ["F"], viewport.frame_figure),
             ("view", "front", "Front view", ["1", "Num+1"], lambda: viewport.set_view("front")),
             ("view", "side", "Side view", ["3", "Num+3"], lambda: viewport.set_view("side")),
@@ -88,6 +90,7 @@ def build_keys(window) -> dict[str, QAction]:
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(lambda _=False, s=slot: s())
         key_actions[name] = action
+    menus["animation"].insertAction(key_actions["clear_path"], viewport.draw_path_action)  # D; viewport.py
     menus["view"].addSeparator()
     menus["view"].addAction(viewport.onion_action)  # O; viewport.py
     window.menuBar().addMenu("&Pose").addActions(list(viewport.pose_actions.values()))  # keys: viewport.py

@@ -4,8 +4,9 @@ A project holds the prompt and sampling settings, the key poses (each a 3D key p
 it was lifted from when there is one, its time, hold and ease in seconds: the command line's
 `pose.json@1.5s:hold=0.3:ease=0.5`), the spans to keep when editing, the
 generated (or opened) motions and the chosen one, the export settings (with the rig of an
-opened BVH to export onto), and the limbs pinned for posing in 3D (files written before pins
-open with none). `save_project` writes it atomically
+opened BVH to export onto), the root path drawn on the floor (conditioning/paths.py: points x, z
+in metres with their times in seconds) and the limbs pinned for posing in 3D (files written before
+paths and pins open with neither). `save_project` writes it atomically
 (format "keymask-studio-project", version 1); `load_project` reads it back or raises
 ProjectFileError with one sentence naming the file.
 
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from keymask.conditioning.ik import LIMBS
+from keymask.conditioning.paths import PathError, RootPath
 from keymask.conditioning.pose_files import (
     PoseFileError,
     keypose3d_from_json,
@@ -93,6 +95,7 @@ class Project:
     motions: list[np.ndarray] = field(default_factory=list)  # (T, 22, 3) float32 each, one per sample
     chosen_sample: int = 0
     export: ExportSettings = field(default_factory=ExportSettings)
+    root_path: RootPath | None = None  # where the pelvis goes on the floor, with times
     pins: frozenset[str] = frozenset()  # limbs (conditioning/ik.py LIMBS) whose ends stay while posing in 3D
 
     @property
@@ -139,6 +142,8 @@ def project_to_json(project: Project) -> dict:
                    "rotation_order": project.export.rotation_order, "rig": project.export.rig,
                    "use_rig": project.export.use_rig},
         "motions": [_array_to_json(motion) for motion in project.motions],
+        "root_path": None if project.root_path is None else {
+            "points": project.root_path.points.tolist(), "times": project.root_path.times.tolist()},
         "pins": sorted(project.pins),
     }
 
@@ -166,6 +171,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
                  for i, item in enumerate(read.typed("motions", list, []))],
         chosen_sample=read.integer("chosen_sample", 0, minimum=0),
         export=_export_from_json(read.typed("export", dict, {}), where),
+        root_path=_root_path_from_json(data.get("root_path"), where),
         pins=_pins_from_json(read.typed("pins", list, []), where),
     )
     if seconds is not None and seconds <= 0:
@@ -214,6 +220,17 @@ def _span_from_json(item, where: str) -> tuple[float, float]:
         raise ProjectFileError(f"{where} has a keep span {json.dumps(item)} that is not [start, end] seconds "
                                "with 0 <= start < end.")
     return float(item[0]), float(item[1])
+
+
+def _root_path_from_json(data, where: str) -> RootPath | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("times"), list):
+        raise ProjectFileError(f"{where} has a root path that is not {{\"points\": [[x, z], ...], \"times\": [...]}}.")
+    try:
+        return RootPath(data.get("points"), data["times"])
+    except (PathError, TypeError, ValueError) as error:
+        raise ProjectFileError(f"{where} has a root path that cannot be followed: {error}") from None
 
 
 def _pins_from_json(items: list, where: str) -> frozenset[str]:

@@ -17,6 +17,12 @@ front towards the bottom of the view); `frame_figure` fits the chosen figure as 
 with Follow on, the view's centre tracks the chosen figure's root on every frame. A click (a press
 and release without a drag, which orbits) on a figure emits `sample_clicked`.
 
+Draw-path mode (`draw_path_action`: D anywhere in the window, again or Esc to leave): a left drag on
+the floor records a stroke of floor points (root_path.py) under the mouse, shown as it is drawn, and
+ends in `path_drawn(points)`; the window makes it the project's root path, which `set_root_path`
+shows as a line on the floor under the chosen figure. The middle button and the wheel still pan and
+zoom.
+
 Pose mode (the Pose button, or P anywhere in the window): the figure at the playhead, which the
 window supplies through `set_pose_source`, is drawn bright with handles on its hands, feet (at the
 ankles), head and pelvis. A drag on a handle moves it in the plane through it that faces the camera
@@ -48,6 +54,7 @@ from keymask.conditioning.ik import EFFECTORS, limb_of
 from keymask.conditioning.ik import mirror_pose as mirrored_pose
 from keymask.studio.figures import BONE_VERTICES, GHOST_COLOUR, JOINT_COUNT, Figure, OnionSkins, rgba
 from keymask.studio.posing import PoseEditor, copied_pose, joint_label, pasted_figure
+from keymask.studio.root_path import STROKE_STEP, PathLine
 
 BACKGROUND = (34, 36, 40)
 
@@ -116,6 +123,7 @@ class MotionViewport(QWidget):
     sample_clicked = pyqtSignal(int)  # the index of the figure a click landed on
     pose_edited = pyqtSignal(object, str, bool, str)  # posed joints (J, 3), undo text, moved/turned the body, run
     pins_changed = pyqtSignal(object)  # frozenset of the pinned limbs (conditioning/ik.py LIMBS)
+    path_drawn = pyqtSignal(object)  # (P, 2) floor points x, z of a stroke, in the chosen motion's coordinates
 
     def __init__(self, parent: QWidget | None = None, *, spacing: float = SIDE_SPACING):
         super().__init__(parent)
@@ -142,12 +150,13 @@ class MotionViewport(QWidget):
         self.follow_button = QToolButton(text="Follow", checkable=True)
         self.follow_button.setToolTip("Keep the chosen figure's root in the middle of the view")
         self.follow_button.toggled.connect(lambda _: self._follow_root())
-        self.onion_action = QAction("Onion skins", self, checkable=True)
-        self.onion_action.setShortcut(QKeySequence("O"))
-        self.onion_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.onion_action.setToolTip("Faint figures a few frames before (red) and after (green) the playhead (O)")
-        self.onion_action.toggled.connect(lambda _: self._show_onion_skins())
-        self.addAction(self.onion_action)
+        self.onion_action = self._window_toggle(
+            "Onion skins", "O", "Faint figures a few frames before (red) and after (green) the playhead (O)",
+            lambda _: self._show_onion_skins())
+        self.draw_path_action = self._window_toggle(
+            "Draw root path", "D", "Drag on the floor in the 3D view: the pelvis follows the path (D; Esc leaves)",
+            self._drawing_toggled)
+        self._stroke: list[np.ndarray] | None = None  # the floor points of a stroke being drawn
         self._build_pose_actions()
         self.pose_hint = QLabel("Drag a yellow handle. Click a joint: R + drag or arrows turn it, H pins")
         self.pose_hint.setStyleSheet("color: #9aa0a6")
@@ -179,6 +188,8 @@ class MotionViewport(QWidget):
         self._world.rotate(90.0, 1.0, 0.0, 0.0)
         self._view.addItem(self._world)
         self._onion_skins = OnionSkins(self._world)
+        self._path_line = PathLine(self._world)
+        self._root_path: np.ndarray | None = None  # (P, 2) the path shown
         # The posed figure is drawn first, so the chosen figure where it coincides fails the depth test;
         # its handles last, over everything.
         self._posed = Figure(self._world)
@@ -188,6 +199,16 @@ class MotionViewport(QWidget):
         self._show_pose_tools(False)
         self._place_grid()
         self.reset_camera()
+
+    def _window_toggle(self, text: str, key: str, tip: str, toggled) -> QAction:
+        """A checkable action whose key works anywhere in the window."""
+        action = QAction(text, self, checkable=True)
+        action.setShortcut(QKeySequence(key))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(tip)
+        action.toggled.connect(toggled)
+        self.addAction(action)
+        return action
 
     def _build_pose_actions(self) -> None:
         """The pose mode's actions (for the buttons, the window's menu and their keys)."""
@@ -468,13 +489,38 @@ class MotionViewport(QWidget):
     def on_view_plane(self, point: QPointF, through: np.ndarray) -> np.ndarray:
         """(3,) motion coordinates where the ray through `point` (pixels of the GL view itself) meets
         the plane through `through` (3,) that faces the camera."""
-        inverse = np.linalg.inv(self._clip_matrix())
-        x, y = 2 * point.x() / self._view.width() - 1, 1 - 2 * point.y() / self._view.height()
-        near, far = (inverse @ [x, y, depth, 1.0] for depth in (-1.0, 0.0))  # two points on the ray
-        near, far = near[:3] / near[3], far[:3] / far[3]
+        near, along = self._ray(point)
         forward, _ = self.view_axes()
-        along = far - near
         return near + along * (((np.asarray(through) - near) @ forward) / (along @ forward))
+
+    def on_floor(self, point: QPointF) -> np.ndarray | None:
+        """(2,) x, z in the chosen motion's coordinates (its layout offset taken off) where the ray through
+        `point` (pixels of the GL view itself) meets the floor; None where it does not (the horizon, above)."""
+        near, along = self._ray(point)
+        if abs(along[1]) < 1e-9:
+            return None
+        distance = (self._floor - near[1]) / along[1]
+        if distance <= 0:
+            return None
+        return (near + distance * along - self._offset(self._selected))[[0, 2]]
+
+    @property
+    def floor(self) -> float:
+        """The floor's height (metres, Y): the lowest joint of the motions shown, 0 without motions."""
+        return self._floor
+
+    @property
+    def drawing_path(self) -> bool:
+        return self.draw_path_action.isChecked()
+
+    def set_root_path(self, points: np.ndarray | None) -> None:
+        """The root path (P, 2) floor points x, z of the chosen motion to show, or None."""
+        self._root_path = None if points is None else np.asarray(points, dtype=np.float64)
+        self._show_root_path()
+
+    def shown_root_path(self) -> np.ndarray | None:
+        """(P, 2) the path drawn on the floor now (a stroke while it is drawn), or None."""
+        return self._path_line.points
 
     def sample_at(self, point: QPointF) -> int | None:
         """The figure whose bones pass nearest a widget point (within PICK_RADIUS pixels), or None."""
@@ -510,6 +556,9 @@ class MotionViewport(QWidget):
         and the view still orbits on a drag."""
         if watched is not self._view:
             return False
+        if self.drawing_path and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
+            self.draw_path_action.setChecked(False)
+            return True
         if event.type() == QEvent.Type.ShortcutOverride:
             if self._pose_key(event, act=False):
                 event.accept()
@@ -517,7 +566,7 @@ class MotionViewport(QWidget):
             return False
         if event.type() == QEvent.Type.KeyPress:
             return self._pose_key(event, act=True)
-        if isinstance(event, QMouseEvent) and self._pose_mouse(event):
+        if isinstance(event, QMouseEvent) and (self._path_mouse(event) or self._pose_mouse(event)):
             return True
         if isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
             point = self._view.mapTo(self, event.position().toPoint()).toPointF()
@@ -549,9 +598,47 @@ class MotionViewport(QWidget):
         y = (1 - clip[:, 1] / w) / 2 * self._view.height()
         return np.stack([x, y], axis=1)
 
+    def _ray(self, point: QPointF) -> tuple[np.ndarray, np.ndarray]:
+        """(near point, direction), both (3,) motion coordinates, of the ray through `point` (GL view pixels)."""
+        inverse = np.linalg.inv(self._clip_matrix())
+        x, y = 2 * point.x() / self._view.width() - 1, 1 - 2 * point.y() / self._view.height()
+        near, far = (inverse @ [x, y, depth, 1.0] for depth in (-1.0, 0.0))  # two points on the ray
+        near, far = near[:3] / near[3], far[:3] / far[3]
+        return near, far - near
+
+    # ---- draw-path mode internals --------------------------------------------------------------
+
+    def _drawing_toggled(self, drawing: bool) -> None:
+        self._stroke = None
+        if drawing:
+            self.set_posing(False)  # one mode takes the left button at a time
+        self._show_root_path()
+
+    def _path_mouse(self, event: QMouseEvent) -> bool:
+        """A left drag records a stroke on the floor. True when the event was the draw-path mode's."""
+        if not self.drawing_path or (event.button() != Qt.MouseButton.LeftButton and self._stroke is None):
+            return False
+        kind, floor = event.type(), self.on_floor(event.position())
+        if kind == QEvent.Type.MouseButtonPress:
+            self._stroke = [] if floor is None else [floor]
+        elif kind == QEvent.Type.MouseMove and self._stroke is not None:
+            if floor is not None and (not self._stroke or np.linalg.norm(floor - self._stroke[-1]) >= STROKE_STEP):
+                self._stroke.append(floor)
+                self._path_line.show(np.array(self._stroke), self._floor, self._offset(self._selected))
+        elif kind == QEvent.Type.MouseButtonRelease and self._stroke is not None:
+            stroke, self._stroke = np.array(self._stroke).reshape(-1, 2), None
+            self._show_root_path()
+            self.path_drawn.emit(stroke)
+        return True
+
+    def _show_root_path(self) -> None:
+        self._path_line.show(self._root_path, self._floor, self._offset(self._selected))
+
     # ---- pose mode internals -------------------------------------------------------------------
 
     def _posing_toggled(self, posing: bool) -> None:
+        if posing:
+            self.draw_path_action.setChecked(False)
         self.editor.cancel()
         self._drag = None
         self.editor.set_pose(None)
@@ -720,6 +807,7 @@ class MotionViewport(QWidget):
         for ghost in self._ghosts:
             ghost.set_offset(self._offset(self._selected))
         self._show_onion_skins()
+        self._show_root_path()
         self._draw_posed()
         self._place_grid()
         self._follow_root()

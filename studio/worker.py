@@ -17,6 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from keymask.conditioning.keyed_generation import KeyFrame
+from keymask.conditioning.paths import RootPath
 from keymask.conditioning.resolve import StretchKey
 from keymask.core.bvh.convert import resample_positions
 from keymask.core.errors import KeyMaskError, missing_extra
@@ -27,8 +28,9 @@ from keymask.core.spec import HUMANML3D
 
 @dataclass(frozen=True)
 class GenerateJob:
-    """Text (+ key poses) -> `samples` motions; with `source` and `keep`, regenerate `source` outside `keep`
-    (as long as `source`, through the keys outside `keep`)."""
+    """Text (+ key poses) -> `samples` motions, the pelvis on `path` when one is given; with `source` and
+    `keep`, regenerate `source` outside `keep` (as long as `source`, through the keys outside `keep`; the
+    kept frames stay where they are, so no path is followed)."""
 
     prompt: str
     frames: int | None  # None: estimated from the text (or, with keys, long enough to pass them)
@@ -38,6 +40,7 @@ class GenerateJob:
     keys: tuple[KeyFrame, ...] = ()
     source: np.ndarray | None = None  # (T, 22, 3) the motion to edit
     keep: tuple[tuple[int, int], ...] = ()  # frame spans [first, end) of `source` to keep
+    path: RootPath | None = None  # where the pelvis goes on the floor (conditioning/paths.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,19 +227,41 @@ class Worker(QObject):
                                          **{**common, "seed": job.seed + i}).joints.astype(np.float32)
                      for i in range(job.samples)]
             return GenerateResult(edits, job.seed, edited=True, warning=warning)
+        frames = self._frames(job, pipeline.spec)
         if job.keys:
             from keymask.conditioning.keyed_generation import generate_with_key_poses
 
-            frames = job.frames if job.frames is not None else frames_for_keys(job.keys)
             result = generate_with_key_poses(pipeline, [job.prompt], [list(job.keys)], frames=frames,
-                                             samples=job.samples, **common)
+                                             samples=job.samples, path=job.path, **common)
         else:
             from keymask.core.generation.cleanup import CleanupSettings
             from keymask.core.generation.composition import Request, generate_requests
 
-            result = generate_requests(pipeline, [Request(job.prompt, job.frames)], samples=job.samples,
+            result = generate_requests(pipeline, [Request(job.prompt, frames)], samples=job.samples,
                                        cleanup=CleanupSettings(), **common)
-        return GenerateResult([m.joints.astype(np.float32) for m in result.motions], result.seed, warning=warning)
+        motions = [m.joints for m in result.motions]
+        if job.path is not None and not job.keys:  # as the command line's --path (with keys, generation follows it)
+            from keymask.conditioning.keyed_generation import refine_motion
+
+            motions = [refine_motion(joints, [], path=job.path) for joints in motions]
+        return GenerateResult([m.astype(np.float32) for m in motions], result.seed, warning=warning)
+
+    @staticmethod
+    def _frames(job: GenerateJob, spec) -> int | None:
+        """The length to generate, as the command line chooses it: the job's; else with keys 4 s and a
+        second past the last key; long enough for the path's times; None: estimated from the text. A path
+        that cannot be followed over it is refused (PathError) before anything is generated."""
+        frames = job.frames
+        if frames is None and job.keys:
+            frames = frames_for_keys(job.keys)
+        if job.path is not None:
+            from keymask.conditioning.paths import check_path
+
+            if job.frames is None:
+                frames = max(frames or 0, job.path.frames_needed(spec.fps, spec.frames_per_token)) or None
+            if frames is not None:
+                check_path(job.path, int(round(frames / spec.frames_per_token)) * spec.frames_per_token, spec.fps)
+        return frames
 
     def _resolve(self, job: "ResolveJob") -> list[np.ndarray]:
         from keymask.conditioning.resolve import release_stretch, resolve_stretch
