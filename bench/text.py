@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale)
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale)
+    parser.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -94,7 +95,8 @@ def main() -> None:
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
-    settings = SamplingSettings(guidance_scale=args.guidance, residual_guidance_scale=args.residual_guidance)
+    settings = SamplingSettings(guidance_scale=args.guidance, residual_guidance_scale=args.residual_guidance,
+                                action_pull=args.action_pull)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt
@@ -130,7 +132,7 @@ def main() -> None:
 
     # Length: the model's own choice for test captions against the real clips.
     clips = benchmark.clips
-    chosen = pipeline.estimate_frames(clips.captions, seed=0)
+    chosen = pipeline.estimate_frames(clips.captions, seed=0, action_pull=args.action_pull)
     real = np.minimum([len(f) + 1 for f in clips.features], pipeline.spec.max_frames)
     within = np.abs(np.asarray(chosen) / real - 1) <= 0.3
 

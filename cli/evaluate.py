@@ -41,6 +41,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--residual-guidance", type=float, default=1.0,
                         help="classifier-free guidance of the residual transformer; 1 runs it once per layer "
                              "instead of twice (default: %(default)s)")
+    parser.add_argument("--action-pull", type=float, default=1.0,
+                        help="pull of each prompt toward the captions of the trained action it reads as; 0 "
+                             "conditions on the words alone (default: %(default)s)")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
@@ -135,7 +138,8 @@ def run(args) -> int:
         pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
                                                                 steps=args.steps,
-                                                                residual_guidance_scale=args.residual_guidance),
+                                                                residual_guidance_scale=args.residual_guidance,
+                                                                action_pull=args.action_pull),
                                        None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")

@@ -60,6 +60,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--residual-guidance", type=float, default=1.0,
                           help="guidance of the finer token layers; 1 (the default) runs them without the "
                                "unconditional pass, the official code uses 5 (default: %(default)s)")
+    sampling.add_argument("--action-pull", type=float, default=1.0,
+                          help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
+                               "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
     sampling.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
@@ -176,7 +179,7 @@ def _settings(args):
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
                             topk_filter_thres=args.topk, greedy=args.greedy,
-                            sample_length=args.sample_length)
+                            sample_length=args.sample_length, action_pull=args.action_pull)
 
 
 def _progress_bar():

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from keymask.core.generation.known_actions import CaptionIndex, choose_threshold
+from keymask.core.generation.known_actions import PULL_FADE, CaptionIndex, choose_threshold
 from keymask.core.training.caption_index import action_phrase
 
 
@@ -63,3 +63,44 @@ def test_a_prompt_naming_one_side_is_never_read_as_an_action_of_the_other_side()
     assert index.read_actions(["a man waves with his right hand"], prompt)[0] == "waves the right hand"
     assert index.read_actions(["a man waves with his left hand"], prompt)[0] == "waves the left hand"
     assert index.read_actions(["a man waves with the left, then the right hand"], prompt)[0] == "waves the left hand"
+
+
+def test_a_prompt_is_pulled_toward_its_action_and_never_toward_the_other_side():
+    captions = _unit([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 1, 0, 0], [0, 0.95, 0.05, 0]])
+    index = CaptionIndex(captions, ["waves the left hand", "waves the left hand", "waves the right hand",
+                                    "waves the right hand"], _unit([[0, 0, 0, 1]]), 0.0)
+    prompt = _unit([[0.3, 0.5, 0.0, 0.8]])  # nearer the right-hand captions, but the words say left
+    unchanged = index.pulled_toward_actions(["someone waves with the left hand"], prompt * 3.0, 0.0)
+    np.testing.assert_allclose(unchanged, prompt, atol=1e-6)  # strength 0: the unit embedding
+    pulled = index.pulled_toward_actions(["someone waves with the left hand"], prompt, 1.0)
+    left, right = _unit(captions[:2].mean(0, keepdims=True)), _unit(captions[2:].mean(0, keepdims=True))
+    assert np.isclose(np.linalg.norm(pulled), 1.0, atol=1e-6)
+    assert (pulled @ left.T).item() > (prompt @ left.T).item() + 0.2
+    assert (pulled @ right.T).item() < (prompt @ right.T).item() + 0.2
+    stronger = index.pulled_toward_actions(["someone waves with the left hand"], prompt, 3.0)
+    assert (stronger @ left.T).item() > (pulled @ left.T).item()
+    trained = index.pulled_toward_actions(["a man waves the left hand"], captions[1:2], 1.0)
+    np.testing.assert_allclose(trained, captions[1:2], atol=1e-6)  # a training sentence keeps its details
+    low, high = PULL_FADE
+    middle = 0.5 * (low + high)
+    between = _unit([[middle, 0, 0, np.sqrt(1 - middle ** 2)]])  # its nearest caption is `middle` similar
+    halfway = index.pulled_toward_actions(["someone waves with the left hand"], between, 1.0)
+    full = _unit(between + left)
+    assert 0.0 < (halfway @ left.T).item() - (between @ left.T).item() < (full @ left.T).item() - (between @ left.T).item()
+
+
+def test_the_shipped_model_is_conditioned_on_the_pulled_embedding():
+    from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
+    from keymask.resources import RESOURCES_DIR
+
+    pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
+    prompt = ["an old man ambles along the beach"]
+    words = pipeline.encode_text(prompt)
+    pulled = pipeline.caption_index.pulled_toward_actions(prompt, words, 1.0)
+    made = pipeline(prompt, frames=40, seed=3, settings=SamplingSettings(action_pull=1.0)).motions[0]
+    from_pulled = pipeline(prompt, frames=40, seed=3, text_embedding=pulled,
+                           settings=SamplingSettings(action_pull=0.0)).motions[0]
+    from_words = pipeline(prompt, frames=40, seed=3, settings=SamplingSettings(action_pull=0.0)).motions[0]
+    np.testing.assert_array_equal(made.tokens, from_pulled.tokens)
+    assert not np.array_equal(made.tokens, from_words.tokens)
+    assert float(pulled[0] @ words[0] / np.linalg.norm(words[0])) < 0.99  # the pull moved it

@@ -97,7 +97,7 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
         if i in motions:
             continue
         parts = plans[request.prompt]
-        lengths = _part_frames(pipeline, parts, request.frames, seed)
+        lengths = _part_frames(pipeline, parts, request.frames, seed, (settings or SamplingSettings()).action_pull)
         motions[i] = []
         for sample in range(samples):
             motion = generate_chain(pipeline, list(zip(parts, lengths)), seed=seed + 1000 * sample,
@@ -132,12 +132,13 @@ def check_requests(pipeline: MotionPipeline, requests: Sequence[Request], sample
     return requests
 
 
-def _part_frames(pipeline: MotionPipeline, parts: list[str], frames: int | None, seed: int) -> list[int]:
+def _part_frames(pipeline: MotionPipeline, parts: list[str], frames: int | None, seed: int,
+                 action_pull: float) -> list[int]:
     """Frames of each part: the length estimator's, scaled to `frames` in all when it is given."""
     step = pipeline.spec.frames_per_token
     if len(parts) == 1:
         return [int(frames)]
-    estimated = np.asarray(pipeline.estimate_frames(parts, seed=seed), dtype=np.float64)
+    estimated = np.asarray(pipeline.estimate_frames(parts, seed=seed, action_pull=action_pull), dtype=np.float64)
     if frames is not None:
         if frames < step * len(parts):
             raise GenerationInputError(f"{frames} frames cannot hold {len(parts)} actions of at least {step} frames.")

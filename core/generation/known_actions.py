@@ -29,6 +29,9 @@ import numpy as np
 from keymask.core.fileio import ensure_output_dir, write_json, write_npy
 
 INDEX_FOLDER = "caption_index"
+# Nearest-caption similarity at or below which a prompt is pulled fully toward its action, and from
+# which up it is not pulled; chosen with `python bench/action_pull.py` (model card).
+PULL_FADE = (0.75, 0.92)
 _SIDE = re.compile(r"\b(left|right)(?:wards?)?\b", re.IGNORECASE)
 
 
@@ -109,6 +112,26 @@ class CaptionIndex:
             if side is not None:
                 scores[row, (action_sides != "") & (action_sides != side)] -= 2.0  # never the other side
         return [self._action_names[i] for i in scores.argmax(axis=-1)]
+
+    def pulled_toward_actions(self, prompts: list[str], text_embeddings: np.ndarray, strength: float,
+                              fade: tuple[float, float] = PULL_FADE) -> np.ndarray:
+        """(P, dim) unit embeddings moved toward the mean caption embedding of the trained action each
+        prompt reads as (`read_actions`): unit(e + w * centroid). An unseen wording lands between
+        the captions the model was trained on; pulling it toward its action's captions conditions
+        the model on what it knows while keeping what the words add. w is `strength` for a prompt
+        whose nearest training caption is at most fade[0] similar, 0 from fade[1] up (a sentence
+        the model was trained on keeps its details: style, speed), linear between."""
+        units = np.asarray(text_embeddings, dtype=np.float32)
+        units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
+        if strength <= 0:
+            return units
+        names = {name: row for row, name in enumerate(self._action_names)}
+        targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units)]]  # (P, dim)
+        nearest = (units @ self.embeddings.T).max(axis=-1, keepdims=True)  # (P, 1)
+        low, high = fade
+        weight = strength * np.clip((high - nearest) / (high - low), 0.0, 1.0)
+        pulled = units + weight * targets
+        return (pulled / np.linalg.norm(pulled, axis=-1, keepdims=True)).astype(np.float32)
 
     def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
         checks = []

@@ -45,6 +45,10 @@ class SamplingSettings:
     # Draw each length from the length estimator's distribution (as MoMask does) instead of taking
     # its median, which is nearer the real clip's length more often (model card).
     sample_length: bool = False
+    # Each prompt's embedding is pulled toward the captions of the trained action it reads as
+    # (CaptionIndex.pulled_toward_actions) before it conditions the model; 0 conditions on the words
+    # alone. Chosen on a hand-written development set apart from bench/text.py (model card).
+    action_pull: float = 1.0
 
 
 @dataclass
@@ -161,7 +165,8 @@ class MotionPipeline:
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
             text_embedding = self.encode_text(prompts)
-        text = np.repeat(as_numpy(text_embedding).astype(np.float32), samples, axis=0)  # (B, text_dim)
+        text_embedding = self.conditioning_text(prompts, as_numpy(text_embedding), settings.action_pull)
+        text = np.repeat(text_embedding.astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
 
@@ -220,10 +225,19 @@ class MotionPipeline:
             return [PromptCheck(p, 1.0, (), True) for p in prompts]
         return self.caption_index.check(prompts, self.encode_text(prompts) if text_embedding is None else text_embedding)
 
+    def conditioning_text(self, prompts: Sequence[str], text_embedding: np.ndarray, action_pull: float) -> np.ndarray:
+        """(P, dim) what the model is conditioned on for prompts with these embeddings: pulled toward
+        their trained actions when the model has a caption index (SamplingSettings.action_pull)."""
+        if self.caption_index is None or action_pull <= 0:
+            return np.asarray(text_embedding, dtype=np.float32)
+        return self.caption_index.pulled_toward_actions(list(prompts), text_embedding, action_pull)
+
     def estimate_frames(self, prompts: Sequence[str], *, seed: int = 0, greedy: bool = False,
-                        sample_length: bool = False) -> np.ndarray:
+                        sample_length: bool = False,
+                        action_pull: float = SamplingSettings.action_pull) -> np.ndarray:
         """(P,) the length in frames generation would choose for each prompt (see SamplingSettings)."""
-        text = self.encode_text(clean_prompts(prompts))
+        prompts = clean_prompts(prompts)
+        text = self.conditioning_text(prompts, self.encode_text(prompts), action_pull)
         rng = np.random.default_rng(seed)
         tokens = np.clip(self._estimate_token_counts(text, greedy, rng, sample_length), 1, self.spec.max_tokens)
         return tokens * self.spec.frames_per_token
