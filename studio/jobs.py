@@ -12,7 +12,8 @@ ignored when it ends. `generation_job` is the job Generate starts for a project.
 from dataclasses import replace
 from pathlib import Path
 
-from PyQt6.QtCore import QObject
+from PyQt6.QtCore import QObject, Qt
+from PyQt6.QtWidgets import QApplication
 
 from keymask.conditioning.keyed_generation import KeyFrame
 from keymask.core.generation.pipeline import SamplingSettings
@@ -56,6 +57,7 @@ class ForegroundJobs(QObject):
         super().__init__(window)
         self.window, self.thread = window, thread
         self.current = None  # the job running for this project
+        self._focus_back = None  # the button that had the keyboard focus when a job turned it off
         worker = thread.worker
         worker.progress.connect(window.motion_group.show_progress)
         worker.finished.connect(self._finished)
@@ -113,13 +115,28 @@ class ForegroundJobs(QObject):
         self.current = None
 
     def _set_busy(self, busy: bool) -> None:
+        """Cancel on, the buttons that start jobs off (or back). The keyboard focus on a button that
+        goes off waits on Cancel (Space or Enter there cancels) and comes back to it afterwards: Qt
+        would hand it on to the next control in the chain (the 3D view's Pose button, the 2D canvas),
+        where the next key means something else."""
         w = self.window
-        w.cancel_button.setEnabled(busy)
-        for widget in (w.generate_button, w.photo_button, w.imagine_button, *w.export_buttons.values()):
-            widget.setEnabled(not busy)
-        if not busy:
-            w.motion_group.clear_progress()
-            w.show_imagine_state()
+        starters = (w.generate_button, w.photo_button, w.imagine_button, *w.export_buttons.values())
+        if busy:
+            w.cancel_button.setEnabled(True)
+            if QApplication.focusWidget() in starters:
+                self._focus_back = QApplication.focusWidget()
+                w.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
+            for widget in starters:
+                widget.setEnabled(False)
+            return
+        for widget in starters:
+            widget.setEnabled(True)
+        back, self._focus_back = self._focus_back, None
+        if back is not None and QApplication.focusWidget() is w.cancel_button:
+            back.setFocus(Qt.FocusReason.OtherFocusReason)  # not when the user has moved the focus meanwhile
+        w.cancel_button.setEnabled(False)
+        w.motion_group.clear_progress()
+        w.show_imagine_state()
 
     def _finished(self, job, result) -> None:
         self._set_busy(False)
@@ -129,7 +146,7 @@ class ForegroundJobs(QObject):
         if isinstance(job, GenerateJob):
             text = "Regenerate outside kept spans" if result.edited else "Generate"
             w.push(commands.SetMotions(w.project, result.motions, text))
-            w.message_label.setText(self._generated_message(result))
+            w.message_label.setText(self._generated_message(job, result))
         elif isinstance(job, (PhotoJob, ImagineJob)):
             w.apply_found_pose(result.pose, "Pose from photo" if isinstance(job, PhotoJob) else "Imagined pose")
             w.message_label.setText(result.note or "Pose found.")
@@ -153,7 +170,7 @@ class ForegroundJobs(QObject):
             text += f" BVH exports go onto its rig at {export.fps} fps (untick \"{w.rig_box.text()}\" for ours)."
         w.message_label.setText(" ".join(filter(None, (text, opened.note))))
 
-    def _generated_message(self, result: GenerateResult) -> str:
+    def _generated_message(self, job: GenerateJob, result: GenerateResult) -> str:
         project = self.window.project
         seconds = len(result.motions[0]) / FPS
         text = f"{len(result.motions)} motion(s) of {seconds:.1f} s, seed {result.seed}"
@@ -161,8 +178,10 @@ class ForegroundJobs(QObject):
                 if any(round(a * FPS) <= k.frame(FPS) < round(b * FPS) for a, b in project.keep_spans)]
         if result.edited and kept:
             text += f"; {len(kept)} key pose(s) in kept spans stay as the kept motion has them"
-        if result.edited and project.root_path is not None:
+        if result.edited and job.path is not None:
             text += "; the root path is not followed when regenerating outside kept spans"
+        elif job.path is not None:
+            text += "; the pelvis follows the root path"
         return text + "." + (f" {result.warning}" if result.warning else "")
 
     def _failed(self, job, message: str) -> None:

@@ -54,11 +54,12 @@ from keymask.studio.worker import WorkerThread, readable
 FPS = HUMANML3D.fps
 RECOVER_CHOICES = ("ask", "yes", "no")
 FOCUS_COLOUR = "#3d9df3"
-# A visible focus ring on the controls (the timeline draws its own, the same colour).
+# A visible focus ring on the controls (the timeline draws its own, the same colour). A tool button keeps
+# its padding: the row it sits in was laid out for it, and wider padding would cut its text to "...".
 FOCUS_STYLE = f"""
 QPushButton:focus, QToolButton:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus,
 QPlainTextEdit:focus, QLineEdit:focus {{ border: 2px solid {FOCUS_COLOUR}; border-radius: 3px; }}
-QPushButton:focus, QToolButton:focus {{ padding: 2px 8px; }}
+QPushButton:focus {{ padding: 2px 8px; }}
 QCheckBox:focus {{ border: 2px solid {FOCUS_COLOUR}; border-radius: 3px; padding: 1px; }}
 """
 
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.key_actions = build_keys(self)
         self._connect()
         self.setStyleSheet(FOCUS_STYLE)
+        self.statusBar()  # there from the start: the first message does not shrink the window's contents
         self.resize(1400, 860)
         self._show_everything()
         if project_path is not None:
@@ -336,6 +338,9 @@ class MainWindow(QMainWindow):
         path = timed_path(points, self.frame, self.timeline.length, FPS)
         check_path(path, self.timeline.length, FPS)
         self.push(commands.SetRootPath(self.project, path))
+        metres = float(np.linalg.norm(np.diff(path.points, axis=0), axis=1).sum())
+        first, last = (int(round(t * FPS)) for t in (path.times[0], path.times[-1]))
+        self.message_label.setText(f"Root path drawn: {metres:.1f} m, frames {first} to {last}. Generate follows it.")
 
     def clear_root_path(self) -> None:
         if self.project.root_path is None:

@@ -4,7 +4,8 @@ Keys (window-wide, as in Blender where it has one; each is also a menu entry, wh
 I or K add a key at the playhead, Shift+K keys the motion's own pose there, Space plays/pauses,
 Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
 the keypad's) look from the front/side/top, O shows onion skins, D draws a root path on the floor
-and Shift+D clears it, Ctrl+Enter generates; the Pose menu's keys are the 3D view's (viewport.py).
+and Shift+D clears it, Ctrl+Enter generates (typed in the prompt, it leaves the prompt for the dope
+sheet, where Space plays); the Pose menu's keys are the 3D view's (viewport.py).
 A focused text field keeps the keys it types (Qt's own rule: it takes the shortcut override), and a
 focused button or list keeps the keys it uses itself (`OwnKeys`): Space on a focused button
 presses that button and does not also play.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QAbstractButton, QComboBox, QFileDialog, QInputDialog
+from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QFileDialog, QInputDialog
 
 from keymask.studio.project import SUFFIX
 
@@ -61,8 +62,19 @@ def build_menus(window) -> None:
     edit.addActions([window.undo_action, window.redo_action])
     generate = QAction("Generate", window)
     generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-    generate.triggered.connect(lambda: window.generate_button.isEnabled() and window.foreground_jobs.generate())
+    generate.triggered.connect(lambda: generate_by_keys(window))
     window.addAction(generate)
+
+
+def generate_by_keys(window) -> None:
+    """Ctrl+Enter: Generate. Typed in the prompt, it also leaves the prompt for the dope sheet, as Enter
+    leaves a text field in Blender: Space then plays the motion and the arrows step it, where in the
+    prompt they would type into it. (An empty prompt keeps the focus, to type one.)"""
+    if not window.generate_button.isEnabled():
+        return
+    if QApplication.focusWidget() is window.prompt_edit and window.project.prompt.strip():
+        window.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    window.foreground_jobs.generate()
 
 
 def build_keys(window) -> dict[str, QAction]:

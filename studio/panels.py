@@ -9,7 +9,7 @@ window wires their widgets to its edits and hands them the project's values to s
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,6 +39,34 @@ FPS = HUMANML3D.fps
 DEFAULT_CANVAS = (512, 512)  # pixels of the pose drawn for a new key
 
 
+class MessageLine(QLabel):
+    """A word-wrapped line of text in the side panel that asks for the height its text needs at the
+    width it has (one line at least, so that the first message moves nothing), without Qt's
+    height-for-width: a wrapped label with text would turn the side panel's scroll area to laying
+    its groups out at their preferred heights, and scroll, the moment the first message shows."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, wordWrap=True)
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+    def _height(self) -> int:
+        lines = self.heightForWidth(max(self.width(), 50)) if self.text() else 0
+        return max(lines, self.fontMetrics().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self._height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # wrapped at another width: maybe another number of lines
+
+
 def row(*widgets: QWidget) -> QWidget:
     """The widgets side by side, without margins."""
     line = QWidget()
@@ -60,6 +88,8 @@ class MotionArea(QWidget):
         self.layout_box = QComboBox()
         self.layout_box.addItems(["Side by side", "Overlaid"])
         self.sample_box = QComboBox()
+        self.sample_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "sample 8" whole
+        self.sample_box.setMinimumContentsLength(len("sample 8"))
         bar = QHBoxLayout()
         bar.addWidget(self.playback, 1)
         bar.addWidget(QLabel("Samples:"))
@@ -107,8 +137,8 @@ class MotionGroup(QGroupBox):
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress_bar = QProgressBar(textVisible=True)
         self.progress_bar.setFormat("")
-        self.message_label = QLabel(wordWrap=True)
-        self.error_label = QLabel(wordWrap=True)
+        self.message_label = MessageLine()
+        self.error_label = MessageLine()
         self.error_label.setStyleSheet("color: #b71c1c")
         self.error_label.hide()
 
@@ -116,8 +146,7 @@ class MotionGroup(QGroupBox):
         form.addRow(self.prompt_edit)
         form.addRow("Length", row(self.seconds_spin, self.estimate_box))
         form.addRow("Seed", row(self.seed_spin, self.new_seed_button))
-        form.addRow("Samples", self.samples_spin)
-        form.addRow(self.advanced_button)
+        form.addRow("Samples", row(self.samples_spin, self.advanced_button))
         form.addRow(self.advanced)
         form.addRow(row(self.generate_button, self.cancel_button))
         form.addRow(self.progress_bar)
@@ -169,7 +198,7 @@ class KeyPoseGroup(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Key pose", parent)
-        self.key_label = QLabel()
+        self.key_label = MessageLine()  # wraps rather than widening the panel or running out of it
         self.canvas = PoseCanvas()
         self.canvas.set_pose(default_pose(DEFAULT_CANVAS))
         self.lifted_view = LiftedPoseView()
@@ -188,7 +217,7 @@ class KeyPoseGroup(QGroupBox):
         views.addWidget(self.lifted_view, 1)
         column = QVBoxLayout(self)
         column.addWidget(self.key_label)
-        column.addLayout(views)
+        column.addLayout(views, 1)  # the drawings take the height the panel has
         column.addWidget(row(self.add_key_button, self.delete_key_button, self.mirror_button, self.reset_button))
         column.addWidget(row(self.load_pose_button, self.photo_button, self.imagine_button,
                              QLabel("Holds:"), self.constrain_box))
@@ -250,8 +279,7 @@ class SidePanel(QWidget):
         groups = QWidget()
         side = QVBoxLayout(groups)
         side.addWidget(motion)
-        side.addWidget(pose)
-        side.addStretch(1)
+        side.addWidget(pose, 1)  # the pose drawings grow with the window; below their least, it scrolls
         scroll = self.scroll = QScrollArea()
         scroll.setWidget(groups)
         scroll.setWidgetResizable(True)
@@ -259,6 +287,10 @@ class SidePanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(groups.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         column = QVBoxLayout(self)
-        column.setContentsMargins(0, 0, 0, 0)
+        margins = side.contentsMargins()
+        column.setContentsMargins(0, 0, 0, margins.bottom())
         column.addWidget(scroll, 1)
-        column.addWidget(export)
+        below = QVBoxLayout()
+        below.setContentsMargins(margins.left(), 0, margins.right(), 0)  # lined up with the groups above it
+        below.addWidget(export)
+        column.addLayout(below)

@@ -17,8 +17,8 @@ front towards the bottom of the view); `frame_figure` fits the chosen figure as 
 with Follow on, the view's centre tracks the chosen figure's root on every frame. A click (a press
 and release without a drag, which orbits) on a figure emits `sample_clicked`.
 
-Draw-path mode (`draw_path_action`: D anywhere in the window, again or Esc to leave): a left drag on
-the floor records a stroke of floor points (root_path.py) under the mouse, shown as it is drawn, and
+Draw-path mode (`draw_path_action`: D anywhere in the window, again or Esc to leave; a hint over the
+view and a cross cursor say it is on): a left drag on the floor records a stroke of floor points (root_path.py) under the mouse, shown as it is drawn, and
 ends in `path_drawn(points)`; the window makes it the project's root path, which `set_root_path`
 shows as a line on the floor under the chosen figure. The middle button and the wheel still pan and
 zoom.
@@ -164,9 +164,17 @@ class MotionViewport(QWidget):
                                   "or the arrow keys, turn it about the view axis; H pins its limb; M mirrors; "
                                   "Ctrl+C / Ctrl+V copy and paste the pose")
         self.pose_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the view
+        self.path_hint = QLabel("Drawing the root path: drag on the floor. D or Esc leaves")
+        self.path_hint.setStyleSheet("color: #4dd9ff")  # the path's own colour
+        self.path_hint.setToolTip("A left drag on the floor draws the path the pelvis follows, from the playhead to "
+                                  "the end; a new drag replaces it. The middle button and the wheel still pan and "
+                                  "zoom. Shift+D clears the path")
+        self.path_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.path_hint.hide()
         tools = QHBoxLayout()
         tools.setContentsMargins(4, 2, 4, 2)
         tools.addWidget(self.pose_hint, 3)  # shares the row's free width, clipped where it runs short
+        tools.addWidget(self.path_hint, 3)  # (one mode at a time: one hint)
         tools.addStretch(1)
         for name in ("pin", "rotate", "mirror", "pose"):
             button = QToolButton()
@@ -612,6 +620,8 @@ class MotionViewport(QWidget):
         self._stroke = None
         if drawing:
             self.set_posing(False)  # one mode takes the left button at a time
+        self.path_hint.setVisible(drawing)
+        self._view.setCursor(Qt.CursorShape.CrossCursor if drawing else Qt.CursorShape.ArrowCursor)
         self._show_root_path()
 
     def _path_mouse(self, event: QMouseEvent) -> bool:
