@@ -1,15 +1,14 @@
 """The studio window: the widgets, the project they edit, the undo stack and the workers, wired together.
 
 Every edit goes through a command on `self.stack` (commands.py), which changes `self.project` and
-says which part changed; `_show(part)` then puts that part into the widgets (with `_quiet` set, so
-that the widgets' own signals do not come back as edits). The window's parts live beside it: the
-side panel's groups (panels.py), the menus, keys and file dialogs (menus.py), the foreground jobs
-and what their results do (jobs.py), the local re-solves after key edits (resolves.py) and the
-recovery file of unsaved edits (recovery.py).
+says which part changed; `project_view.show(part)` then puts that part into the widgets (quietly, so
+that the widgets' own signals do not come back as edits: project_view.py). The window's parts live
+beside it: the side panel's groups (panels.py), the menus, keys and file dialogs (menus.py), the
+foreground jobs and what their results do (jobs.py), the local re-solves after key edits
+(resolves.py) and the recovery file of unsaved edits (recovery.py).
 """
 
 import functools
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,8 +35,9 @@ from keymask.studio.menus import (
 )
 from keymask.studio.panels import ExportGroup, KeyPoseGroup, MotionArea, MotionGroup, SidePanel
 from keymask.studio.pose_canvas import default_pose, mirrored
-from keymask.studio.posing import figure_at, key_figure, pose_command
+from keymask.studio.posing import figure_at, pose_command
 from keymask.studio.project import KeyPose, Project, load_project, save_project
+from keymask.studio.project_view import ProjectView
 from keymask.studio.recovery import CrashRecovery
 from keymask.studio.resolves import LocalResolves
 from keymask.studio.root_path import timed_path
@@ -86,7 +86,6 @@ class MainWindow(QMainWindow):
         self.selected_key: int | None = None
         self.frame = 0
         self.confirm_close = True  # ask to save unsaved edits on close (tests turn it off)
-        self._quiet = False
         self.locations = load_locations()
         self.view_settings = load_view_settings()
         self.stack = QUndoStack(self)
@@ -96,6 +95,7 @@ class MainWindow(QMainWindow):
         self.message_box: QMessageBox | None = None
 
         self._build_widgets()
+        self.project_view = ProjectView(self)
         self.foreground_jobs = ForegroundJobs(self, self.jobs)
         self.resolves = LocalResolves(self, self.resolver)
         self.recovery = CrashRecovery(self, ask_when_shown=recover == "ask")
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(FOCUS_STYLE)
         self.statusBar()  # there from the start: the first message does not shrink the window's contents
         self.resize(1400, 860)
-        self._show_everything()
+        self.project_view.show_everything()
         if project_path is not None:
             self.open_project(project_path)
         if recover == "yes":
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def push(self, command: commands.ProjectCommand) -> None:
         """Every edit comes here: pushing runs the command, records it for undo, and shows what changed."""
-        command.notify = self._show
+        command.notify = self.project_view.show
         self.error_label.hide()
         self.stack.push(command)
 
@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         save_view_settings(self.view_settings)
 
     def _set(self, name: str, value) -> None:
-        if not self._quiet and getattr(self.project, name) != value:
+        if not self.project_view.quiet and getattr(self.project, name) != value:
             self.push(commands.SetField(self.project, name, value))
 
     def _length_edited(self) -> None:
@@ -253,11 +253,11 @@ class MainWindow(QMainWindow):
         self._set("seconds", self.motion_group.length())
 
     def _sample_chosen(self, index: int) -> None:
-        if not self._quiet and index >= 0 and index != self.project.chosen_sample:
+        if not self.project_view.quiet and index >= 0 and index != self.project.chosen_sample:
             self.push(commands.ChooseSample(self.project, index))
 
     def _constrain_chosen(self, constrain: str) -> None:
-        if not self._quiet and self.selected_key is not None:
+        if not self.project_view.quiet and self.selected_key is not None:
             self.push(commands.SetConstraint(self.project, self.selected_key, constrain))
 
     @reported
@@ -291,7 +291,7 @@ class MainWindow(QMainWindow):
     def select_key(self, index: int | None) -> None:
         """Show key `index` on the canvas (None: no key; the canvas keeps its pose to copy)."""
         self.selected_key = index if index is not None and 0 <= index < len(self.project.keys) else None
-        self._show_key()
+        self.project_view.show_key()
 
     @reported
     def _joint_moved(self, joint: int, old_xy: tuple, new_xy: tuple) -> None:
@@ -300,7 +300,7 @@ class MainWindow(QMainWindow):
         try:
             self.push(commands.MoveJoint(self.project, self.selected_key, joint, new_xy, base=self.canvas.pose()))
         finally:
-            self._show_key()  # the canvas shows the key as it is (also when the move was refused)
+            self.project_view.show_key()  # the canvas shows the key as it is (also when the move was refused)
 
     @reported
     def _edit_pose(self, pose2d: Pose2D, text: str) -> None:
@@ -367,95 +367,7 @@ class MainWindow(QMainWindow):
         self.error_label.show()
         self.statusBar().showMessage(message, 10_000)
 
-    # ---- project -> widgets ---------------------------------------------------------------------
-
-    @contextmanager
-    def _quietly(self):
-        """Widgets set from the project here do not send their changes back as edits."""
-        quiet, self._quiet = self._quiet, True
-        try:
-            yield
-        finally:
-            self._quiet = quiet
-
-    def _show(self, part: str) -> None:
-        """Put one changed part of the project into the widgets."""
-        with self._quietly():
-            {"settings": self._show_settings, "export": self._show_settings, "keys": self._show_keys,
-             "spans": self._show_spans, "motions": self._show_motions, "sample": self._show_sample,
-             "resolved": self._show_resolved, "pins": lambda: self.viewport.set_pins(self.project.pins),
-             "root path": self._show_root_path}[part]()
-
-    def _show_everything(self) -> None:
-        for part in ("settings", "motions", "keys", "spans", "pins", "root path"):
-            self._show(part)
-        self.show_title()
-        self.show_imagine_state()
-
-    def _show_settings(self) -> None:
-        self.motion_group.show_settings(self.project)
-        self.export_group.show_export(self.project.export)
-        self._show_length()
-
-    def _show_length(self) -> None:
-        motion = self.project.motion
-        if motion is not None:
-            frames = len(motion)
-        elif self.project.seconds is not None:
-            frames = int(round(self.project.seconds * FPS))
-        else:
-            frames = HUMANML3D.max_frames
-        self.timeline.set_length(frames, FPS)
-        self.playback.set_length(frames, FPS)
-        self.set_frame(min(self.frame, frames - 1))
-
-    def _show_keys(self) -> None:
-        self.timeline.set_keys([k.frame(FPS) for k in self.project.keys],
-                               [(k.hold_frames(FPS), k.ease_frames(FPS)) for k in self.project.keys])
-        if self.selected_key is not None and self.selected_key >= len(self.project.keys):
-            self.selected_key = None
-        self._show_key()
-        self._show_ghosts()
-
-    def _show_key(self) -> None:
-        """The selected key on the timeline, the canvas, the lifted view and the key buttons."""
-        self.timeline.set_selected_key(self.selected_key)
-        index = self.selected_key
-        self.pose_group.show_key(None if index is None else self.project.keys[index], index, len(self.project.keys))
-
-    def _show_ghosts(self) -> None:
-        keys, motion = self.project.keys, self.project.motion
-        self.viewport.set_key_ghosts([key_figure(k, motion, FPS) for k in keys], [k.frame(FPS) for k in keys])
-        self.viewport.refresh_pose()  # pose mode poses the key at the playhead as its ghost shows it
-
-    def _show_root_path(self) -> None:
-        self.viewport.set_root_path(None if self.project.root_path is None else self.project.root_path.points)
-
-    def _show_spans(self) -> None:
-        self.timeline.set_keep_spans([(int(round(a * FPS)), int(round(b * FPS))) for a, b in self.project.keep_spans])
-        editing = bool(self.project.keep_spans) and self.project.motion is not None
-        self.generate_button.setText("Regenerate outside kept spans" if editing else "Generate")
-
-    def _show_resolved(self) -> None:
-        """Motions re-solved around a key: same length and samples, the camera left where it is."""
-        motions = self.project.motions
-        self.viewport.set_motions(motions, [f"sample {i + 1}" for i in range(len(motions))], frame_camera=False)
-        self._show_ghosts()
-
-    def _show_motions(self) -> None:
-        self.resolves.motions_replaced()
-        motions = self.project.motions
-        self.viewport.set_motions(motions, [f"sample {i + 1}" for i in range(len(motions))])
-        self.sample_box.clear()
-        self.sample_box.addItems([f"sample {i + 1}" for i in range(len(motions))])
-        self._show_sample()
-        self._show_length()
-        self._show_spans()
-
-    def _show_sample(self) -> None:
-        self.sample_box.setCurrentIndex(self.project.chosen_sample if self.project.motions else -1)
-        self.viewport.set_selected(self.project.chosen_sample)
-        self._show_ghosts()
+    # ---- the playhead, the title -----------------------------------------------------------------
 
     def set_frame(self, frame: int) -> None:
         """Show `frame` everywhere (the widget that sent it already shows it: playback keeps its clock)."""
@@ -484,7 +396,7 @@ class MainWindow(QMainWindow):
         self.selected_key = None
         with self.recovery.paused():
             self.stack.clear()
-        self._show_everything()
+        self.project_view.show_everything()
 
     def new_project(self) -> None:
         if self.may_discard():

@@ -5,7 +5,7 @@ I or K add a key at the playhead, Shift+K keys the motion's own pose there, Spac
 Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
 the keypad's) look from the front/side/top, O shows onion skins, D draws a root path on the floor
 and Shift+D clears it, Ctrl+Enter generates (typed in the prompt, it leaves the prompt for the dope
-sheet, where Space plays); the Pose menu's keys are the 3D view's (viewport.py).
+sheet, where Space plays); the Pose menu's keys are the 3D view's (pose_mode.py).
 A focused text field keeps the keys it types (Qt's own rule: it takes the shortcut override), and a
 focused button or list keeps the keys it uses itself (`OwnKeys`): Space on a focused button
 presses that button and does not also play.
@@ -105,7 +105,7 @@ def build_keys(window) -> dict[str, QAction]:
     menus["animation"].insertAction(key_actions["clear_path"], viewport.draw_path_action)  # D; viewport.py
     menus["view"].addSeparator()
     menus["view"].addAction(viewport.onion_action)  # O; viewport.py
-    window.menuBar().addMenu("&Pose").addActions(list(viewport.pose_actions.values()))  # keys: viewport.py
+    window.menuBar().addMenu("&Pose").addActions(list(viewport.pose_actions.values()))  # keys: pose_mode.py
     own_keys = OwnKeys(window)
     for widget in window.findChildren(QAbstractButton) + window.findChildren(QComboBox):
         widget.installEventFilter(own_keys)

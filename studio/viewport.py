@@ -18,25 +18,15 @@ with Follow on, the view's centre tracks the chosen figure's root on every frame
 and release without a drag, which orbits) on a figure emits `sample_clicked`.
 
 Draw-path mode (`draw_path_action`: D anywhere in the window, again or Esc to leave; a hint over the
-view and a cross cursor say it is on): a left drag on the floor records a stroke of floor points (root_path.py) under the mouse, shown as it is drawn, and
-ends in `path_drawn(points)`; the window makes it the project's root path, which `set_root_path`
-shows as a line on the floor under the chosen figure. The middle button and the wheel still pan and
-zoom.
+view and a cross cursor say it is on): a left drag on the floor records a stroke of floor points
+(root_path.py) under the mouse, shown as it is drawn, and ends in `path_drawn(points)`; the window
+makes it the project's root path, which `set_root_path` shows as a line on the floor under the
+chosen figure. The middle button and the wheel still pan and zoom.
 
-Pose mode (the Pose button, or P anywhere in the window): the figure at the playhead, which the
-window supplies through `set_pose_source`, is drawn bright with handles on its hands, feet (at the
-ankles), head and pelvis. A drag on a handle moves it in the plane through it that faces the camera
-(the mouse unprojected through the view's camera); studio/posing.py's PoseEditor solves the body on
-rigid bones (arms and legs by two-bone IK, the head turned on its neck, the pelvis moving the whole
-body). A click on a joint chooses it: R then a drag turns it about the view axis, the arrow keys
-turn it by 5 degrees (Left/Right about the view axis, Up/Down about the screen's horizontal), H pins
-its limb (a pinned limb's end stays where it is while other parts move), M mirrors the pose,
-Ctrl+C / Ctrl+V copy a pose and paste it onto the figure at the playhead (these two also outside
-pose mode); Esc disarms R, or lets go of the chosen joint. Every finished edit is one
-`pose_edited(joints, text, holds_place, run)`, which the window turns into one undo step on the key
-at the playhead (arrow-key turns of one joint share a `run`, and are one undo step together); a pin
-set or taken away is `pins_changed(limbs)`. The keys work while the 3D view has the focus, where
-they take precedence over the window's own (the arrows step frames elsewhere).
+Pose mode (the Pose button, or P anywhere in the window: pose_mode.py's `PoseMode`, which the view's
+event filter asks first about the mouse and the keys) poses the figure at the playhead by its handles;
+the viewport keeps its API (`posing`, `set_posing`, `editor`, `pose_edited`, ...) and lays out its hint
+and buttons.
 """
 
 from collections.abc import Callable
@@ -44,16 +34,14 @@ from functools import cache
 
 import numpy as np
 import pyqtgraph.opengl as gl
-from OpenGL import GL
 from PyQt6.QtCore import QEvent, QObject, QPointF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QOpenGLContext, QVector3D
+from PyQt6.QtGui import QAction, QColor, QImage, QKeySequence, QMouseEvent, QOpenGLContext, QVector3D
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
-from pyqtgraph.opengl.GLGraphicsItem import GLOptions, GLGraphicsItem
+from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 
-from keymask.conditioning.ik import EFFECTORS, limb_of
-from keymask.conditioning.ik import mirror_pose as mirrored_pose
-from keymask.studio.figures import BONE_VERTICES, GHOST_COLOUR, JOINT_COUNT, Figure, OnionSkins, rgba
-from keymask.studio.posing import PoseEditor, copied_pose, joint_label, pasted_figure
+from keymask.studio.figures import BONE_VERTICES, GHOST_COLOUR, JOINT_COUNT, Figure, OnionSkins
+from keymask.studio.pose_mode import TOOL_BUTTONS, PoseMode
+from keymask.studio.posing import PoseEditor
 from keymask.studio.root_path import STROKE_STEP, PathLine
 
 BACKGROUND = (34, 36, 40)
@@ -66,12 +54,6 @@ _GHOST_ALPHA_AT_FRAME = 0.6  # a ghost whose key frame is the current frame
 VIEWS = {"front": (0.0, -90.0), "side": (0.0, 0.0), "top": (90.0, -90.0)}  # (elevation, azimuth) in degrees
 PICK_RADIUS = 16  # pixels: how near a click must be to a bone to choose its figure
 CLICK_SLOP = 4  # pixels a press may move and still be a click (more is an orbit)
-HANDLE_RADIUS = 12  # pixels: how near a press must be to a pose handle or joint to take hold of it
-EFFECTOR_COLOUR = (1.00, 0.85, 0.25)  # pose handles
-PINNED_COLOUR = (0.95, 0.30, 0.60)  # handles of pinned limbs
-CHOSEN_COLOUR = (1.00, 1.00, 1.00)  # the chosen joint
-ARROW_STEP = np.radians(5.0)  # one arrow key's turn of the chosen joint
-_HANDLE_OPTIONS = {**GLOptions["translucent"], GL.GL_DEPTH_TEST: False}  # handles over the bones
 _MOTION_TO_SCENE = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])  # (x, y, z) -> (x, -z, y)
 
 
@@ -139,14 +121,21 @@ class MotionViewport(QWidget):
         self._floor = 0.0
 
         self._press: QPointF | None = None  # where a left press in the view started
-        self.editor = PoseEditor()  # the figure posed in pose mode
-        self._pose_source: Callable[[], np.ndarray | None] | None = None
-        self._copied: np.ndarray | None = None  # (J, 3) a copied pose, canonical
-        self._drag: tuple[str, QPointF, np.ndarray] | None = None  # a pose drag: kind, press, anchor
 
         self._view = _SceneView(self)
         self._view.setBackgroundColor(QColor(*BACKGROUND))
         self._view.installEventFilter(self)
+        self._grid = gl.GLGridItem(color=(255, 255, 255, 40))
+        self._grid.setSpacing(0.5, 0.5, 1.0)
+        self._grid.setDepthValue(-10)
+        self._view.addItem(self._grid)
+        self._world = GLGraphicsItem()  # motion coordinates (Y up) -> scene (Z up)
+        self._world.rotate(90.0, 1.0, 0.0, 0.0)
+        self._view.addItem(self._world)
+        self._onion_skins = OnionSkins(self._world)
+        self._path_line = PathLine(self._world)
+        self._root_path: np.ndarray | None = None  # (P, 2) the path shown
+
         self.follow_button = QToolButton(text="Follow", checkable=True)
         self.follow_button.setToolTip("Keep the chosen figure's root in the middle of the view")
         self.follow_button.toggled.connect(lambda _: self._follow_root())
@@ -157,13 +146,16 @@ class MotionViewport(QWidget):
             "Draw root path", "D", "Drag on the floor in the 3D view: the pelvis follows the path (D; Esc leaves)",
             self._drawing_toggled)
         self._stroke: list[np.ndarray] | None = None  # the floor points of a stroke being drawn
-        self._build_pose_actions()
-        self.pose_hint = QLabel("Drag a yellow handle. Click a joint: R + drag or arrows turn it, H pins")
-        self.pose_hint.setStyleSheet("color: #9aa0a6")
-        self.pose_hint.setToolTip("Drag a hand, foot, the head or the pelvis. Click a joint to choose it: R then a drag, "
-                                  "or the arrow keys, turn it about the view axis; H pins its limb; M mirrors; "
-                                  "Ctrl+C / Ctrl+V copy and paste the pose")
-        self.pose_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the view
+        self.pose_mode = PoseMode(self, self._world)
+        self.pose_mode.pose_edited.connect(self.pose_edited)
+        self.pose_mode.pins_changed.connect(self.pins_changed)
+        self.pose_mode.actions["pose"].toggled.connect(self._posing_toggled)
+        # Pose mode's parts by the names the window, the screenshots and the tests use.
+        self.editor: PoseEditor = self.pose_mode.editor
+        self.pose_actions: dict[str, QAction] = self.pose_mode.actions
+        self.pose_hint = self.pose_mode.hint
+        self.pin_button, self.rotate_button, self.mirror_button, self.pose_button = (
+            self.pose_mode.buttons[name] for name in TOOL_BUTTONS)
         self.path_hint = QLabel("Drawing the root path: drag on the floor. D or Esc leaves")
         self.path_hint.setStyleSheet("color: #4dd9ff")  # the path's own colour
         self.path_hint.setToolTip("A left drag on the floor draws the path the pelvis follows, from the playhead to "
@@ -176,35 +168,14 @@ class MotionViewport(QWidget):
         tools.addWidget(self.pose_hint, 3)  # shares the row's free width, clipped where it runs short
         tools.addWidget(self.path_hint, 3)  # (one mode at a time: one hint)
         tools.addStretch(1)
-        for name in ("pin", "rotate", "mirror", "pose"):
-            button = QToolButton()
-            button.setDefaultAction(self.pose_actions[name])
-            setattr(self, f"{name}_button", button)
-            tools.addWidget(button)
+        for name in TOOL_BUTTONS:
+            tools.addWidget(self.pose_mode.buttons[name])
         tools.addWidget(self.follow_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(tools)
         layout.addWidget(self._view, 1)
-
-        self._grid = gl.GLGridItem(color=(255, 255, 255, 40))
-        self._grid.setSpacing(0.5, 0.5, 1.0)
-        self._grid.setDepthValue(-10)
-        self._view.addItem(self._grid)
-        self._world = GLGraphicsItem()  # motion coordinates (Y up) -> scene (Z up)
-        self._world.rotate(90.0, 1.0, 0.0, 0.0)
-        self._view.addItem(self._world)
-        self._onion_skins = OnionSkins(self._world)
-        self._path_line = PathLine(self._world)
-        self._root_path: np.ndarray | None = None  # (P, 2) the path shown
-        # The posed figure is drawn first, so the chosen figure where it coincides fails the depth test;
-        # its handles last, over everything.
-        self._posed = Figure(self._world)
-        self._posed.set_style(1.0, width=4.0, depth=-1)
-        self._handles = gl.GLScatterPlotItem(parentItem=self._world, pxMode=True, glOptions=_HANDLE_OPTIONS)
-        self._handles.setDepthValue(20)
-        self._show_pose_tools(False)
         self._place_grid()
         self.reset_camera()
 
@@ -217,38 +188,6 @@ class MotionViewport(QWidget):
         action.toggled.connect(toggled)
         self.addAction(action)
         return action
-
-    def _build_pose_actions(self) -> None:
-        """The pose mode's actions (for the buttons, the window's menu and their keys)."""
-        self.pose_actions: dict[str, QAction] = {}
-        for name, text, icon_text, key, slot, tip in (
-                ("pose", "Pose in 3D", "Pose", "P", None,
-                 "Pose the figure at the playhead: drag its hands, feet, head or pelvis (P)"),
-                ("rotate", "Rotate the chosen joint", "Rotate", "R", None,
-                 "Then drag in the 3D view to turn the chosen joint about the view axis (R; arrow keys: 5 degrees)"),
-                ("pin", "Pin the chosen limb", "Pin", "H", self.toggle_pin,
-                 "Keep the chosen joint's limb where it is while other parts move (H)"),
-                ("mirror", "Mirror the pose", "Mirror", "M", self.mirror_pose, "Swap left and right (M)"),
-                ("copy", "Copy the pose", "Copy", "Ctrl+C", self.copy_pose,
-                 "Copy the pose at the playhead (Ctrl+C in the 3D view)"),
-                ("paste", "Paste the pose", "Paste", "Ctrl+V", self.paste_pose,
-                 "Paste the copied pose as the key at the playhead (Ctrl+V in the 3D view)")):
-            action = QAction(text, self)
-            action.setIconText(icon_text)
-            action.setToolTip(tip)
-            action.setShortcut(QKeySequence(key))
-            # P works anywhere in the window; the others while the 3D view has the focus.
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut if name == "pose"
-                                      else Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            if slot is not None:
-                action.triggered.connect(lambda _=False, s=slot: s())
-            self.addAction(action)
-            self.pose_actions[name] = action
-        self.pose_actions["pose"].setCheckable(True)
-        self.pose_actions["pose"].toggled.connect(self._posing_toggled)
-        self.pose_actions["rotate"].setCheckable(True)
-        self.pose_actions["pin"].setCheckable(True)
-        self.pose_actions["paste"].setEnabled(False)
 
     # ---- public API ----------------------------------------------------------------------------
 
@@ -286,79 +225,46 @@ class MotionViewport(QWidget):
         """Follow on: the view's centre stays on the chosen figure's root as frames change."""
         self.follow_button.setChecked(bool(follow))
 
-    # ---- pose mode -----------------------------------------------------------------------------
+    # ---- pose mode: pose_mode.py's, as the window and the tests have always asked this view --------
 
     @property
     def posing(self) -> bool:
-        return self.pose_actions["pose"].isChecked()
+        return self.pose_mode.posing
 
     def set_posing(self, posing: bool) -> None:
-        """Pose mode on: the figure at the playhead is posed by dragging its handles."""
-        self.pose_actions["pose"].setChecked(bool(posing))
+        self.pose_mode.set_posing(posing)
 
     def set_pose_source(self, source: Callable[[], np.ndarray | None] | None) -> None:
-        """What to pose: `source()` gives the figure at the playhead, (22, 3) in motion coordinates of
-        the chosen sample (before its layout offset), or None when there is none."""
-        self._pose_source = source
-        self.refresh_pose()
+        self.pose_mode.set_pose_source(source)
 
     def refresh_pose(self) -> None:
-        """Take the figure to pose from the source again (the playhead, the key or the motion changed);
-        an edit under way keeps its figure."""
-        if self.posing and not self.editor.editing:
-            self.editor.set_pose(self._source_figure())
-            self._draw_posed()
+        self.pose_mode.refresh_pose()
 
     def posed_joints(self) -> np.ndarray | None:
-        """(22, 3) the posed figure as drawn (motion coordinates plus the layout offset), or None."""
-        if not self.posing or self.editor.pose is None:
-            return None
-        return self.editor.pose + self._offset(self._selected)
+        return self.pose_mode.posed_joints()
 
     def copy_pose(self) -> None:
-        """Keep the pose at the playhead (the body's pose, not where it stands) for `paste_pose`."""
-        figure = self._figure_now()
-        if figure is not None:
-            self._copied = copied_pose(figure)
-            self.pose_actions["paste"].setEnabled(True)
+        self.pose_mode.copy_pose()
 
     def paste_pose(self) -> None:
-        """The copied pose, on the body at the playhead where it stands, becomes the key there."""
-        figure = self._figure_now()
-        if self._copied is not None and figure is not None and not self.editor.editing:
-            self.pose_edited.emit(pasted_figure(self._copied, figure), "Paste pose", False, "")
+        self.pose_mode.paste_pose()
 
     def mirror_pose(self) -> None:
-        """The pose at the playhead mirrored left for right becomes the key there."""
-        figure = self._figure_now()
-        if figure is not None and not self.editor.editing:
-            self.pose_edited.emit(mirrored_pose(figure), "Mirror pose", False, "")
+        self.pose_mode.mirror_pose()
 
     def choose_joint(self, joint: int | None) -> None:
-        """The joint that R, the arrow keys and Pin act on."""
-        self.editor.selected = joint
-        self._draw_posed()
+        self.pose_mode.choose_joint(joint)
 
     def toggle_pin(self) -> None:
-        """Pin or unpin the chosen joint's limb."""
-        if self.editor.selected is not None and self.editor.toggle_pin() is not None:
-            self.pins_changed.emit(frozenset(self.editor.pinned))
-        self._draw_posed()
+        self.pose_mode.toggle_pin()
 
     def set_pins(self, limbs) -> None:
-        """The pinned limbs (conditioning/ik.py LIMBS), e.g. as a project keeps them."""
-        self.editor.pinned = set(limbs)
-        self._draw_posed()
+        self.pose_mode.set_pins(limbs)
 
     def rotate_chosen(self, axis: np.ndarray, angle: float) -> None:
-        """Turn the chosen joint by `angle` radians about `axis` (3,) as one edit; turns of one joint in a
-        row are one run."""
-        if self.editor.selected is None or self.editor.pose is None or self.editor.editing:
-            return
-        joint = self.editor.selected
-        self.editor.begin(joint)
-        self.editor.rotate_by(axis, angle)
-        self._finish_edit(f"Rotate {joint_label(joint)}", run=f"turn {joint_label(joint)}")
+        self.pose_mode.rotate_chosen(axis, angle)
+
+    # ---- the view ------------------------------------------------------------------------------
 
     def view_axes(self) -> tuple[np.ndarray, np.ndarray]:
         """(forward, right): unit directions, in motion coordinates, that the camera looks along and
@@ -492,7 +398,7 @@ class MotionViewport(QWidget):
     def widget_points(self, points: np.ndarray) -> np.ndarray:
         """(P, 3) motion coordinates (with layout offsets, as `drawn_joints` gives) -> (P, 2) widget pixels
         of the 3D view; NaN for a point behind the camera."""
-        return self._view_points(points) + [self._view.x(), self._view.y()]
+        return self.view_points(points) + [self._view.x(), self._view.y()]
 
     def on_view_plane(self, point: QPointF, through: np.ndarray) -> np.ndarray:
         """(3,) motion coordinates where the ray through `point` (pixels of the GL view itself) meets
@@ -568,13 +474,13 @@ class MotionViewport(QWidget):
             self.draw_path_action.setChecked(False)
             return True
         if event.type() == QEvent.Type.ShortcutOverride:
-            if self._pose_key(event, act=False):
+            if self.pose_mode.handle_key(event, act=False):
                 event.accept()
                 return True
             return False
         if event.type() == QEvent.Type.KeyPress:
-            return self._pose_key(event, act=True)
-        if isinstance(event, QMouseEvent) and (self._path_mouse(event) or self._pose_mouse(event)):
+            return self.pose_mode.handle_key(event, act=True)
+        if isinstance(event, QMouseEvent) and (self._path_mouse(event) or self.pose_mode.handle_mouse(event)):
             return True
         if isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
             point = self._view.mapTo(self, event.position().toPoint()).toPointF()
@@ -597,7 +503,7 @@ class MotionViewport(QWidget):
         m = np.array(matrix.data(), dtype=np.float64).reshape(4, 4).T  # data() is column-major
         return m @ _MOTION_TO_SCENE
 
-    def _view_points(self, points: np.ndarray) -> np.ndarray:
+    def view_points(self, points: np.ndarray) -> np.ndarray:
         """(P, 3) motion coordinates -> (P, 2) pixels of the GL view itself; NaN behind the camera."""
         points = np.asarray(points, dtype=np.float64)
         clip = np.concatenate([points, np.ones((len(points), 1))], axis=1) @ self._clip_matrix().T  # (P, 4)
@@ -644,167 +550,16 @@ class MotionViewport(QWidget):
     def _show_root_path(self) -> None:
         self._path_line.show(self._root_path, self._floor, self._offset(self._selected))
 
-    # ---- pose mode internals -------------------------------------------------------------------
+    def chosen_offset(self) -> np.ndarray:
+        """(3,) the chosen figure's layout offset (what its motion coordinates are moved by to be drawn)."""
+        return self._offset(self._selected)
 
     def _posing_toggled(self, posing: bool) -> None:
+        """Pose mode on or off (after pose_mode.py's own): one mode takes the left button at a time, and
+        the chosen figure is drawn bright only outside pose mode."""
         if posing:
             self.draw_path_action.setChecked(False)
-        self.editor.cancel()
-        self._drag = None
-        self.editor.set_pose(None)
-        self._show_pose_tools(posing)
-        self.refresh_pose()
         self._apply_styles()
-
-    def _show_pose_tools(self, posing: bool) -> None:
-        self._posed.group.setVisible(posing)
-        self._handles.setVisible(posing)
-        for name in ("pin", "rotate", "mirror"):
-            getattr(self, f"{name}_button").setVisible(posing)
-            self.pose_actions[name].setEnabled(posing)
-        self.pose_actions["rotate"].setChecked(False)
-        self.pose_hint.setVisible(posing)
-
-    def _figure_now(self) -> np.ndarray | None:
-        """(J, 3) the figure at the playhead: as posed in pose mode, else as the source gives it."""
-        if self.posing and self.editor.pose is not None:
-            return self.editor.pose.copy()
-        return self._source_figure()
-
-    def _source_figure(self) -> np.ndarray | None:
-        """(J, 3) the figure at the playhead as the source gives it, or None."""
-        figure = self._pose_source() if self._pose_source is not None else None
-        return None if figure is None else np.asarray(figure, dtype=np.float64)
-
-    def _draw_posed(self) -> None:
-        """The posed figure, its handles (pinned limbs' in their colour) and the chosen joint."""
-        pose = self.editor.pose
-        visible = self.posing and pose is not None
-        self._posed.group.setVisible(visible)
-        self._handles.setVisible(visible)
-        chosen = self.editor.selected
-        self.pose_actions["pin"].setEnabled(visible and chosen is not None and limb_of(chosen) is not None)
-        self.pose_actions["pin"].setChecked(chosen is not None and limb_of(chosen) in self.editor.pinned)
-        if not visible:
-            return
-        offset = self._offset(self._selected)
-        self._posed.set_offset(offset)
-        self._posed.set_pose(pose)
-        joints = list(EFFECTORS) + ([chosen] if chosen is not None and chosen not in EFFECTORS else [])
-        colours = [PINNED_COLOUR if limb_of(j) in self.editor.pinned else EFFECTOR_COLOUR for j in joints]
-        colours = [CHOSEN_COLOUR if j == chosen else c for j, c in zip(joints, colours)]
-        sizes = [17.0 if j == chosen else 12.0 for j in joints]
-        self._handles.setData(pos=pose[joints] + offset, color=rgba(np.array(colours), 0.9), size=np.array(sizes))
-
-    def _posed_joint_at(self, point: QPointF) -> int | None:
-        """The posed figure's handle under `point` (GL view pixels), else its nearest joint, within
-        HANDLE_RADIUS pixels; None off the figure."""
-        if self.editor.pose is None:
-            return None
-        pixels = self._view_points(self.editor.pose + self._offset(self._selected))  # (J, 2)
-        distance = np.linalg.norm(pixels - [point.x(), point.y()], axis=1)
-        distance = np.where(np.isnan(distance), np.inf, distance)
-        effectors = list(EFFECTORS)
-        nearest = effectors[int(np.argmin(distance[effectors]))]
-        if distance[nearest] <= HANDLE_RADIUS:
-            return nearest
-        joint = int(np.argmin(distance))
-        return joint if distance[joint] <= HANDLE_RADIUS else None
-
-    def _pose_mouse(self, event: QMouseEvent) -> bool:
-        """A press on the posed figure takes hold of a handle (or chooses a joint); with Rotate armed,
-        a drag anywhere turns the chosen joint. True when the event was the pose mode's."""
-        if not self.posing or self.editor.pose is None:
-            return False
-        kind, point = event.type(), event.position()
-        left = event.button() == Qt.MouseButton.LeftButton
-        if kind == QEvent.Type.MouseButtonPress and left and self._drag is None:
-            offset = self._offset(self._selected)
-            if self.pose_actions["rotate"].isChecked() and self.editor.selected is not None:
-                pivot = self._view_points((self.editor.pose + offset)[[self.editor.selected]])[0]
-                self.editor.begin(self.editor.selected)
-                self._drag = ("rotate", point, pivot)
-                return True
-            joint = self._posed_joint_at(point)
-            if joint is None:
-                return False
-            self.choose_joint(joint)
-            if joint in EFFECTORS:
-                self.editor.begin(joint)
-            self._drag = ("move" if joint in EFFECTORS else "choose", point, self.editor.pose[joint] + offset)
-            return True
-        if self._drag is None:
-            return False
-        mode, press, anchor = self._drag
-        if kind == QEvent.Type.MouseMove:
-            if mode == "move":
-                moved = self.on_view_plane(point, anchor) - self.on_view_plane(press, anchor)
-                self.editor.drag_to(anchor - self._offset(self._selected) + moved)
-            elif mode == "rotate":
-                def screen_angle(p: QPointF) -> float:  # counter-clockwise on the screen (y runs down)
-                    return float(np.arctan2(anchor[1] - p.y(), p.x() - anchor[0]))
-
-                forward, _ = self.view_axes()
-                self.editor.rotate_by(-forward, screen_angle(point) - screen_angle(press))
-            self._draw_posed()
-            return True
-        if kind == QEvent.Type.MouseButtonRelease and left:
-            self._drag = None
-            if mode == "move":
-                joint = self.editor.held
-                what = {"pelvis": "Move the body", "head": "Turn the head"}.get(EFFECTORS[joint], f"Pose {joint_label(joint)}")
-                self._finish_edit(what)
-            elif mode == "rotate":
-                self.pose_actions["rotate"].setChecked(False)  # R arms one rotation, as in Blender
-                self._finish_edit(f"Rotate {joint_label(self.editor.selected)}")
-            return True
-        return True
-
-    def _finish_edit(self, text: str, run: str = "") -> None:
-        finished = self.editor.finish()
-        if finished is not None:
-            joints, holds_place = finished
-            self.pose_edited.emit(joints, f"{text} in 3D", holds_place, run)
-        self.refresh_pose()  # the figure as the source has it now: the edit as taken, or as it was if refused
-
-    def _pose_key(self, event: QKeyEvent, *, act: bool) -> bool:
-        """The pose keys, while the 3D view has the focus: whether `event` is one (and with `act`,
-        what it does is done). Ctrl+C / Ctrl+V work outside pose mode too."""
-        key, modifiers = event.key(), event.modifiers()
-        control = modifiers == Qt.KeyboardModifier.ControlModifier
-        plain = modifiers in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
-        if control and key in (Qt.Key.Key_C, Qt.Key.Key_V):
-            if act:
-                (self.copy_pose if key == Qt.Key.Key_C else self.paste_pose)()
-            return True
-        if not (self.posing and plain) or self.editor.editing:
-            return False
-        arrows = {Qt.Key.Key_Left: (0, 1.0), Qt.Key.Key_Right: (0, -1.0), Qt.Key.Key_Up: (1, -1.0),
-                  Qt.Key.Key_Down: (1, 1.0)}
-        if key in arrows:
-            if self.editor.selected is None:
-                return False  # nothing chosen: the arrows step frames and jump keys as elsewhere
-            if act:
-                axis, sign = arrows[key]
-                forward, right = self.view_axes()
-                self.rotate_chosen(-forward if axis == 0 else right, sign * ARROW_STEP)
-            return True
-        actions = {Qt.Key.Key_R: lambda: self.pose_actions["rotate"].setChecked(
-                       self.editor.selected is not None and not self.pose_actions["rotate"].isChecked()),
-                   Qt.Key.Key_H: self.toggle_pin, Qt.Key.Key_M: self.mirror_pose,
-                   Qt.Key.Key_Escape: self._escape}
-        if key not in actions:
-            return False
-        if act:
-            actions[key]()
-        return True
-
-    def _escape(self) -> None:
-        """Esc: disarm R, else let go of the chosen joint (the arrow keys step frames again)."""
-        if self.pose_actions["rotate"].isChecked():
-            self.pose_actions["rotate"].setChecked(False)
-        else:
-            self.choose_joint(None)
 
     def _offset(self, index: int) -> np.ndarray:
         if self._layout == "overlay" or not self._motions:
@@ -818,7 +573,7 @@ class MotionViewport(QWidget):
             ghost.set_offset(self._offset(self._selected))
         self._show_onion_skins()
         self._show_root_path()
-        self._draw_posed()
+        self.pose_mode.draw_posed()
         self._place_grid()
         self._follow_root()
 

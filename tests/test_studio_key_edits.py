@@ -16,7 +16,7 @@ from keymask.conditioning.refine import bone_direction_error
 from keymask.core.facing import canonical_pose
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.studio.project import Project, load_project, save_project
-from keymask.studio.viewport import ARROW_STEP
+from keymask.studio.pose_mode import ARROW_STEP
 from test_studio_app import drag, focus, open_window, scrub, studio_folders, walking_project, waving_walk  # noqa: F401
 from test_studio_posing import handle
 

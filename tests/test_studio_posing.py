@@ -1,4 +1,4 @@
-"""Posing in 3D (studio/viewport.py's pose mode, studio/posing.py): real mouse drags on the handles of the
+"""Posing in 3D (studio/pose_mode.py, studio/posing.py): real mouse drags on the handles of the
 figure at the playhead, joints chosen, turned and pinned from the keyboard, the pose mirrored, copied and
 pasted; in the window every finished edit is one undo step on the key at the playhead, with its local
 re-solve. GL tests need a display: pytest-xvfb gives one."""
@@ -11,7 +11,8 @@ from keymask.conditioning.ik import bone_lengths
 from keymask.conditioning.refine import bone_direction_error
 from keymask.core.facing import body_heading, canonical_pose
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
-from keymask.studio.viewport import ARROW_STEP, MotionViewport
+from keymask.studio.pose_mode import ARROW_STEP
+from keymask.studio.viewport import MotionViewport
 from test_studio_app import drag, focus, open_window, scrub, studio_folders, walking_project  # noqa: F401
 
 J = HUMANML3D_SKELETON.index
