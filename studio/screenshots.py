@@ -31,7 +31,10 @@ KEYS = (
            "left_elbow": (0.72, 0.27), "left_wrist": (0.84, 0.27)}),
 )
 POSE_SECONDS = 2.5  # the playhead for posing in 3D: between the two keys
-WRIST_DRAG = (-40, -110)  # pixels the right wrist's handle is dragged: up, to the figure's right
+# Where the right wrist's handle is dragged to: from the shoulder, in arm lengths on the screen (x right, y down),
+# out to the figure's right (the screen's left, seen from the front) a little below the shoulder, within reach,
+# so the hand follows the cursor whatever pose the model gave the arm.
+WRIST_REACH = (-0.85, 0.25)
 ZOOM_OUT = 1.4  # the posing pictures' camera, this much farther than framing the figure puts it
 GIF_WIDTH = 560  # pixels; the GIF's frames are the motion area scaled to this width
 GIF_FRAME_MS = 100
@@ -174,6 +177,7 @@ def posing_gif(window, path: Path, frame: int) -> Path:
     (the cursor drawn in), while its stretch is stale, once re-solved, and played through the stretch."""
     import io
 
+    import numpy as np
     from PIL import Image, ImageDraw
     from PyQt6.QtCore import QBuffer, QIODevice, QPoint, Qt
     from PyQt6.QtTest import QTest
@@ -199,14 +203,17 @@ def posing_gif(window, path: Path, frame: int) -> Path:
         image = image.resize((GIF_WIDTH, round(image.height * scale)), Image.Resampling.LANCZOS)
         frames.extend([image] * repeat)
 
-    wrist = HUMANML3D_SKELETON.index("right_wrist")
-    x, y = viewport.widget_points(viewport.posed_joints())[wrist] - [view.x(), view.y()]
-    start = QPoint(round(x), round(y))
+    shoulder, elbow, wrist = (HUMANML3D_SKELETON.index(f"right_{j}") for j in ("shoulder", "elbow", "wrist"))
+    pixels = viewport.widget_points(viewport.posed_joints()) - [view.x(), view.y()]  # (J, 2) in the GL view
+    arm = np.linalg.norm(pixels[elbow] - pixels[shoulder]) + np.linalg.norm(pixels[wrist] - pixels[elbow])
+    start = QPoint(round(pixels[wrist][0]), round(pixels[wrist][1]))
+    end = pixels[shoulder] + arm * np.array(WRIST_REACH)
+    drag = (end[0] - start.x(), end[1] - start.y())
     grab(start, repeat=5)
     QTest.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
     steps = 12
     for i in range(1, steps + 1):
-        point = start + QPoint(round(WRIST_DRAG[0] * i / steps), round(WRIST_DRAG[1] * i / steps))
+        point = start + QPoint(round(drag[0] * i / steps), round(drag[1] * i / steps))
         QTest.mouseMove(view, point)
         grab(point)
     QTest.mouseRelease(view, Qt.MouseButton.LeftButton, pos=point)
