@@ -77,10 +77,6 @@ class _SceneView(gl.GLViewWidget):
         super().initializeGL()
 
     def paintGL(self) -> None:
-        if QOpenGLContext.currentContext() is None:
-            # Seen in long test runs: a paint asked for by grabFramebuffer with no context current,
-            # which pyqtgraph's items report and skip, leaving a blank frame.
-            self.makeCurrent()
         before = {kind: kind._shaderProgram for kind in self._ITEM_TYPES}
         for kind in self._ITEM_TYPES:
             kind._shaderProgram = self._programs.get(kind)
