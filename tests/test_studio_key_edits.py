@@ -18,7 +18,7 @@ from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.studio.project import Project, load_project, save_project
 from keymask.studio.pose_mode import ARROW_STEP
 from test_studio_app import drag, focus, open_window, scrub, studio_folders, walking_project, waving_walk  # noqa: F401
-from test_studio_posing import handle
+from test_studio_posing import handle, walking_window  # noqa: F401
 
 J = HUMANML3D_SKELETON.index
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -127,15 +127,6 @@ def test_an_ease_typed_in_the_dope_sheet_shows_in_the_motion_at_once(qtbot, wave
     press(qtbot, window, window.timeline, Qt.Key.Key_Z, CTRL)
     assert window.timeline.key_timing == [(0, 15)]
     np.testing.assert_array_equal(window.project.motion, keyed)
-
-
-@pytest.fixture
-def walking_window(open_window, tmp_path, qtbot):
-    """A window with a saved walk of 60 frames, the playhead at frame 30, the 3D view from the front."""
-    window = open_window(walking_project(tmp_path), recover="no")
-    scrub(qtbot, window, 30)
-    window.viewport.set_view("front")
-    return window
 
 
 def test_pins_are_saved_with_the_project_and_hold_after_it_is_opened_again(qtbot, walking_window, open_window,
