@@ -29,6 +29,7 @@ the viewport keeps its API (`posing`, `set_posing`, `editor`, `pose_edited`, ...
 and buttons.
 """
 
+import gc
 from collections.abc import Callable
 from functools import cache
 
@@ -64,6 +65,10 @@ class _SceneView(gl.GLViewWidget):
     for the whole process; a second view (or a view made after the first one is gone) would then
     use a program id that means nothing in its own context. This view hands the items its own
     programs while it paints, and puts the class's back afterwards.
+
+    Python's garbage collector is held off while it paints: a collection that frees an old GL
+    widget runs Qt's destructor, which makes that widget's context current and then releases it,
+    leaving this paint with no current context (the figures silently missing from the frame).
     """
 
     _ITEM_TYPES = (gl.GLLinePlotItem, gl.GLScatterPlotItem)
@@ -80,9 +85,13 @@ class _SceneView(gl.GLViewWidget):
         before = {kind: kind._shaderProgram for kind in self._ITEM_TYPES}
         for kind in self._ITEM_TYPES:
             kind._shaderProgram = self._programs.get(kind)
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             super().paintGL()
         finally:
+            if collecting:
+                gc.enable()
             for kind in self._ITEM_TYPES:
                 self._programs[kind] = kind._shaderProgram
                 kind._shaderProgram = before[kind]

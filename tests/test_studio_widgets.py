@@ -2,6 +2,7 @@
 canvas and the lifted pose view. GL tests need a display: pytest-xvfb gives one (never run them with
 QT_QPA_PLATFORM=offscreen, where pyqtgraph's GL view has no context)."""
 
+import gc
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PyQt6.QtWidgets import QApplication
+from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
@@ -152,6 +154,49 @@ def test_viewport_grab_image_shows_both_sides_of_the_skeleton(viewport, qtbot):
     r, g, b = pixels.T
     assert ((r > 200) & (g < 140) & (b < 120)).sum() > 20  # the right side's red-orange bones
     assert ((b > 200) & (r < 120)).sum() > 20  # the left side's blue bones
+
+
+class _GarbageMaker(GLGraphicsItem):
+    """Drawn before the figures; allocates enough to set off an automatic garbage collection and
+    counts the collections that start while it paints."""
+
+    def __init__(self):
+        super().__init__()
+        self.collections_while_painting = 0
+        self._painting = False
+        gc.callbacks.append(self._count)
+
+    def _count(self, phase, info):
+        self.collections_while_painting += phase == "start" and self._painting
+
+    def paint(self):
+        self._painting = True
+        self.kept = [[] for _ in range(200)]
+        self._painting = False
+
+
+def test_viewport_holds_off_garbage_collection_while_it_paints(viewport):
+    """In a full test run a collection mid-paint freed an old studio window, whose GL objects left
+    no context current, and the figures were missing from the frame."""
+    viewport.set_motions([walk(40)])
+    viewport.set_view("front")
+    garbage = _GarbageMaker()
+    garbage.setDepthValue(-100)
+    viewport.view.addItem(garbage)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)
+    try:
+        image = viewport.grab_image()
+        outside = gc.get_count()
+        garbage.kept = [[] for _ in range(200)]  # outside a paint the collector is back at work
+        assert gc.get_count()[0] < outside[0] + 200
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(garbage._count)
+    assert garbage.collections_while_painting == 0
+    offset = np.array([viewport.view.x(), viewport.view.y()])
+    x, y = np.round(viewport.widget_points(viewport.drawn_joints(0))[9] - offset).astype(int)
+    assert image_pixels(image)[y - 2:y + 3, x - 2:x + 3].min(axis=(0, 1)).max() > 180
 
 
 def camera_centre(viewport: MotionViewport) -> np.ndarray:
