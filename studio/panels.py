@@ -104,7 +104,7 @@ class MotionArea(QWidget):
 
 class MotionGroup(QGroupBox):
     """What to generate: the prompt, its length, seed, samples and (folded) sampling settings; Generate
-    and Cancel, the progress bar, and the lines for messages and errors."""
+    and Cancel, the progress bar (shown while a job runs), and the lines for messages and errors."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Motion", parent)
@@ -136,7 +136,10 @@ class MotionGroup(QGroupBox):
         self.generate_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.progress_bar = QProgressBar(textVisible=True)
-        self.progress_bar.setFormat("")
+        keep_place = self.progress_bar.sizePolicy()
+        keep_place.setRetainSizeWhenHidden(True)  # no job, no bar; its place stays, so a job's bar moves nothing
+        self.progress_bar.setSizePolicy(keep_place)
+        self.clear_progress()
         self.message_label = MessageLine()
         self.error_label = MessageLine()
         self.error_label.setStyleSheet("color: #b71c1c")
@@ -149,7 +152,7 @@ class MotionGroup(QGroupBox):
         form.addRow("Samples", row(self.samples_spin, self.advanced_button))
         form.addRow(self.advanced)
         form.addRow(row(self.generate_button, self.cancel_button))
-        form.addRow(self.progress_bar)
+        form.addRow(row(self.progress_bar))  # in a row of its own: a form closes up a hidden widget's row
         form.addRow(self.message_label)
         form.addRow(self.error_label)
 
@@ -182,11 +185,14 @@ class MotionGroup(QGroupBox):
         self.progress_bar.setFormat(f"{stage}: {done} / {total}")
 
     def show_working(self) -> None:
-        """A job started: busy until its first progress report."""
+        """A job started: the bar shows, busy until the job's first progress report."""
         self.progress_bar.setRange(0, 0)
+        self.progress_bar.show()
         self.message_label.setText("Working…")
 
     def clear_progress(self) -> None:
+        """No job runs: the bar is hidden (an empty bar looks like a text field), its place kept."""
+        self.progress_bar.hide()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("")
