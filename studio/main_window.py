@@ -20,7 +20,6 @@ from keymask.conditioning.lifting.lift import lift_pose
 from keymask.conditioning.paths import check_path
 from keymask.conditioning.pose_files import read_pose_file
 from keymask.conditioning.poses import KeyPose3D, Pose2D
-from keymask.core.facing import body_heading, canonical_pose
 from keymask.core.spec import HUMANML3D
 from keymask.studio import commands
 from keymask.studio.jobs import ForegroundJobs
@@ -35,7 +34,7 @@ from keymask.studio.menus import (
 )
 from keymask.studio.panels import ExportGroup, KeyPoseGroup, MotionArea, MotionGroup, SidePanel
 from keymask.studio.pose_canvas import default_pose, mirrored
-from keymask.studio.posing import figure_at, pose_command
+from keymask.studio.posing import figure_at, key_at, pose_command, posed_key_pose
 from keymask.studio.project import KeyPose, Project, load_project, save_project
 from keymask.studio.project_view import ProjectView
 from keymask.studio.recovery import CrashRecovery
@@ -52,6 +51,7 @@ from keymask.studio.settings import (
 from keymask.studio.worker import WorkerThread, readable
 
 FPS = HUMANML3D.fps
+STATUS_MS = 8000  # how long a note in the status line stays
 RECOVER_CHOICES = ("ask", "yes", "no")
 FOCUS_COLOUR = "#3d9df3"
 # A visible focus ring on the controls (the timeline draws its own, the same colour). A tool button keeps
@@ -262,7 +262,8 @@ class MainWindow(QMainWindow):
 
     @reported
     def add_key(self, frame: int, pose2d: Pose2D | None = None) -> None:
-        """A key pose at `frame`: the given pose, else a copy of the pose on the canvas."""
+        """A key pose at `frame`: the given pose, else a copy of the drawing on the canvas (Shift+I or
+        Shift+K, and "Add drawing as key")."""
         pose2d = pose2d or self.canvas.pose()
         key = KeyPose(time=frame / FPS, pose2d=pose2d, pose3d=lift_pose(pose2d),
                       name=f"key {len(self.project.keys) + 1}")
@@ -270,16 +271,27 @@ class MainWindow(QMainWindow):
         self.select_key(len(self.project.keys) - 1)
 
     def key_current_pose(self, frame: int) -> None:
-        """A 3D key at `frame` from the chosen motion's pose there (its joints as delivered), standing
-        where the motion stands and facing its way, to edit from there."""
+        """I or K (as in Blender): a 3D key at `frame` of the pose the 3D figure shows there, the chosen
+        motion's joints as delivered, standing where the motion stands and facing its way. A frame that
+        has a key already gets no second one: that key is selected. Without a motion the 3D view shows
+        no figure, and the 2D drawing is keyed instead, as the status line says."""
+        index = key_at(self.project, int(frame), FPS)
+        if index is not None:
+            self.select_key(index)
+            self.statusBar().showMessage(f"Frame {int(frame)} has key pose {index + 1} already: it is selected "
+                                         "(pose it in the 3D view to change it).", STATUS_MS)
+            return
         motion = self.project.motion
         if motion is None:
-            self.show_error("Generate or open a motion first: there is no pose to key yet.")
+            keys = len(self.project.keys)
+            self.add_key(frame)
+            if len(self.project.keys) > keys:
+                self.statusBar().showMessage("No motion yet, so the 2D drawing was keyed (after Generate, I and K "
+                                             "key the 3D figure's pose).", STATUS_MS)
             return
-        pose = motion[min(int(frame), len(motion) - 1)]  # (22, 3)
-        pose3d = KeyPose3D(joints=canonical_pose(pose), root_position=np.array(pose[0], dtype=np.float64),
-                           facing=float(body_heading(pose)),
-                           source={"motion": f"sample {self.project.chosen_sample + 1}", "frame": int(frame)})
+        figure = motion[min(int(frame), len(motion) - 1)]  # (22, 3) as the 3D view draws it
+        pose3d = replace(posed_key_pose(figure),
+                         source={"motion": f"sample {self.project.chosen_sample + 1}", "frame": int(frame)})
         key = KeyPose(time=frame / FPS, pose3d=pose3d, name=f"key {len(self.project.keys) + 1}")
         self.push(commands.AddKey(self.project, key))
         self.select_key(len(self.project.keys) - 1)

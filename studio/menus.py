@@ -1,14 +1,18 @@
 """The studio window's menu bar, its window-wide keys, and the dialogs that menus and buttons open.
 
 Keys (window-wide, as in Blender where it has one; each is also a menu entry, which shows it):
-I or K add a key at the playhead, Shift+K keys the motion's own pose there, Space plays/pauses,
-Left/Right step a frame, Up/Down jump to the next/previous key, F frames the figure, 1/3/7 (or
-the keypad's) look from the front/side/top, O shows onion skins, D draws a root path on the floor
-and Shift+D clears it, Ctrl+Enter generates (typed in the prompt, it leaves the prompt for the dope
-sheet, where Space plays); the Pose menu's keys are the 3D view's (pose_mode.py).
+I or K key the pose the 3D figure shows at the playhead (a 3D key; without a motion yet, the 2D
+drawing, as the status line says; a frame with a key already selects it), Shift+I or Shift+K add
+the 2D canvas's drawing as a key there, Space plays/pauses, Left/Right step a frame, Up/Down jump
+to the next/previous key, F frames the figure, 1/3/7 (or the keypad's) look from the front/side/top,
+O shows onion skins, D draws a root path on the floor and Shift+D clears it, Ctrl+Enter generates
+(typed in the prompt, it leaves the prompt for the dope sheet, where Space plays); the Pose menu's
+keys are the 3D view's (pose_mode.py).
 A focused text field keeps the keys it types (Qt's own rule: it takes the shortcut override), and a
 focused button or list keeps the keys it uses itself (`OwnKeys`): Space on a focused button
-presses that button and does not also play.
+presses that button and does not also play. A number field (a spin box, where Tab from the prompt
+goes) cannot type letters, so it hands them to the window's keys (`NumberFieldLetters`): I there keys
+the pose as anywhere else.
 
 A dialog asks for a file or a text and hands it to the window's own method (open_project, save_to,
 load_pose, and its jobs' open_motion, pose_from_photo, imagine, export_to); cancelled, it does nothing.
@@ -18,7 +22,14 @@ from pathlib import Path
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QAbstractButton, QApplication, QComboBox, QFileDialog, QInputDialog
+from PyQt6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+)
 
 from keymask.studio.project import SUFFIX
 
@@ -37,6 +48,20 @@ class OwnKeys(QObject):
             if any(isinstance(watched, kind) and event.key() in keys for kind, keys in self.KEYS):
                 event.accept()
                 return True
+        return False
+
+
+class NumberFieldLetters(QObject):
+    """An event filter that hands a letter typed in a focused spin box (which cannot type it) to the
+    window's keys: it refuses the shortcut override Qt's line edit takes for any printable key. A
+    letter that is no window key still reaches the spin box."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(watched, QAbstractSpinBox)
+                and event.text().isalpha() and event.modifiers() in (Qt.KeyboardModifier.NoModifier,
+                                                                     Qt.KeyboardModifier.ShiftModifier)):
+            event.ignore()
+            return True
         return False
 
 
@@ -78,16 +103,17 @@ def generate_by_keys(window) -> None:
 
 
 def build_keys(window) -> dict[str, QAction]:
-    """The Animation, View and Pose menus with the window-wide keys, by name; and the filter that lets a
-    focused button or list keep its own keys."""
+    """The Animation, View and Pose menus with the window-wide keys, by name; and the filters that let a
+    focused button or list keep its own keys and a spin box hand on the letters it cannot type."""
     viewport = window.viewport
     key_actions: dict[str, QAction] = {}
     menus = {"animation": window.menuBar().addMenu("&Animation"), "view": window.menuBar().addMenu("&View")}
     for menu, name, text, keys, slot in (
             ("animation", "play", "Play/pause", ["Space"], window.playback.toggle),
-            ("animation", "add_key", "Add key at the playhead", ["I", "K"], lambda: window.add_key(window.frame)),
-            ("animation", "key_pose", "Key the current pose", ["Shift+K"],
+            ("animation", "key_pose", "Key the current pose", ["I", "K"],
              lambda: window.key_current_pose(window.frame)),
+            ("animation", "add_drawing", "Add the 2D drawing as a key", ["Shift+I", "Shift+K"],
+             lambda: window.add_key(window.frame)),
             ("animation", "previous_frame", "Previous frame", ["Left"], lambda: window.step_frames(-1)),
             ("animation", "next_frame", "Next frame", ["Right"], lambda: window.step_frames(1)),
             ("animation", "next_key", "Next key", ["Up"], lambda: window.jump_to_key(1)),
@@ -106,9 +132,11 @@ def build_keys(window) -> dict[str, QAction]:
     menus["view"].addSeparator()
     menus["view"].addAction(viewport.onion_action)  # O; viewport.py
     window.menuBar().addMenu("&Pose").addActions(list(viewport.pose_actions.values()))  # keys: pose_mode.py
-    own_keys = OwnKeys(window)
+    own_keys, letters = OwnKeys(window), NumberFieldLetters(window)
     for widget in window.findChildren(QAbstractButton) + window.findChildren(QComboBox):
         widget.installEventFilter(own_keys)
+    for spin_box in window.findChildren(QAbstractSpinBox):
+        spin_box.installEventFilter(letters)
     return key_actions
 
 

@@ -208,7 +208,9 @@ class KeyPoseGroup(QGroupBox):
         self.canvas = PoseCanvas()
         self.canvas.set_pose(default_pose(DEFAULT_CANVAS))
         self.lifted_view = LiftedPoseView()
-        self.add_key_button = QPushButton("Add key at playhead")
+        self.add_key_button = QPushButton("Add drawing as key")
+        self.add_key_button.setToolTip("Add this 2D drawing as a key at the playhead (Shift+I or Shift+K). "
+                                       "I or K key the pose the 3D figure shows there")
         self.delete_key_button = QPushButton("Delete key")
         self.mirror_button = QPushButton("Mirror")
         self.reset_button = QPushButton("Reset")
@@ -234,11 +236,11 @@ class KeyPoseGroup(QGroupBox):
 
     def show_key(self, key: KeyPose | None, index: int | None = None, count: int = 0) -> None:
         """Key `index` of `count` on the canvas and the lifted view; None: no key selected (the canvas
-        keeps its drawing, which "Add key" copies). The constraint box is set without sending its change."""
+        keeps its drawing, which "Add drawing as key" copies). The constraint box is set without sending its change."""
         for widget in (self.delete_key_button, self.constrain_box):
             widget.setEnabled(key is not None)
         if key is None:
-            self.key_label.setText("No key pose selected: the drawing below is what \"Add key\" uses.")
+            self.key_label.setText("No key selected: \"Add drawing as key\" adds the drawing below.")
             self.lifted_view.set_pose(None)
             return
         self.key_label.setText(f"Key pose {index + 1} of {count}, at {key.time:.2f} s"

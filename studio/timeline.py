@@ -19,14 +19,14 @@ middle drag pans; Home or a double click on the ruler shows the whole motion aga
 
 Mouse: left click or drag scrubs; left press on a marker selects it and dragging moves it; a drag
 on a keep span's edge moves that edge; right drag or shift + left drag paints a keep span (holding
-Ctrl as well erases instead); a right click opens a menu (add a key, key the current pose, a
+Ctrl as well erases instead); a right click opens a menu (key the current pose, add the drawing as a key, a
 key's Set frame/hold/ease… and delete, remove or clear keep spans); a double click on a marker
 opens Set frame… (KeyValueEditor: Enter applies, a refused value is one sentence under it).
-Keys: K adds a key pose at the playhead, Shift+K keys the motion's pose there, Delete/Backspace
-asks to delete the selected key, Left/Right step a frame (with Shift, a second), Up/Down jump to
-the next/previous key (the window's rule), Ctrl+Home/End jump to the ends, Home fits the view,
-Escape deselects (in the studio window, its window-wide keys answer K, Shift+K, Left/Right and
-Up/Down first, to the same effect).
+Keys: I or K key the current pose at the playhead (`pose_key_requested`), Shift+I or Shift+K add the
+2D drawing as a key there (`key_add_requested`), Delete/Backspace asks to delete the selected key,
+Left/Right step a frame (with Shift, a second), Up/Down jump to the next/previous key (the window's
+rule), Ctrl+Home/End jump to the ends, Home fits the view, Escape deselects (in the studio window, its
+window-wide keys answer I, K, Shift+I, Shift+K, Left/Right and Up/Down first, to the same effect).
 With the keyboard focus, it draws a focus ring.
 """
 
@@ -113,7 +113,7 @@ class Timeline(QWidget):
     key_selected = pyqtSignal(int)  # index into the keys; -1 when Escape clears the selection
     key_moved = pyqtSignal(int, int)  # (index, new frame), once per drag or typed frame
     key_delete_requested = pyqtSignal(int)  # index
-    key_add_requested = pyqtSignal(int)  # frame (the playhead's)
+    key_add_requested = pyqtSignal(int)  # frame (the playhead's): add the 2D drawing as a key there
     key_timing_requested = pyqtSignal(int, int, int)  # (index, hold frames, ease frames) typed for a key
     pose_key_requested = pyqtSignal(int)  # frame: key the motion's pose there ("Key the current pose")
     keep_spans_changed = pyqtSignal(list)  # list[tuple[int, int]], half-open, sorted, merged
@@ -312,10 +312,10 @@ class Timeline(QWidget):
     def context_menu(self, point: QPointF) -> QMenu:
         """The menu a right click at `point` opens (built, not shown)."""
         menu = QMenu(self)
-        add = menu.addAction(f"Add key pose at the playhead (frame {self._frame})")
-        add.triggered.connect(lambda: self.key_add_requested.emit(self._frame))
-        current = menu.addAction(f"Key the current pose (frame {self._frame})")
+        current = menu.addAction(f"Key the current pose (frame {self._frame})\tI, K")
         current.triggered.connect(lambda: self.pose_key_requested.emit(self._frame))
+        add = menu.addAction(f"Add the 2D drawing as a key (frame {self._frame})\tShift+K")
+        add.triggered.connect(lambda: self.key_add_requested.emit(self._frame))
         marker = self.marker_at(point)
         if marker is not None:
             menu.addSeparator()
@@ -519,10 +519,10 @@ class Timeline(QWidget):
         ctrl = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self._selected is not None:
             self.key_delete_requested.emit(self._selected)
-        elif key == Qt.Key.Key_K and shift:
-            self.pose_key_requested.emit(self._frame)
-        elif key == Qt.Key.Key_K:
+        elif key in (Qt.Key.Key_I, Qt.Key.Key_K) and shift:
             self.key_add_requested.emit(self._frame)
+        elif key in (Qt.Key.Key_I, Qt.Key.Key_K):
+            self.pose_key_requested.emit(self._frame)
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             step = (self._fps if shift else 1) * (1 if key == Qt.Key.Key_Right else -1)
             self._scrub_to(self._frame + step)

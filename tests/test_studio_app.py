@@ -96,9 +96,10 @@ def generate(qtbot, window: MainWindow) -> None:
     assert not window.error_label.isVisible(), window.error_label.text()
 
 
-def add_key_with_k(qtbot, window: MainWindow, frame: int) -> None:
+def add_drawing_with_shift_k(qtbot, window: MainWindow, frame: int) -> None:
+    """The 2D canvas's drawing as a key at `frame` (Shift+K; K keys the 3D figure's pose once there is a motion)."""
     scrub(qtbot, window, frame)
-    qtbot.keyClick(window.timeline, Qt.Key.Key_K)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ShiftModifier)
 
 
 def drag_joint(qtbot, window: MainWindow, joint: int, offset: QPoint) -> None:
@@ -160,8 +161,8 @@ def test_prompt_key_poses_generate_scrub_undo_and_redo(qtbot, window):
     window.seconds_spin.setValue(4.0)
     assert window.project.seconds == 4.0
 
-    # Two key poses at the playhead, from the timeline's K key and from the button.
-    add_key_with_k(qtbot, window, 20)
+    # Two key poses of the drawing at the playhead, from the timeline's Shift+K and from the button.
+    add_drawing_with_shift_k(qtbot, window, 20)
     scrub(qtbot, window, 50)
     qtbot.mouseClick(window.add_key_button, Qt.MouseButton.LeftButton)
     assert [k.frame() for k in window.project.keys] == [20, 50]
@@ -282,7 +283,7 @@ def test_regenerating_outside_kept_spans_keeps_the_length_and_passes_the_keys(qt
     keep_first_second(qtbot, window)
     source = window.project.motion.copy()
     # A key at 2.5 s, added after the first generation, with the right wrist raised high.
-    add_key_with_k(qtbot, window, 50)
+    add_drawing_with_shift_k(qtbot, window, 50)
     drag_joint(qtbot, window, RIGHT_WRIST, QPoint(40, -200))
     key = window.project.keys[0]
     assert bone_direction_error(source[50], key.pose3d.joints) > 10  # the motion does not show the key yet
@@ -300,7 +301,7 @@ def test_regenerating_outside_kept_spans_keeps_the_length_and_passes_the_keys(qt
         assert window.stack.undoText() == "Regenerate outside kept spans"
         assert "key pose" not in window.message_label.text()
     # A key on a kept frame stays as the kept motion has it, and the message says so.
-    add_key_with_k(qtbot, window, 10)
+    add_drawing_with_shift_k(qtbot, window, 10)
     generate(qtbot, window)
     np.testing.assert_array_equal(window.project.motion[:20], source[:20])
     assert len(window.project.motion) == 80 and "1 key pose(s) in kept spans" in window.message_label.text()
@@ -311,7 +312,7 @@ def test_regenerating_outside_kept_spans_keeps_the_length_and_passes_the_keys(qt
 def test_a_saved_project_reopens_to_the_same_state(qtbot, window, open_window, tmp_path):
     qtbot.keyClicks(window.prompt_edit, "a person bows")
     window.seed_spin.setValue(11)
-    add_key_with_k(qtbot, window, 24)
+    add_drawing_with_shift_k(qtbot, window, 24)
     drag_joint(qtbot, window, RIGHT_WRIST, QPoint(-20, -60))
     window.constrain_box.setCurrentText("root")
     window.fps_spin.setValue(30)
@@ -686,7 +687,7 @@ def test_blender_keys_work_from_any_panel_but_not_while_typing(qtbot, open_windo
     window = open_window(walking_project(tmp_path), recover="no")
     assert window.timeline.length == 60
 
-    # From the timeline: I adds a key at the playhead.
+    # From the timeline: I keys the figure's pose at the playhead.
     focus(qtbot, window, window.timeline)
     scrub(qtbot, window, 10)
     qtbot.keyClick(window.timeline, Qt.Key.Key_I)
@@ -696,7 +697,7 @@ def test_blender_keys_work_from_any_panel_but_not_while_typing(qtbot, open_windo
     for key in (Qt.Key.Key_Right,) * 25 + (Qt.Key.Key_Left,) * 5:
         qtbot.keyClick(window.canvas, key)
     assert window.frame == 30 and window.timeline.frame == 30 and window.playback.frame == 30
-    # From a focused button, K adds a key (the button is not pressed).
+    # From a focused button, K keys the pose (the button is not pressed).
     focus(qtbot, window, window.mirror_button)
     qtbot.keyClick(window.mirror_button, Qt.Key.Key_K)
     assert [k.frame() for k in window.project.keys] == [10, 30] and window.stack.undoText() == "Add key pose"
@@ -1027,10 +1028,11 @@ def test_a_key_edit_re_solves_only_its_stretch_in_the_background(qtbot, open_win
     seen = spy_on_stale_marks(window, monkeypatch)
     resolved = window.resolver.worker.finished
 
-    # K adds a key at 1.5 s: from the kept second's end to a second past the key is re-solved.
+    # Shift+K adds the drawing as a key at 1.5 s: from the kept second's end to a second past the key is
+    # re-solved.
     source = window.project.motion.copy()
     with qtbot.waitSignal(resolved, timeout=30_000):
-        add_key_with_k(qtbot, window, 30)
+        add_drawing_with_shift_k(qtbot, window, 30)
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     keyed = window.project.motion.copy()
     assert marked_then_cleared(seen, (20, 51))
@@ -1059,7 +1061,7 @@ def test_a_key_edit_re_solves_only_its_stretch_in_the_background(qtbot, open_win
     # A second key at 3.5 s; then the first key's marker dragged from 1.5 s to 2 s on the timeline:
     # the stretch runs from the kept second to a second past the key's new time.
     with qtbot.waitSignal(resolved, timeout=30_000):
-        add_key_with_k(qtbot, window, 70)
+        add_drawing_with_shift_k(qtbot, window, 70)
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     before_move = window.project.motion.copy()
     seen.clear()

@@ -335,7 +335,7 @@ def test_key_the_current_pose_makes_a_3d_key_of_the_motions_pose_at_the_playhead
     scrub(qtbot, window, 25)
     assert window.playback.time_label.text().endswith("frame 25 / 79")  # the dope sheet's numbers
     with qtbot.waitSignal(window.resolver.worker.finished, timeout=30_000):
-        press_on_timeline(qtbot, window, Qt.Key.Key_K, SHIFT)
+        press_on_timeline(qtbot, window, Qt.Key.Key_K)
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     assert window.timeline.keys == [25] and window.selected_key == 0
     key = window.project.keys[0]
@@ -357,23 +357,31 @@ def test_key_the_current_pose_makes_a_3d_key_of_the_motions_pose_at_the_playhead
     qtbot.keyClick(window.timeline, Qt.Key.Key_Z, CTRL)
     assert window.timeline.keys == [25]
 
+    # K on a frame that has a key adds no second one: it selects that key and says so.
+    window.select_key(None)
+    scrub(qtbot, window, 25)
+    press_on_timeline(qtbot, window, Qt.Key.Key_K)
+    assert window.timeline.keys == [25] and window.selected_key == 0 and window.stack.index() == 1
+    assert window.statusBar().currentMessage().startswith("Frame 25 has key pose 1 already: it is selected")
+
     # A capital K typed in the prompt is text, not Shift+K.
     focus(qtbot, window, window.prompt_edit)
     qtbot.keyClicks(window.prompt_edit, " Kicks")
     assert " Kicks" in window.project.prompt and window.timeline.keys == [25]
 
-    # Without a motion there is no pose to key: one sentence, and nothing is added.
+    # Without a motion the 3D view shows no figure: K keys the 2D drawing, and the status line says so.
     window.new_project()
-    press_on_timeline(qtbot, window, Qt.Key.Key_K, SHIFT)
-    assert window.project.keys == [] and window.error_label.text() == (
-        "Generate or open a motion first: there is no pose to key yet.")
+    press_on_timeline(qtbot, window, Qt.Key.Key_K)
+    assert len(window.project.keys) == 1 and window.project.keys[0].pose2d is not None
+    assert window.statusBar().currentMessage() == (
+        "No motion yet, so the 2D drawing was keyed (after Generate, I and K key the 3D figure's pose).")
 
 
 def test_a_typed_key_frame_moves_the_key_as_a_drag_does(qtbot, window):
     scrub(qtbot, window, 30)
     resolved = window.resolver.worker.finished
     with qtbot.waitSignal(resolved, timeout=30_000):
-        press_on_timeline(qtbot, window, Qt.Key.Key_K)
+        press_on_timeline(qtbot, window, Qt.Key.Key_K, SHIFT)  # the canvas's A-pose
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     before = window.project.motion.copy()
     pose = window.project.keys[0].pose3d.joints
@@ -404,7 +412,7 @@ def test_hold_and_ease_from_the_dope_sheet_are_undoable_key_edits_the_motion_fol
     scrub(qtbot, window, 30)
     resolved = window.resolver.worker.finished
     with qtbot.waitSignal(resolved, timeout=30_000):
-        press_on_timeline(qtbot, window, Qt.Key.Key_K)
+        press_on_timeline(qtbot, window, Qt.Key.Key_K, SHIFT)  # the canvas's A-pose
     qtbot.waitUntil(lambda: not window.timeline.stale_spans)
     assert window.timeline.key_timing == [(0, 15)]  # no hold; the default ease, 0.75 s
     keyed = window.project.motion.copy()

@@ -22,6 +22,7 @@ from test_studio_posing import handle, walking_window  # noqa: F401
 
 J = HUMANML3D_SKELETON.index
 CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
 RESOLVE_TIMEOUT_MS = 30_000
 
 
@@ -49,7 +50,7 @@ def test_deleting_a_key_lets_go_of_its_stretch_in_the_background(qtbot, wave_win
     walk = window.project.motion.copy()
     scrub(qtbot, window, 40)
     with qtbot.waitSignal(window.resolver.worker.finished, timeout=RESOLVE_TIMEOUT_MS):
-        qtbot.keyClick(window.timeline, Qt.Key.Key_K)  # the canvas's A-pose: both arms down
+        qtbot.keyClick(window.timeline, Qt.Key.Key_K, SHIFT)  # the canvas's A-pose: both arms down
     settled(qtbot, window)
     keyed = window.project.motion.copy()
     pose = window.project.keys[0].pose3d.joints
@@ -90,7 +91,7 @@ def test_an_ease_typed_in_the_dope_sheet_shows_in_the_motion_at_once(qtbot, wave
     window = wave_window
     scrub(qtbot, window, 40)
     with qtbot.waitSignal(window.resolver.worker.finished, timeout=RESOLVE_TIMEOUT_MS):
-        qtbot.keyClick(window.timeline, Qt.Key.Key_K)
+        qtbot.keyClick(window.timeline, Qt.Key.Key_K, SHIFT)  # the canvas's A-pose as a key
     settled(qtbot, window)
     keyed = window.project.motion.copy()
     pose = window.project.keys[0].pose3d.joints

@@ -328,7 +328,7 @@ def test_dragging_a_marker_emits_one_move_on_release(timeline, qtbot):
 
 def test_delete_add_and_deselect_keys_from_the_keyboard(timeline, qtbot):
     deleted, added = Recorder(timeline.key_delete_requested), Recorder(timeline.key_add_requested)
-    selected = Recorder(timeline.key_selected)
+    keyed, selected = Recorder(timeline.pose_key_requested), Recorder(timeline.key_selected)
     qtbot.keyClick(timeline, Qt.Key.Key_Delete)
     assert deleted.calls == []  # nothing selected yet
     qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=at(timeline, 60, timeline.marker_centre(1).y()))
@@ -337,7 +337,11 @@ def test_delete_add_and_deselect_keys_from_the_keyboard(timeline, qtbot):
     assert deleted.calls == [(1,), (1,)]
     timeline.set_frame(73)
     qtbot.keyClick(timeline, Qt.Key.Key_K)
-    assert added.calls == [(73,)]
+    qtbot.keyClick(timeline, Qt.Key.Key_I)
+    assert keyed.calls == [(73,), (73,)] and added.calls == []  # I or K: key the current pose
+    qtbot.keyClick(timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(timeline, Qt.Key.Key_I, Qt.KeyboardModifier.ShiftModifier)
+    assert added.calls == [(73,), (73,)] and len(keyed.calls) == 2  # Shift: add the 2D drawing as a key
     qtbot.keyClick(timeline, Qt.Key.Key_Escape)
     assert selected.calls[-1] == (-1,) and timeline.selected_key is None
     frames = Recorder(timeline.frame_changed)
