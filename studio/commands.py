@@ -208,12 +208,16 @@ class SetConstraint(ReplaceKey):
 
 
 class EditPose(ReplaceKey):
-    """A new 2D pose for a key (mirrored, reset, loaded, extracted, imagined), lifted to 3D."""
+    """A new 2D pose for a key (mirrored, reset, loaded, extracted, imagined), lifted to 3D. The lift is
+    the body's pose only: where a key stands and faces (a 3D key's root position and facing) stays."""
 
     def __init__(self, project: Project, index: int, pose2d: Pose2D, text: str, notify: Notify | None = None,
                  lift: Lift | None = None):
+        key = project.keys[index]
         pose3d = (lift or lift_pose)(pose2d)
-        super().__init__(project, index, replace(project.keys[index], pose2d=pose2d, pose3d=pose3d), text, notify)
+        if key.pose3d is not None and key.pose3d.root_position is not None:
+            pose3d = replace(pose3d, root_position=key.pose3d.root_position, facing=key.pose3d.facing)
+        super().__init__(project, index, replace(key, pose2d=pose2d, pose3d=pose3d), text, notify)
 
 
 class SetPose3D(ReplaceKey):

@@ -308,9 +308,10 @@ class MainWindow(QMainWindow):
     @reported
     def _joint_moved(self, joint: int, old_xy: tuple, new_xy: tuple) -> None:
         if self.selected_key is None:
-            return  # no key: the canvas is a scratch pose that "Add key" copies
+            return  # no key: the canvas is a scratch pose that "Add drawing as key" copies
         try:
-            self.push(commands.MoveJoint(self.project, self.selected_key, joint, new_xy, base=self.canvas.pose()))
+            self._push_pose_edit(commands.MoveJoint(self.project, self.selected_key, joint, new_xy,
+                                                    base=self.canvas.pose()))
         finally:
             self.project_view.show_key()  # the canvas shows the key as it is (also when the move was refused)
 
@@ -319,7 +320,18 @@ class MainWindow(QMainWindow):
         if self.selected_key is None:
             self.canvas.set_pose(pose2d)
         else:
-            self.push(commands.EditPose(self.project, self.selected_key, pose2d, text))
+            self._push_pose_edit(commands.EditPose(self.project, self.selected_key, pose2d, text))
+
+    def _push_pose_edit(self, command: commands.EditPose) -> None:
+        """A 2D pose for a key. A 3D key (drawn on the canvas from the front) becomes a 2D key by it,
+        which its undo text and the status line say."""
+        made_2d = self.project.keys[command.index].pose2d is None
+        if made_2d:
+            command.setText(f"{command.text()} (3D key made 2D)")
+        self.push(command)
+        if made_2d:
+            self.statusBar().showMessage(f"Key pose {command.index + 1} is a 2D key now: its 3D pose is lifted "
+                                         "from the drawing (Ctrl+Z gives the 3D pose back).", STATUS_MS)
 
     @reported
     def load_pose(self, path: str) -> None:
@@ -335,7 +347,7 @@ class MainWindow(QMainWindow):
         elif isinstance(pose, KeyPose3D):
             self.push(commands.SetPose3D(self.project, self.selected_key, pose))
         else:
-            self.push(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
+            self._push_pose_edit(commands.EditPose(self.project, self.selected_key, pose, "Load pose"))
 
     @reported
     def _posed_in_3d(self, joints: np.ndarray, text: str, holds_place: bool, run: str) -> None:

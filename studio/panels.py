@@ -30,13 +30,14 @@ from PyQt6.QtWidgets import (
 )
 
 from keymask.core.spec import HUMANML3D
-from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose
+from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, front_view_pose
 from keymask.studio.project import ExportSettings, KeyPose, Project
 from keymask.studio.timeline import PlaybackControls, Timeline
 from keymask.studio.viewport import MotionViewport
 
 FPS = HUMANML3D.fps
 DEFAULT_CANVAS = (512, 512)  # pixels of the pose drawn for a new key
+CAPTION_3D_KEY = "3D key, front view"
 
 
 class MessageLine(QLabel):
@@ -236,16 +237,24 @@ class KeyPoseGroup(QGroupBox):
 
     def show_key(self, key: KeyPose | None, index: int | None = None, count: int = 0) -> None:
         """Key `index` of `count` on the canvas and the lifted view; None: no key selected (the canvas
-        keeps its drawing, which "Add drawing as key" copies). The constraint box is set without sending its change."""
+        keeps its drawing, which "Add drawing as key" copies). A 3D key (no drawing) is drawn seen from
+        the front, captioned so. The constraint box is set without sending its change."""
         for widget in (self.delete_key_button, self.constrain_box):
             widget.setEnabled(key is not None)
         if key is None:
             self.key_label.setText("No key selected: \"Add drawing as key\" adds the drawing below.")
+            self.canvas.set_caption("")
             self.lifted_view.set_pose(None)
             return
-        self.key_label.setText(f"Key pose {index + 1} of {count}, at {key.time:.2f} s"
-                               + ("" if key.pose2d else " (a 3D pose: dragging a joint replaces it)"))
-        self.canvas.set_pose(key.pose2d or default_pose(self.canvas_size()))
+        where = f"Key pose {index + 1} of {count}, at {key.time:.2f} s"
+        if key.pose2d is not None:
+            self.key_label.setText(where)
+            self.canvas.set_pose(key.pose2d)
+        else:
+            self.key_label.setText(f"{where}: a 3D key, drawn from the front. Dragging a joint here makes it "
+                                   "a 2D key; pose it in the 3D view (P) to keep it 3D.")
+            self.canvas.set_pose(front_view_pose(key.pose3d, self.canvas_size()))
+            self.canvas.set_caption(CAPTION_3D_KEY)
         self.lifted_view.set_pose(key.pose3d)
         blocked = self.constrain_box.blockSignals(True)
         self.constrain_box.setCurrentText(key.constrain)

@@ -12,7 +12,11 @@ at the canvas's right edge, drawn hollow: dragging it onto the body places it. A
 the figure's left side, as `conditioning.render.render_pose_preview` does, in the 3D view's
 left/right colours.
 
-`mirrored` and `default_pose` are pure functions on poses.
+A 3D key (one without a drawing) is shown on the canvas as `front_view_pose` draws it: its COCO-18
+points seen from the front, as the lifted view's "front" panel sees its joints, with a caption
+saying so (`set_caption`).
+
+`mirrored`, `default_pose` and `front_view_pose` are pure functions on poses.
 """
 
 import math
@@ -34,6 +38,7 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QWidget
 
+from keymask.conditioning.lifting.projection import coco18_from_joints
 from keymask.conditioning.poses import COCO18_JOINTS, COCO18_LIMBS, KeyPose3D, Pose2D
 from keymask.conditioning.render import JOINT_RADIUS, OPENPOSE_COLOURS, STICK_HALF_WIDTH, limb_colour
 from keymask.core.preview import project
@@ -46,6 +51,8 @@ MARGIN = 10  # widget pixels around the canvas
 PICK_RADIUS = 14  # widget pixels: how near a press must be to a joint to take it
 DRAG_THRESHOLD = 2  # widget pixels a press must move before it counts as a drag
 _SLOT_SPACING = 20  # widget pixels between parked (missing) joints
+FRONT_VIEW = {"azimuth_deg": 0.0, "elevation_deg": 0.0}  # core/preview.py's camera for the figure's front
+FIGURE_FILL = 0.85  # of the canvas's smaller side: what a 3D key's figure seen from the front spans
 
 # COCO-18 left/right pairs: (right, left).
 COCO18_MIRROR_PAIRS = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17))
@@ -84,6 +91,20 @@ def default_pose(canvas: tuple[int, int] = (512, 512)) -> Pose2D:
     keypoints = np.array([_DEFAULT_POSE[name] for name in COCO18_JOINTS]) * figure + [width / 2, top]  # (18, 2)
     return Pose2D(keypoints=keypoints, confidence=np.ones(len(COCO18_JOINTS)), canvas=(width, height),
                   source={"default": "A-pose"})
+
+
+def front_view_pose(pose3d: KeyPose3D, canvas: tuple[int, int] = (512, 512)) -> Pose2D:
+    """A 3D key pose as a drawing: its COCO-18 points seen from the front (the lifted view's front
+    panel), centred on a canvas of (width, height) pixels at a scale that fits the figure."""
+    width, height = canvas
+    points = project(coco18_from_joints(pose3d.joints), **FRONT_VIEW)  # (18, 2) metres: u right, v up
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = FIGURE_FILL * min(width, height) / max(float((high - low).max()), 1.0)  # pixels per metre
+    middle = (low + high) / 2
+    keypoints = np.stack([width / 2 + (points[:, 0] - middle[0]) * scale,
+                          height / 2 - (points[:, 1] - middle[1]) * scale], axis=1)  # (18, 2) pixels, y down
+    return Pose2D(keypoints=keypoints, confidence=np.ones(len(COCO18_JOINTS)), canvas=(width, height),
+                  source={"3D key": "front view"})
 
 
 def body_centre_x(pose: Pose2D) -> float:
@@ -141,6 +162,7 @@ class PoseCanvas(QWidget):
         self._pose: Pose2D | None = None
         self._original: Pose2D | None = None  # as set: edits are compared with it
         self._background: QImage | None = None
+        self._caption = ""
         self._hover: int | None = None
         self._active: int | None = None  # the joint last pressed (Delete takes it away)
         self._drag_joint: int | None = None
@@ -156,11 +178,20 @@ class PoseCanvas(QWidget):
     # ---- public API ----------------------------------------------------------------------------
 
     def set_pose(self, pose: Pose2D | None) -> None:
-        """Show a copy of `pose` (None: an empty canvas asking for a drop)."""
+        """Show a copy of `pose` (None: an empty canvas asking for a drop), without a caption."""
         self._pose = None if pose is None else copy_pose(pose)
         self._original = None if pose is None else copy_pose(pose)
         self._drag_joint = self._hover = self._active = None
+        self._caption = ""
         self.update()
+
+    def set_caption(self, text: str) -> None:
+        """A few words drawn in the canvas's top-left corner about what it shows, until the next pose."""
+        self._caption = text
+        self.update()
+
+    def caption(self) -> str:
+        return self._caption
 
     def pose(self) -> Pose2D | None:
         """A copy of the pose as edited; its source says "edited" when it differs from the one set."""
@@ -405,6 +436,10 @@ class PoseCanvas(QWidget):
                 else:  # parked on the right edge: the name to its left
                     box = QRectF(point.x() - radius - 150, point.y() - 9, 144, 18)
                     painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+        if self._caption:
+            painter.setPen(_TEXT)
+            painter.drawText(self.canvas_rect().adjusted(6, 4, -6, -4),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self._caption)
         if pose.source.get("file"):
             painter.setPen(_HINT)
             painter.drawText(self.canvas_rect().adjusted(6, 4, -6, -4),
@@ -439,7 +474,7 @@ class LiftedPoseView(QWidget):
             painter.end()
             return
         joints = self._pose.joints  # (22, 3) metres, Y up, facing +Z
-        views = (("front", project(joints, azimuth_deg=0.0, elevation_deg=0.0)),  # (22, 2): u right, v up
+        views = (("front", project(joints, **FRONT_VIEW)),  # (22, 2): u right, v up
                  ("side", project(joints, azimuth_deg=90.0, elevation_deg=0.0)))
         both = np.concatenate([points for _, points in views])
         finite = both[np.isfinite(both).all(axis=1)]

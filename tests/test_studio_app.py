@@ -466,7 +466,7 @@ def test_pose_files_mirror_and_reset(qtbot, window, tmp_path):
 
     write_keypose3d(tmp_path / "pose3d.json", mirror_before.pose3d)
     window.load_pose(str(tmp_path / "pose3d.json"))
-    assert window.project.keys[0].pose2d is None and "a 3D pose" in window.key_label.text()
+    assert window.project.keys[0].pose2d is None and "a 3D key" in window.key_label.text()
     np.testing.assert_allclose(window.project.keys[0].pose3d.joints, mirror_before.pose3d.joints, atol=1e-6)
     qtbot.mouseClick(window.delete_key_button, Qt.MouseButton.LeftButton)
     assert window.project.keys == [] and window.selected_key is None and window.timeline.keys == []

@@ -1,21 +1,25 @@
 """Conventions animators know (issue 14), driven with real keys and mouse events on the real window (pytest-qt
 under Xvfb): I and K key the pose the 3D figure shows at the playhead from any panel, Shift+I and Shift+K the
-2D drawing; the progress bar is hidden while no job runs, its place kept."""
+2D drawing; a 3D key shows on the 2D canvas seen from the front, and a drag there makes it a 2D key; the
+progress bar is hidden while no job runs, its place kept."""
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QApplication, QDoubleSpinBox, QFileDialog
 
 from keymask.core.spec import HUMANML3D
-from keymask.studio.pose_canvas import default_pose
+from keymask.studio.panels import CAPTION_3D_KEY
+from keymask.studio.pose_canvas import default_pose, front_view_pose
 from keymask.studio.posing import key_figure
 from keymask.studio.project import Project, save_project
-from test_studio_app import focus, open_window, scrub, studio_folders, walking_project, waving_walk  # noqa: F401
+from test_studio_app import (RIGHT_WRIST, drag, focus, open_window, scrub, studio_folders,  # noqa: F401
+                             walking_project, waving_walk)
 from test_studio_first_session import in_window
 
 FPS = HUMANML3D.fps
 SHIFT = Qt.KeyboardModifier.ShiftModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
 RESOLVE_TIMEOUT_MS = 30_000
 
 
@@ -93,6 +97,49 @@ def test_without_a_motion_i_keys_the_drawing_and_says_so(qtbot, open_window):
     np.testing.assert_allclose(window.project.keys[0].pose2d.keypoints, default_pose((512, 512)).keypoints)
     assert window.statusBar().currentMessage() == (
         "No motion yet, so the 2D drawing was keyed (after Generate, I and K key the 3D figure's pose).")
+
+
+def test_the_canvas_draws_a_3d_key_from_the_front_and_a_drag_there_makes_it_a_2d_key(qtbot, wave_window):
+    window = wave_window
+    focus(qtbot, window, window.timeline)
+    scrub(qtbot, window, 60)
+    with qtbot.waitSignal(window.resolver.worker.finished, timeout=RESOLVE_TIMEOUT_MS):
+        qtbot.keyClick(window.timeline, Qt.Key.Key_K)
+    settled(qtbot, window)
+    key = window.project.keys[0]
+    assert key.pose2d is None
+
+    # The canvas shows the key's own pose seen from the front (its right arm raised to the side), captioned.
+    drawn = window.canvas.pose()
+    np.testing.assert_allclose(drawn.keypoints, front_view_pose(key.pose3d, drawn.canvas).keypoints)
+    assert window.canvas.caption() == CAPTION_3D_KEY and "a 3D key, drawn from the front" in window.key_label.text()
+    a_pose = default_pose(drawn.canvas).keypoints
+    assert not np.allclose(drawn.keypoints, a_pose, atol=20)
+    right_wrist, left_wrist, right_shoulder = drawn.keypoints[[RIGHT_WRIST, 7, 2]]
+    assert right_wrist[0] < right_shoulder[0] < left_wrist[0]  # the figure's right on the image's left
+    assert right_shoulder[0] - right_wrist[0] > right_wrist[1] - right_shoulder[1]  # raised out to the side
+
+    # A drag of the right wrist on the canvas makes it a 2D key (lifted from the drawing, standing where
+    # the key stood), which the undo text and the status line say; one undo gives the 3D key back.
+    start = window.canvas.joint_position(RIGHT_WRIST).toPoint()
+    with qtbot.waitSignal(window.resolver.worker.finished, timeout=RESOLVE_TIMEOUT_MS):
+        drag(qtbot, window.canvas, start, start + QPoint(0, -60))
+    settled(qtbot, window)
+    made_2d = window.project.keys[0]
+    assert made_2d.pose2d is not None and made_2d.pose2d.keypoints[RIGHT_WRIST][1] < right_wrist[1] - 30
+    assert window.stack.undoText() == "Move right wrist (3D key made 2D)"
+    assert window.statusBar().currentMessage().startswith("Key pose 1 is a 2D key now")
+    np.testing.assert_allclose(made_2d.pose3d.root_position, key.pose3d.root_position)
+    assert made_2d.pose3d.facing == key.pose3d.facing
+    assert window.canvas.caption() == "" and "3D key" not in window.key_label.text()
+    focus(qtbot, window, window.timeline)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Z, CTRL)
+    settled(qtbot, window)
+    assert window.project.keys[0] is key and window.canvas.caption() == CAPTION_3D_KEY
+
+    # With no key selected the canvas is a drawing again, without the caption.
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Escape)
+    assert window.selected_key is None and window.canvas.caption() == ""
 
 
 def test_the_progress_bar_is_hidden_while_no_job_runs_and_keeps_its_place(qtbot, open_window, tmp_path, monkeypatch):

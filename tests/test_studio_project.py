@@ -288,6 +288,17 @@ def test_a_joint_of_a_3d_only_key_moves_on_the_drawn_base_pose(stack):
     assert project.keys[0].pose2d is not None
 
 
+def test_a_2d_pose_for_a_3d_key_keeps_where_it_stands_and_faces(stack):
+    placed = KeyPose3D(joints=simple_lift(standing_2d()).joints, root_position=np.array([1.0, 0.9, 2.0]), facing=0.5)
+    project = Project(keys=[KeyPose(time=0.5, pose3d=placed, constrain="root")])
+    check_undo_redo(stack, project, commands.MoveJoint(project, 0, 4, (120.0, 60.0), base=standing_2d(),
+                                                       lift=simple_lift))
+    pose3d = project.keys[0].pose3d
+    np.testing.assert_allclose(pose3d.joints, simple_lift(project.keys[0].pose2d).joints)  # the drawing's body pose
+    np.testing.assert_allclose(pose3d.root_position, [1.0, 0.9, 2.0])
+    assert pose3d.facing == 0.5 and project.keys[0].constrain == "root"
+
+
 def test_a_missing_joint_becomes_present_when_placed(stack):
     pose = standing_2d()
     pose.confidence[14] = 0.0
