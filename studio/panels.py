@@ -302,6 +302,7 @@ class SidePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no Tab stop of its own: the wheel still scrolls it
         scroll.setMinimumWidth(groups.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         column = QVBoxLayout(self)
         margins = side.contentsMargins()

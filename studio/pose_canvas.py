@@ -65,6 +65,7 @@ _CANVAS_EDGE = QColor(78, 80, 88)
 _MISSING = QColor(150, 152, 160)
 _TEXT = QColor(205, 208, 214)
 _HINT = QColor(130, 133, 140)
+_FOCUS = QColor(61, 157, 243)  # the window's focus ring colour
 
 # A standing A-pose facing the camera (its right side on the image's left), as fractions of the
 # figure's height: (x from the centre line, y from the top of the head).
@@ -362,6 +363,10 @@ class PoseCanvas(QWidget):
                              "Drop a photo or a pose .json file here")
         else:
             self._paint_pose(painter)
+        if self.hasFocus():
+            painter.setPen(QPen(_FOCUS, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(self.rect()).adjusted(1, 1, -1, -1))
         painter.end()
 
     # ---- internals -----------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""The acceptance audit of issue 14 with the keyboard only, at 1280 x 720 (pytest-qt under Xvfb, the shipped
+model): every Tab stop shows the focus ring, and a whole session from launch to export needs no mouse."""
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QApplication
+
+from keymask.studio.main_window import FOCUS_COLOUR
+from test_studio_app import colour_pixels, open_window, studio_folders  # noqa: F401
+from test_studio_first_session import small_window
+
+
+def tab_stops(qtbot, window) -> list:
+    """The widgets Tab visits from the prompt until it comes back to it."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.prompt_edit, timeout=5000)
+    stops = []
+    while True:
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        widget = QApplication.focusWidget()
+        if widget is window.prompt_edit or widget in stops:
+            return stops
+        stops.append(widget)
+
+
+def test_every_tab_stop_shows_the_focus_ring(qtbot, open_window):
+    window = small_window(open_window)
+    ring = QColor(FOCUS_COLOUR)
+    stops = tab_stops(qtbot, window)
+    assert window.timeline in stops and window.export_buttons["bvh"] in stops
+    for widget in stops:
+        widget.setFocus()
+        qtbot.wait(10)
+        ringed = colour_pixels(widget.grab().toImage(), (ring.red(), ring.green(), ring.blue()))
+        assert ringed >= widget.width() + widget.height(), f"{type(widget).__name__} has no visible focus ring"
