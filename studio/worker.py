@@ -25,6 +25,8 @@ from keymask.core.generation.masked_decoding import GenerationCancelled
 from keymask.core.generation.pipeline import SamplingSettings
 from keymask.core.spec import HUMANML3D
 
+GIF_PANEL = 480  # pixels: the exported GIF's figure panel (the command line's 220 px preview is too small to see)
+
 
 @dataclass(frozen=True)
 class GenerateJob:
@@ -335,7 +337,7 @@ class Worker(QObject):
 
     def _export(self, job: ExportJob) -> list[Path]:
         from keymask.core.fileio import write_npy
-        from keymask.core.generation.export import export_motion, export_preview
+        from keymask.core.generation.export import export_motion
 
         self.progress.emit(f"writing {job.kind.upper()}", 0, 1)
         path = Path(job.path)
@@ -343,7 +345,11 @@ class Worker(QObject):
             write_npy(path, np.asarray(job.joints, dtype=np.float32))
             return [path]
         if job.kind == "gif":
-            return [export_preview([(job.title, job.joints)], path, fps=HUMANML3D.fps)]
+            from keymask.core.preview import render_animation, save_gif
+
+            save_gif(render_animation([(job.title, job.joints)], fps=HUMANML3D.fps, panel=GIF_PANEL), path,
+                     fps=HUMANML3D.fps)
+            return [path]
         joints = resample_positions(job.joints, HUMANML3D.fps, job.fps)
         rig = None
         if job.rig:

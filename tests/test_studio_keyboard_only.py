@@ -1,12 +1,14 @@
 """The acceptance audit of issue 14 with the keyboard only, at 1280 x 720 (pytest-qt under Xvfb, the shipped
-model): every Tab stop shows the focus ring, and a whole session from launch to export needs no mouse."""
+model): every Tab stop shows the focus ring, the GIF export is big enough to see, and a whole session from launch to export needs no mouse."""
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QApplication
+from PIL import Image
+from PyQt6.QtWidgets import QApplication, QFileDialog
 
 from keymask.studio.main_window import FOCUS_COLOUR
-from test_studio_app import colour_pixels, open_window, studio_folders  # noqa: F401
+from keymask.studio.worker import GIF_PANEL
+from test_studio_app import colour_pixels, focus, open_window, studio_folders, walking_project  # noqa: F401
 from test_studio_first_session import small_window
 
 
@@ -33,3 +35,14 @@ def test_every_tab_stop_shows_the_focus_ring(qtbot, open_window):
         qtbot.wait(10)
         ringed = colour_pixels(widget.grab().toImage(), (ring.red(), ring.green(), ring.blue()))
         assert ringed >= widget.width() + widget.height(), f"{type(widget).__name__} has no visible focus ring"
+
+
+def test_the_gif_export_is_big_enough_to_see(qtbot, open_window, monkeypatch, tmp_path):
+    window = small_window(open_window, walking_project(tmp_path))
+    out = tmp_path / "walk.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), ""))
+    focus(qtbot, window, window.export_buttons["gif"])
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        qtbot.keyClick(window.export_buttons["gif"], Qt.Key.Key_Space)
+    with Image.open(out) as gif:
+        assert gif.width >= GIF_PANEL >= 480 and gif.height >= GIF_PANEL
