@@ -174,7 +174,7 @@ class PoseCanvas(QWidget):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(160, 160)
+        self.setMinimumSize(160, 120)  # short enough that a three-line key message fits at 1280 x 720
 
     # ---- public API ----------------------------------------------------------------------------
 

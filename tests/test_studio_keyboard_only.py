@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QApplication, QFileDialog
 from keymask.studio.main_window import FOCUS_COLOUR
 from keymask.studio.worker import GIF_PANEL
 from test_studio_app import colour_pixels, focus, open_window, studio_folders, walking_project  # noqa: F401
-from test_studio_first_session import small_window
+from test_studio_first_session import in_window, small_window
 
 
 def tab_stops(qtbot, window) -> list:
@@ -46,3 +46,19 @@ def test_the_gif_export_is_big_enough_to_see(qtbot, open_window, monkeypatch, tm
         qtbot.keyClick(window.export_buttons["gif"], Qt.Key.Key_Space)
     with Image.open(out) as gif:
         assert gif.width >= GIF_PANEL >= 480 and gif.height >= GIF_PANEL
+
+
+def test_keying_the_pose_moves_nothing_in_the_side_panel(qtbot, open_window, tmp_path):
+    window = small_window(open_window, walking_project(tmp_path))
+    groups = [window.motion_group, window.pose_group, window.export_group]
+    before = [in_window(group) for group in groups]
+    focus(qtbot, window, window.timeline)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Right)
+    qtbot.keyClick(window.timeline, Qt.Key.Key_K)  # a 3D key, selected: three lines say what it is
+    qtbot.wait(50)
+    assert window.selected_key == 0 and "3D key" in window.pose_group.key_label.text()
+    assert not window.side_panel.scroll.verticalScrollBar().isVisible()
+    assert [in_window(group) for group in groups] == before
+    for button in (window.delete_key_button, window.constrain_box):
+        assert window.side_panel.scroll.viewport().rect().contains(
+            button.mapTo(window.side_panel.scroll.viewport(), button.rect().bottomRight()))
