@@ -92,12 +92,15 @@ def build_menus(window) -> None:
 
 
 def generate_by_keys(window) -> None:
-    """Ctrl+Enter: Generate. Typed in the prompt, it also leaves the prompt for the dope sheet, as Enter
-    leaves a text field in Blender: Space then plays the motion and the arrows step it, where in the
-    prompt they would type into it. (An empty prompt keeps the focus, to type one.)"""
+    """Ctrl+Enter: Generate. Typed in the prompt or a number field (the length, the seed), it also leaves
+    the field for the dope sheet, as Enter leaves a text field in Blender: Space then plays the motion and
+    the arrows step it, where in the field they would type into it. (An empty prompt keeps the focus, to
+    type one.)"""
     if not window.generate_button.isEnabled():
         return
-    if QApplication.focusWidget() is window.prompt_edit and window.project.prompt.strip():
+    focused = QApplication.focusWidget()
+    in_a_field = focused is window.prompt_edit or isinstance(focused, QAbstractSpinBox)
+    if in_a_field and window.project.prompt.strip():
         window.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason)
     window.foreground_jobs.generate()
 

@@ -6,10 +6,13 @@ from PyQt6.QtGui import QColor
 from PIL import Image
 from PyQt6.QtWidgets import QApplication, QFileDialog
 
+from keymask.core.bvh.reader import read_bvh
 from keymask.studio.main_window import FOCUS_COLOUR
 from keymask.studio.worker import GIF_PANEL
-from test_studio_app import colour_pixels, focus, open_window, studio_folders, walking_project  # noqa: F401
+from test_studio_app import GENERATION_TIMEOUT_MS, colour_pixels, focus, open_window, studio_folders, walking_project  # noqa: F401
 from test_studio_first_session import in_window, small_window
+
+CTRL = Qt.KeyboardModifier.ControlModifier
 
 
 def tab_stops(qtbot, window) -> list:
@@ -62,3 +65,64 @@ def test_keying_the_pose_moves_nothing_in_the_side_panel(qtbot, open_window, tmp
     for button in (window.delete_key_button, window.constrain_box):
         assert window.side_panel.scroll.viewport().rect().contains(
             button.mapTo(window.side_panel.scroll.viewport(), button.rect().bottomRight()))
+
+
+def tab_to(qtbot, widget, backwards: bool = False) -> None:
+    """Tab (or Shift+Tab) until the keyboard focus is on `widget`, as a keyboard user does."""
+    key = Qt.Key.Key_Backtab if backwards else Qt.Key.Key_Tab
+    for _ in range(40):
+        if QApplication.focusWidget() is widget:
+            return
+        qtbot.keyClick(QApplication.focusWidget(), key)
+    raise AssertionError(f"Tab never reaches {type(widget).__name__}")
+
+
+def test_a_keyboard_only_session_from_launch_to_export(qtbot, open_window, monkeypatch, tmp_path):
+    window = small_window(open_window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.prompt_edit, timeout=5000)
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward")
+    # Tab to "estimate from text", Space unticks it, Tab to the length, typed over.
+    tab_to(qtbot, window.estimate_box)
+    qtbot.keyClick(window.estimate_box, Qt.Key.Key_Space)
+    assert not window.estimate_box.isChecked()
+    qtbot.keyClick(window.estimate_box, Qt.Key.Key_Backtab)
+    assert QApplication.focusWidget() is window.seconds_spin
+    qtbot.keyClick(window.seconds_spin, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(window.seconds_spin, "3")
+    # Ctrl+Enter from the length box generates 3 s; the keys then go to the dope sheet.
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.keyClick(window.seconds_spin, Qt.Key.Key_Return, CTRL)
+    assert window.prompt_edit.toPlainText() == "a person walks forward" and window.project.seconds == 3.0
+    assert window.project.motion.shape == (60, 22, 3)
+    focused = QApplication.focusWidget()
+    # Space plays and pauses, Right steps, K keys the pose at the playhead, Up/Down jump between keys.
+    qtbot.keyClick(focused, Qt.Key.Key_Space)
+    assert window.playback.is_playing
+    qtbot.keyClick(focused, Qt.Key.Key_Space)
+    assert not window.playback.is_playing
+    window_frame = window.frame
+    for _ in range(10):
+        qtbot.keyClick(focused, Qt.Key.Key_Right)
+    assert window.frame == window_frame + 10
+    qtbot.keyClick(focused, Qt.Key.Key_K)
+    keyed = window.frame
+    assert [k.frame() for k in window.project.keys] == [keyed]
+    qtbot.waitUntil(lambda: not window.timeline.stale_spans, timeout=30_000)
+    for _ in range(5):
+        qtbot.keyClick(focused, Qt.Key.Key_Left)
+    qtbot.keyClick(focused, Qt.Key.Key_Up)
+    assert window.frame == keyed and window.selected_key == 0
+    # Tab to the BVH export button and press it with Space: the file is written.
+    out = tmp_path / "walk.bvh"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), ""))
+    tab_to(qtbot, window.export_buttons["bvh"])
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=60_000):
+        qtbot.keyClick(window.export_buttons["bvh"], Qt.Key.Key_Space)
+    assert read_bvh(out).n_frames == 60 and str(out) in window.message_label.text()
+    assert QApplication.focusWidget() is window.export_buttons["bvh"]
+    # Ctrl+S saves the project from there.
+    project = tmp_path / "walk.keymask.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(project), ""))
+    qtbot.keyClick(window.export_buttons["bvh"], Qt.Key.Key_S, CTRL)
+    assert project.exists() and window.stack.isClean()
