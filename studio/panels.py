@@ -152,7 +152,10 @@ class MotionGroup(QGroupBox):
         form.addRow("Seed", row(self.seed_spin, self.new_seed_button))
         form.addRow("Samples", row(self.samples_spin, self.advanced_button))
         form.addRow(self.advanced)
-        form.addRow(row(self.generate_button, self.cancel_button))
+        buttons = row(self.generate_button, self.cancel_button)
+        buttons.layout().setStretch(0, 2)  # room for "Regenerate outside kept spans" inside the focus ring
+        buttons.layout().setStretch(1, 1)
+        form.addRow(buttons)
         form.addRow(row(self.progress_bar))  # in a row of its own: a form closes up a hidden widget's row
         form.addRow(self.message_label)
         form.addRow(self.error_label)

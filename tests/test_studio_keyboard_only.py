@@ -1,15 +1,19 @@
 """The acceptance audit of issue 14 with the keyboard only, at 1280 x 720 (pytest-qt under Xvfb, the shipped
-model): every Tab stop shows the focus ring, the GIF export is big enough to see, and a whole session from launch to export needs no mouse."""
+model): every Tab stop shows the focus ring, the GIF export is big enough to see, keying a pose moves nothing in
+the side panel, a focused Regenerate button shows its whole text, and a whole session from launch to export
+needs no mouse."""
 
-from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QColor
+import numpy as np
 from PIL import Image
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QImage
 from PyQt6.QtWidgets import QApplication, QFileDialog
 
 from keymask.core.bvh.reader import read_bvh
 from keymask.studio.main_window import FOCUS_COLOUR
 from keymask.studio.worker import GIF_PANEL
-from test_studio_app import GENERATION_TIMEOUT_MS, colour_pixels, focus, open_window, studio_folders, walking_project  # noqa: F401
+from test_studio_app import (GENERATION_TIMEOUT_MS, colour_pixels, focus, keep_first_second,  # noqa: F401
+                             open_window, studio_folders, walking_project)
 from test_studio_first_session import in_window, small_window
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -126,3 +130,22 @@ def test_a_keyboard_only_session_from_launch_to_export(qtbot, open_window, monke
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(project), ""))
     qtbot.keyClick(window.export_buttons["bvh"], Qt.Key.Key_S, CTRL)
     assert project.exists() and window.stack.isClean()
+
+
+def test_a_focused_regenerate_button_shows_its_whole_text(qtbot, open_window, tmp_path):
+    window = small_window(open_window, walking_project(tmp_path))
+    keep_first_second(qtbot, window)
+    button = window.generate_button
+    assert button.text() == "Regenerate outside kept spans"
+    focus(qtbot, window, window.timeline)
+    tab_to(qtbot, button, backwards=True)
+    with qtbot.waitSignal(window.jobs.worker.finished, timeout=GENERATION_TIMEOUT_MS):
+        qtbot.keyClick(button, Qt.Key.Key_Space)
+    assert QApplication.focusWidget() is button
+    qtbot.wait(20)
+    image = button.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    rows = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
+    dark = rows.reshape(image.height(), image.bytesPerLine())[:, :image.width()] < 90
+    columns = np.nonzero(dark[4:-4].any(axis=0))[0]  # the text's columns, inside the focus ring
+    drawn, whole = columns.max() - columns.min() + 1, button.fontMetrics().horizontalAdvance(button.text())
+    assert drawn >= whole - 4, (drawn, whole)  # not cut off at either end
