@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
     @reported
     def add_key(self, frame: int, pose2d: Pose2D | None = None) -> None:
         """A key pose at `frame`: the given pose, else a copy of the drawing on the canvas (Shift+I or
-        Shift+K, and "Add drawing as key")."""
+        Shift+K, and "Add as key")."""
         pose2d = pose2d or self.canvas.pose()
         key = KeyPose(time=frame / FPS, pose2d=pose2d, pose3d=lift_pose(pose2d),
                       name=f"key {len(self.project.keys) + 1}")
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
     @reported
     def _joint_moved(self, joint: int, old_xy: tuple, new_xy: tuple) -> None:
         if self.selected_key is None:
-            return  # no key: the canvas is a scratch pose that "Add drawing as key" copies
+            return  # no key: the canvas is a scratch pose that "Add as key" copies
         try:
             self._push_pose_edit(commands.MoveJoint(self.project, self.selected_key, joint, new_xy,
                                                     base=self.canvas.pose()))

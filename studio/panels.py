@@ -68,6 +68,13 @@ class MessageLine(QLabel):
             self.updateGeometry()  # wrapped at another width: maybe another number of lines
 
 
+def compact(button: QPushButton) -> QPushButton:
+    """A button that may shrink to its text (with the focus ring's padding) instead of the style's 80 px,
+    so that a row of them fits the narrow side panel."""
+    button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
+    return button
+
+
 def row(*widgets: QWidget) -> QWidget:
     """The widgets side by side, without margins."""
     line = QWidget()
@@ -212,7 +219,7 @@ class KeyPoseGroup(QGroupBox):
         self.canvas = PoseCanvas()
         self.canvas.set_pose(default_pose(DEFAULT_CANVAS))
         self.lifted_view = LiftedPoseView()
-        self.add_key_button = QPushButton("Add drawing as key")
+        self.add_key_button = QPushButton("Add as key")
         self.add_key_button.setToolTip("Add this 2D drawing as a key at the playhead (Shift+I or Shift+K). "
                                        "I or K key the pose the 3D figure shows there")
         self.delete_key_button = QPushButton("Delete key")
@@ -224,15 +231,19 @@ class KeyPoseGroup(QGroupBox):
         self.constrain_box = QComboBox()
         self.constrain_box.addItems(["body", "root"])
         self.constrain_box.setToolTip("body: the pose only; root: also the key's position and facing")
+        for button in (self.add_key_button, self.delete_key_button, self.mirror_button, self.reset_button,
+                       self.load_pose_button, self.photo_button, self.imagine_button):
+            compact(button)
         views = QHBoxLayout()
         views.addWidget(self.canvas, 1)
         views.addWidget(self.lifted_view, 1)
         column = QVBoxLayout(self)
         column.addWidget(self.key_label)
         column.addLayout(views, 1)  # the drawings take the height the panel has
-        column.addWidget(row(self.add_key_button, self.delete_key_button, self.mirror_button, self.reset_button))
-        column.addWidget(row(self.load_pose_button, self.photo_button, self.imagine_button,
-                             QLabel("Holds:"), self.constrain_box))
+        # Three short rows (the key; the drawing; a pose from elsewhere) keep the side panel narrow.
+        column.addWidget(row(self.add_key_button, self.delete_key_button, QLabel("Holds:"), self.constrain_box))
+        column.addWidget(row(self.mirror_button, self.reset_button))
+        column.addWidget(row(self.load_pose_button, self.photo_button, self.imagine_button))
 
     def canvas_size(self) -> tuple[int, int]:
         pose = self.canvas.pose()
@@ -240,12 +251,12 @@ class KeyPoseGroup(QGroupBox):
 
     def show_key(self, key: KeyPose | None, index: int | None = None, count: int = 0) -> None:
         """Key `index` of `count` on the canvas and the lifted view; None: no key selected (the canvas
-        keeps its drawing, which "Add drawing as key" copies). A 3D key (no drawing) is drawn seen from
+        keeps its drawing, which "Add as key" copies). A 3D key (no drawing) is drawn seen from
         the front, captioned so. The constraint box is set without sending its change."""
         for widget in (self.delete_key_button, self.constrain_box):
             widget.setEnabled(key is not None)
         if key is None:
-            self.key_label.setText("No key selected: \"Add drawing as key\" adds the drawing below.")
+            self.key_label.setText("No key selected: \"Add as key\" adds the drawing below.")
             self.canvas.set_caption("")
             self.lifted_view.set_pose(None)
             return

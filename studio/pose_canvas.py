@@ -174,7 +174,7 @@ class PoseCanvas(QWidget):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(160, 120)  # short enough that a three-line key message fits at 1280 x 720
+        self.setMinimumSize(140, 80)  # small enough for a 1024 x 700 window with a 3D key's message and three button rows
 
     # ---- public API ----------------------------------------------------------------------------
 
@@ -457,7 +457,7 @@ class LiftedPoseView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._pose: KeyPose3D | None = None
-        self.setMinimumSize(160, 100)
+        self.setMinimumSize(140, 80)
 
     def set_pose(self, pose: KeyPose3D | None) -> None:
         self._pose = pose
