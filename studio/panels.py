@@ -184,11 +184,17 @@ class MotionGroup(QGroupBox):
             self.prompt_edit.setPlainText(project.prompt)
         self.estimate_box.setChecked(project.seconds is None)
         self.seconds_spin.setEnabled(project.seconds is not None)
-        if project.seconds is not None:
-            self.seconds_spin.setValue(project.seconds)
+        self.show_length(project)
         for spin, value in ((self.seed_spin, project.seed), (self.samples_spin, project.samples),
                             (self.guidance_spin, project.guidance), (self.steps_spin, project.steps)):
             spin.setValue(value)
+
+    def show_length(self, project: Project) -> None:
+        """The length typed; with the estimate on, the length the estimate gave the motion (greyed)."""
+        if project.seconds is not None:
+            self.seconds_spin.setValue(project.seconds)
+        elif project.motion is not None:
+            self.seconds_spin.setValue(len(project.motion) / FPS)
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
         self.progress_bar.setRange(0, max(total, 1))

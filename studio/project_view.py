@@ -117,6 +117,7 @@ class ProjectView(QObject):
         w.sample_box.clear()
         w.sample_box.addItems([f"sample {i + 1}" for i in range(len(motions))])
         self._sample()
+        w.motion_group.show_length(w.project)
         self._length()
         self._spans()
 

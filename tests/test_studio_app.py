@@ -246,6 +246,20 @@ def test_an_unlearned_action_is_said_beside_the_result(qtbot, window):
     assert "has not learned" in window.message_label.text() and "nearest known actions" in window.message_label.text()
 
 
+def test_with_the_estimate_on_the_greyed_length_shows_the_length_the_motion_got(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward slowly, turns around and walks back")
+    assert window.estimate_box.isChecked() and not window.seconds_spin.isEnabled()
+    before = window.seconds_spin.value()
+    generate(qtbot, window)
+    seconds = len(window.project.motion) / 20
+    assert round(seconds, 1) != before  # the estimate chose another length than the box showed
+    assert window.seconds_spin.value() == pytest.approx(seconds, abs=0.05)
+    assert window.estimate_box.isChecked() and not window.seconds_spin.isEnabled()
+    assert window.project.seconds is None  # shown, not typed: the next generation estimates again
+    window.stack.undo()  # back to no motion: the box keeps its value, still greyed
+    assert not window.seconds_spin.isEnabled()
+
+
 def test_keep_spans_regenerate_only_the_rest(qtbot, window):
     qtbot.keyClicks(window.prompt_edit, "a person walks forward")
     window.estimate_box.setChecked(False)
