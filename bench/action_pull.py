@@ -1,6 +1,6 @@
 """How far to pull prompts toward the trained action they read as (SamplingSettings.action_pull).
 
-    python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--seeds 2] [--test-clips 256]
+    python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--seeds 2] [--test-clips 256]
 
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["0", "1", "1:0.75:0.92"])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--test-clips", type=int, default=256)
+    parser.add_argument("--guidance", type=float, nargs="+", default=[SamplingSettings.guidance_scale],
+                        help="classifier-free guidance scales to try with every variant")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -62,14 +64,15 @@ def main() -> None:
     lengths = [len(benchmark.clips.features[i]) for i in chosen]
     prompts = clean_prompts([e["prompt"] for e in entries])
     words = {"prompts": pipeline.encode_text(prompts), "captions": pipeline.encode_text(captions)}
-    as_written = SamplingSettings(action_pull=0.0)
 
     def delivered_embedding(motions) -> np.ndarray:
         return embed_motions(evaluator, [joints_to_features(delivered_joints(m.joints, fps=m.fps)) for m in motions])
 
     print(f"{len(entries)} development paraphrases x {args.seeds} seeds; {len(captions)} test captions")
-    print("| variant | development paraphrases right | test captions: FID | R-precision top-3 |\n|---|---|---|---|")
-    for variant in args.variants:
+    print("| variant | guidance | development paraphrases right | test captions: FID | R-precision top-3 |\n"
+          "|---|---|---|---|---|")
+    for variant, guidance in [(v, g) for v in args.variants for g in args.guidance]:
+        as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance)  # pulled here, by the variant
         strength, *fade = (float(v) for v in variant.split(":"))
         fade = tuple(fade) if fade else (2.0, 2.0 + 1e-6)  # no fade: every prompt is pulled fully
 
@@ -88,7 +91,7 @@ def main() -> None:
         motion = delivered_embedding(result.motions)
         fid = frechet_distance(motion, benchmark.train_motion)
         top3 = r_precision(benchmark.test_text[chosen], motion, group_size=32, seed=0)[2]
-        print(f"| {variant} | {np.mean(right):.3f} ({len(right)}) | {fid:.3f} | {top3:.3f} |", flush=True)
+        print(f"| {variant} | {guidance:g} | {np.mean(right):.3f} ({len(right)}) | {fid:.3f} | {top3:.3f} |", flush=True)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
