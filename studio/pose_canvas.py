@@ -48,6 +48,7 @@ from keymask.studio.figures import joint_sides, side_colour
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 POSE_SUFFIXES = (".json",)
 MARGIN = 10  # widget pixels around the canvas
+CAPTION_GAP = 6  # widget pixels between the caption and the canvas: a joint's dot on the canvas's edge stays clear
 PICK_RADIUS = 14  # widget pixels: how near a press must be to a joint to take it
 DRAG_THRESHOLD = 2  # widget pixels a press must move before it counts as a drag
 _SLOT_SPACING = 20  # widget pixels between parked (missing) joints
@@ -174,7 +175,7 @@ class PoseCanvas(QWidget):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(140, 80)  # small enough for a 1024 x 700 window with a 3D key's message and three button rows
+        self.setMinimumSize(140, 80)  # fits a 1024 x 700 window with a 3D key's message and three button rows
 
     # ---- public API ----------------------------------------------------------------------------
 
@@ -187,7 +188,8 @@ class PoseCanvas(QWidget):
         self.update()
 
     def set_caption(self, text: str) -> None:
-        """A few words drawn in the canvas's top-left corner about what it shows, until the next pose."""
+        """A few words about what the canvas shows, until the next pose: drawn in a strip above the pose's
+        canvas (which shrinks to leave room), so that they never cover the figure."""
         self._caption = text
         self.update()
 
@@ -233,6 +235,13 @@ class PoseCanvas(QWidget):
         scale, left, top = self._fit()
         width, height = self._canvas_size()
         return QRectF(left, top, width * scale, height * scale)
+
+    def caption_rect(self) -> QRectF:
+        """Where the caption is drawn: the strip above the pose's canvas, as wide as the widget allows
+        (empty without a caption)."""
+        strip = self._caption_strip()
+        line = max(strip - CAPTION_GAP, 0)
+        return QRectF(MARGIN, self.canvas_rect().top() - strip, self.width() - 2 * MARGIN, line)
 
     def to_widget(self, xy: tuple[float, float]) -> QPointF:
         """Pose pixels -> widget coordinates."""
@@ -377,8 +386,13 @@ class PoseCanvas(QWidget):
     def _fit(self) -> tuple[float, float, float]:
         """(scale, left, top): widget = (left + x * scale, top + y * scale) for pose pixels (x, y)."""
         width, height = self._canvas_size()
-        scale = max(min((self.width() - 2 * MARGIN) / width, (self.height() - 2 * MARGIN) / height), 1e-6)
-        return scale, (self.width() - width * scale) / 2, (self.height() - height * scale) / 2
+        strip = self._caption_strip()
+        scale = max(min((self.width() - 2 * MARGIN) / width, (self.height() - 2 * MARGIN - strip) / height), 1e-6)
+        return scale, (self.width() - width * scale) / 2, strip + (self.height() - strip - height * scale) / 2
+
+    def _caption_strip(self) -> int:
+        """Widget pixels above the pose's canvas kept for the caption: its line and a gap."""
+        return self.fontMetrics().height() + 2 + CAPTION_GAP if self._caption else 0
 
     def _is_placed(self, joint: int) -> bool:
         return bool(self._pose.present[joint] and np.isfinite(self._pose.keypoints[joint]).all())
@@ -442,9 +456,10 @@ class PoseCanvas(QWidget):
                     box = QRectF(point.x() - radius - 150, point.y() - 9, 144, 18)
                     painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
         if self._caption:
+            box = self.caption_rect()
             painter.setPen(_TEXT)
-            painter.drawText(self.canvas_rect().adjusted(6, 4, -6, -4),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self._caption)
+            text = self.fontMetrics().elidedText(self._caption, Qt.TextElideMode.ElideRight, int(box.width()))
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
         if pose.source.get("file"):
             painter.setPen(_HINT)
             painter.drawText(self.canvas_rect().adjusted(6, 4, -6, -4),

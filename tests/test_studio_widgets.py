@@ -8,14 +8,15 @@ import math
 import numpy as np
 import pyqtgraph.opengl as gl
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PyQt6.QtWidgets import QApplication
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 
 from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
-from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, mirrored
+from keymask.studio.panels import CAPTION_3D_KEY, DEFAULT_CANVAS
+from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, front_view_pose, mirrored
 from keymask.studio.timeline import PlaybackControls, Timeline, merge_spans, subtract_span
 from keymask.studio.viewport import SIDE_SPACING, MotionViewport
 
@@ -550,6 +551,33 @@ def test_dropping_files_on_the_canvas(canvas, tmp_path):
     enter, event = drop(canvas, [str(notes)])
     assert not enter.isAccepted() and not event.isAccepted()
     assert len(images.calls) == 1 and len(poses.calls) == 1
+
+
+def caption_pixels(image: QImage) -> np.ndarray:
+    """(N, 2) x, y of the light grey pixels of an image: the caption's text (the figure's colours are vivid)."""
+    pixels = image_pixels(image).astype(int)
+    grey = (pixels.min(axis=2) > 110) & (pixels.max(axis=2) - pixels.min(axis=2) < 30)
+    ys, xs = np.nonzero(grey)
+    return np.stack([xs, ys], axis=1)
+
+
+@pytest.mark.parametrize("size", ["smallest", (146, 113), (360, 360)])
+def test_the_3d_key_caption_never_covers_the_figure(canvas, qtbot, size):
+    canvas.resize(canvas.minimumSize() if size == "smallest" else QSize(*size))
+    pose3d = KeyPose3D(joints=rest_pose() - rest_pose()[0])
+    canvas.set_pose(front_view_pose(pose3d, DEFAULT_CANVAS))
+    canvas.set_caption(CAPTION_3D_KEY)
+    qtbot.waitUntil(lambda: canvas.size() == (canvas.minimumSize() if size == "smallest" else QSize(*size)))
+    points = np.array([[p.x(), p.y()] for p in map(canvas.joint_position, range(len(COCO18_JOINTS)))])
+    radius = 5  # the joints' dots, drawn at 4 px at least
+    figure = QRectF(QPointF(*(points.min(axis=0) - radius)), QPointF(*(points.max(axis=0) + radius)))
+    assert not canvas.caption_rect().intersects(figure)
+    assert QRectF(canvas.rect()).contains(canvas.caption_rect())
+    # As drawn: the caption's text lies outside the figure's box.
+    text = caption_pixels(canvas.grab().toImage())
+    assert len(text) > 20
+    drawn = QRectF(QPointF(*text.min(axis=0)), QPointF(*(text.max(axis=0) + 1)))
+    assert not drawn.intersects(figure), (drawn, figure)
 
 
 def test_lifted_pose_view_draws_front_and_side(qtbot):
