@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from keymask.core.generation.sampling import SamplingSettings
+
 EPILOG = """\
 examples:
   keymask eval                                  # the shipped model, the test split, the shipped evaluator
@@ -34,14 +36,14 @@ def add_parser(subparsers) -> None:
                         help="texts sampled 10 times each for multimodality; 0 skips it (default: %(default)s)")
     parser.add_argument("--group-size", type=int, default=32,
                         help="R-precision ranks each text's motion among this many (default: %(default)s, as published)")
-    parser.add_argument("--guidance", type=float, default=4.0,
+    parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
-    parser.add_argument("--residual-guidance", type=float, default=1.0,
+    parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature, help="sampling temperature (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding iterations (default: %(default)s)")
+    parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
                         help="classifier-free guidance of the residual transformer; 1 runs it once per layer "
                              "instead of twice (default: %(default)s)")
-    parser.add_argument("--action-pull", type=float, default=1.0,
+    parser.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                         help="pull of each prompt toward the captions of the trained action it reads as; 0 "
                              "conditions on the words alone (default: %(default)s)")
     parser.add_argument("--no-cleanup", action="store_true",
@@ -120,7 +122,6 @@ def run(args) -> int:
     from keymask.cli.generate import load_pipeline
     from keymask.core.fileio import write_json, write_text
     from keymask.core.generation.cleanup import CleanupSettings
-    from keymask.core.generation.pipeline import SamplingSettings
     from keymask.core.metrics.evaluation import Benchmark, EvaluationReport, EvaluationSettings, load_paraphrases
     from keymask.core.metrics.evaluator import MotionTextEvaluator
     from keymask.core.paths import default_dataset_dir

@@ -6,6 +6,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from keymask.core.generation.sampling import SamplingSettings
 from keymask.cli.errors import rotation_order
 
 GENERATE_EPILOG = """\
@@ -54,16 +55,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                             "checkpoints; auto picks numpy for KeyMask model folders (default: %(default)s)")
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
-    sampling.add_argument("--steps", type=int, default=10, help="masked-decoding iterations (default: %(default)s)")
-    sampling.add_argument("--guidance", type=float, default=4.0,
+    sampling.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding iterations (default: %(default)s)")
+    sampling.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                           help="how strongly to follow the text (classifier-free guidance, default: %(default)s)")
-    sampling.add_argument("--residual-guidance", type=float, default=1.0,
+    sampling.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
                           help="guidance of the finer token layers; 1 (the default) runs them without the "
                                "unconditional pass, the official code uses 5 (default: %(default)s)")
-    sampling.add_argument("--action-pull", type=float, default=1.0,
+    sampling.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                           help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
-    sampling.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature, help="sampling temperature (default: %(default)s)")
     sampling.add_argument("--topk", type=float, default=0.9,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
@@ -174,7 +175,6 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend:
 
 
 def _settings(args):
-    from keymask.core.generation.pipeline import SamplingSettings
 
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,

@@ -40,6 +40,7 @@ from keymask.conditioning.poses import KeyPose3D, Pose2D
 from keymask.conditioning.refine import DEFAULT_EASE
 from keymask.core.errors import KeyMaskError
 from keymask.core.fileio import read_json, write_text
+from keymask.core.generation.sampling import SamplingSettings
 from keymask.core.spec import HUMANML3D
 
 FORMAT = "keymask-studio-project"
@@ -88,7 +89,7 @@ class Project:
     seconds: float | None = None  # motion length; None: estimated from the text
     seed: int = 0
     samples: int = 1
-    guidance: float = 4.0  # classifier-free guidance of the masked transformer
+    guidance: float = SamplingSettings.guidance_scale  # classifier-free guidance of the masked transformer
     steps: int = 10  # masked-decoding iterations
     keys: list[KeyPose] = field(default_factory=list)
     keep_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, [start, end) to keep when editing
@@ -163,7 +164,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
         seconds=seconds,
         seed=read.integer("seed", 0),
         samples=read.integer("samples", 1, minimum=1),
-        guidance=read.number("guidance", 4.0),
+        guidance=read.number("guidance", SamplingSettings.guidance_scale),
         steps=read.integer("steps", 10, minimum=1),
         keys=[_key_from_json(item, f"{where} (key {i + 1})") for i, item in enumerate(read.typed("keys", list, []))],
         keep_spans=[_span_from_json(item, where) for item in read.typed("keep_spans", list, [])],

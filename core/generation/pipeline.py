@@ -18,6 +18,7 @@ from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
 from keymask.core.generation.known_actions import CaptionIndex, PromptCheck
 from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
+from keymask.core.generation.sampling import SamplingSettings
 from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable, clean_prompts
@@ -29,26 +30,6 @@ Cancel = Callable[[], bool]
 
 class GenerationInputError(UsageError, ValueError):
     """Generation inputs that cannot work (lengths out of range, bad fixed tokens): one sentence."""
-
-
-@dataclass
-class SamplingSettings:
-    steps: int = 10  # masked-decoding iterations for the base layer
-    guidance_scale: float = 4.0  # classifier-free guidance of the masked transformer
-    # 1 runs the residual transformer once per layer, without the unconditional pass (official: 5).
-    # On the shipped model it scored as well or better (FID 0.131 vs 0.139, named side 0.82 vs 0.74)
-    # at a sixth less work: `keymask eval --residual-guidance`, `python bench/text.py --residual-guidance`.
-    residual_guidance_scale: float = 1.0
-    temperature: float = 1.0
-    topk_filter_thres: float = 0.9  # keep the top (1 - thres) share of the vocabulary
-    greedy: bool = False  # argmax everywhere, no noise: the official parity setting
-    # Draw each length from the length estimator's distribution (as MoMask does) instead of taking
-    # its median, which is nearer the real clip's length more often (model card).
-    sample_length: bool = False
-    # Each prompt's embedding is pulled toward the captions of the trained action it reads as
-    # (CaptionIndex.pulled_toward_actions) before it conditions the model; 0 conditions on the words
-    # alone. Chosen on a hand-written development set apart from bench/text.py (model card).
-    action_pull: float = 1.0
 
 
 @dataclass
