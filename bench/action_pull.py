@@ -1,6 +1,6 @@
 """How far to pull prompts toward the trained action they read as (SamplingSettings.action_pull).
 
-    python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--seeds 2] [--test-clips 256]
+    python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--temperature 1] [--seeds 2] [--test-clips 256]
 
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--test-clips", type=int, default=256)
     parser.add_argument("--guidance", type=float, nargs="+", default=[SamplingSettings.guidance_scale],
                         help="classifier-free guidance scales to try with every variant")
+    parser.add_argument("--temperature", type=float, nargs="+", default=[SamplingSettings.temperature],
+                        help="sampling temperatures to try with every variant and guidance")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -69,10 +71,12 @@ def main() -> None:
         return embed_motions(evaluator, [joints_to_features(delivered_joints(m.joints, fps=m.fps)) for m in motions])
 
     print(f"{len(entries)} development paraphrases x {args.seeds} seeds; {len(captions)} test captions")
-    print("| variant | guidance | development paraphrases right | test captions: FID | R-precision top-3 |\n"
-          "|---|---|---|---|---|")
-    for variant, guidance in [(v, g) for v in args.variants for g in args.guidance]:
-        as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance)  # pulled here, by the variant
+    print("| variant | guidance | temperature | development paraphrases right | test captions: FID | R-precision top-3 |\n"
+          "|---|---|---|---|---|---|")
+    for variant, guidance, temperature in [(v, g, t) for v in args.variants for g in args.guidance
+                                           for t in args.temperature]:
+        # pulled here, by the variant
+        as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance, temperature=temperature)
         strength, *fade = (float(v) for v in variant.split(":"))
         fade = tuple(fade) if fade else (2.0, 2.0 + 1e-6)  # no fade: every prompt is pulled fully
 
@@ -91,7 +95,7 @@ def main() -> None:
         motion = delivered_embedding(result.motions)
         fid = frechet_distance(motion, benchmark.train_motion)
         top3 = r_precision(benchmark.test_text[chosen], motion, group_size=32, seed=0)[2]
-        print(f"| {variant} | {guidance:g} | {np.mean(right):.3f} ({len(right)}) | {fid:.3f} | {top3:.3f} |", flush=True)
+        print(f"| {variant} | {guidance:g} | {temperature:g} | {np.mean(right):.3f} ({len(right)}) | {fid:.3f} | {top3:.3f} |", flush=True)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
