@@ -38,8 +38,10 @@ def add_parser(subparsers) -> None:
                         help="R-precision ranks each text's motion among this many (default: %(default)s, as published)")
     parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature, help="sampling temperature (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding iterations (default: %(default)s)")
+    parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
+                        help="sampling temperature (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=SamplingSettings.steps,
+                        help="masked-decoding iterations (default: %(default)s)")
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
                         help="classifier-free guidance of the residual transformer; 1 runs it once per layer "
                              "instead of twice (default: %(default)s)")

@@ -55,7 +55,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                             "checkpoints; auto picks numpy for KeyMask model folders (default: %(default)s)")
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
-    sampling.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding iterations (default: %(default)s)")
+    sampling.add_argument("--steps", type=int, default=SamplingSettings.steps,
+                          help="masked-decoding iterations (default: %(default)s)")
     sampling.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                           help="how strongly to follow the text (classifier-free guidance, default: %(default)s)")
     sampling.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
@@ -64,8 +65,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                           help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
-    sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature, help="sampling temperature (default: %(default)s)")
-    sampling.add_argument("--topk", type=float, default=0.9,
+    sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
+                          help="sampling temperature (default: %(default)s)")
+    sampling.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
     sampling.add_argument("--sample-length", action="store_true",
