@@ -12,24 +12,14 @@ from keymask.core.spec import HUMANML3D
 from keymask.studio.panels import CAPTION_3D_KEY
 from keymask.studio.pose_canvas import default_pose, front_view_pose
 from keymask.studio.posing import key_figure
-from keymask.studio.project import Project, save_project
 from test_studio_app import (RIGHT_WRIST, drag, focus, open_window, scrub, studio_folders,  # noqa: F401
-                             walking_project, waving_walk)
+                             walking_project)
 from test_studio_first_session import in_window
+from test_studio_key_edits import RESOLVE_TIMEOUT_MS, wave_window  # noqa: F401
 
 FPS = HUMANML3D.fps
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
-RESOLVE_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture
-def wave_window(open_window, tmp_path):
-    """A window on a saved project holding a 4 s motion: the skeleton walking and raising its right arm."""
-    path = tmp_path / "wave.keymask.json"
-    save_project(path, Project(prompt="a person walks and raises an arm", seconds=4.0,
-                               motions=[waving_walk(80).astype(np.float32)]))
-    return open_window(path, recover="no")
 
 
 def settled(qtbot, window) -> None:
