@@ -3,7 +3,7 @@
 import argparse
 import os
 import sys
-from importlib.metadata import version
+from keymask import __version__
 
 from keymask.cli import convert, data, evaluate, generate, pose, studio, train
 from keymask.cli.errors import CommandError
@@ -34,7 +34,7 @@ to use more. Training and eval use every core."""
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keymask", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"keymask {version('keymask-studio')}")
+    parser.add_argument("--version", action="version", version=f"keymask {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)

@@ -1,6 +1,7 @@
 """The layering is checked by a machine: core and conditioning never import studio or Qt."""
 
 import importlib
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -35,8 +36,17 @@ def test_core_imports_no_gui_or_conditioning_at_runtime():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_namespace_packages_resolve_to_the_design_folders():
-    for name, folder in [("keymask.core", "core"), ("keymask.conditioning", "conditioning"),
+def test_packages_resolve_to_the_design_folders():
+    assert Path(importlib.import_module("keymask").__file__).resolve() == REPO_ROOT / "__init__.py"
+    for name, folder in [("keymask.cli", "cli"), ("keymask.core", "core"), ("keymask.conditioning", "conditioning"),
                          ("keymask.studio", "studio"), ("keymask.resources", "resources")]:
         module = importlib.import_module(name)
         assert Path(module.__file__).parent.name == folder
+
+
+def test_the_package_version_is_the_installed_distribution_version():
+    import keymask
+
+    assert keymask.__version__ == importlib.metadata.version("keymask-studio")
+    result = subprocess.run([sys.executable, "-m", "keymask.cli.main", "--version"], capture_output=True, text=True)
+    assert result.stdout.strip() == f"keymask {keymask.__version__}", result.stderr
