@@ -72,11 +72,14 @@ def lengths_padding(lengths: list[int], n: int) -> np.ndarray:  # (B, n) True on
 # Ops
 
 
-def test_erf_matches_math_erf():
-    x = np.linspace(-7, 7, 20001)
-    expected = np.array([math.erf(v) for v in x])
-    assert np.abs(ops.erf(x) - expected).max() < 1e-9
-    assert ops.erf(np.array([-40.0, 0.0, 40.0])).tolist() == [-1.0, 0.0, 1.0]
+def test_gelu_is_as_close_to_the_exact_value_as_torchs_float32_gelu():
+    x = np.linspace(-12, 12, 200001)
+    exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    ours = ops.gelu(x.astype(np.float32))
+    torchs = F.gelu(torch.from_numpy(x.astype(np.float32))).numpy()
+    assert ours.dtype == np.float32
+    assert np.abs(ours - exact).max() <= np.abs(torchs - exact).max()
+    assert ops.gelu(np.array([np.inf, -np.inf, 1e30, -1e30], np.float32)).tolist() == [np.inf, 0.0, float(np.float32(1e30)), 0.0]
 
 
 @pytest.mark.parametrize("name, torch_fn", [

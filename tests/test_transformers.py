@@ -64,6 +64,15 @@ def test_residual_transformer_shapes(variant):
     assert model.embedding_tables().shape == (3, V + 1, C)
 
 
+@pytest.mark.parametrize("variant", RESIDUAL_VARIANTS)
+def test_residual_layer_given_once_scores_as_the_same_layer_given_per_sample(variant):
+    model = tiny_residual_transformer(**variant)
+    _, text, padding = inputs()
+    history = torch.randn(2, 7, C)
+    for layer in (1, 3):
+        torch.testing.assert_close(model(history, layer, text, padding),
+                                   model(history, torch.tensor([layer, layer]), text, padding), atol=1e-5, rtol=0)
+
 def test_residual_tables_are_tied_as_configured():
     tied = tiny_residual_transformer(share_weight=True)
     embeddings, (outputs, bias) = tied.embedding_tables(), tied.output_tables()

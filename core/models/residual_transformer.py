@@ -108,19 +108,22 @@ class ResidualTransformer(SavesPretrained, nn.Module):
         padding_mask (B, N) is True on padding; drop_condition as in MaskTransformer.forward.
         """
         b = history.shape[0]
-        if not isinstance(layer, Tensor):
-            layer = torch.full((b,), layer, dtype=torch.long, device=history.device)
+        layers = layer if isinstance(layer, Tensor) else torch.full((b,), layer, dtype=torch.long,
+                                                                     device=history.device)
         text = drop_text(text_embedding, drop_condition)
         x = self.positions(self.input_proj(history))  # (B, N, D)
-        layer_token = self.layer_emb(F.one_hot(layer, self.config.num_quantizers).float()).unsqueeze(1)  # (B, 1, D)
+        layer_token = self.layer_emb(F.one_hot(layers, self.config.num_quantizers).float()).unsqueeze(1)  # (B, 1, D)
         cond = self.cond_proj(text).unsqueeze(1)  # (B, 1, D)
         padding = torch.cat([padding_mask.new_zeros(b, 2), padding_mask], dim=1)  # (B, 2 + N)
         h = self.encoder(torch.cat([cond, layer_token, x], dim=1), padding)[:, 2:]  # (B, 2 + N, D) -> (B, N, D)
         h = self.head(h)  # (B, N, C)
         weights, bias = self.output_tables()
-        logits = torch.einsum("bnc,bvc->bnv", h, weights[layer - 1])  # (B, N, C) x (B, V, C) -> (B, N, V)
+        if isinstance(layer, Tensor):  # a layer per sample (training): each sample scored by its own table
+            logits = torch.einsum("bnc,bvc->bnv", h, weights[layers - 1])  # (B, N, C) x (B, V, C) -> (B, N, V)
+        else:  # one layer for all (generation): one matmul, no (B, V, C) copy of the table
+            logits = h @ weights[layer - 1].T  # (B, N, C) x (C, V) -> (B, N, V)
         if bias is not None:
-            logits = logits + (logits + bias[layer - 1].unsqueeze(1))  # the official doubling, kept for parity
+            logits = logits + (logits + bias[layers - 1].unsqueeze(1))  # the official doubling, kept for parity
         return logits
 
     def guided_logits(self, history: Tensor, layer: int | Tensor, text_embedding: Tensor, padding_mask: Tensor,
