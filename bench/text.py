@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale)
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale)
+    parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding steps")
     parser.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -110,7 +111,7 @@ def main() -> None:
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
     settings = SamplingSettings(guidance_scale=args.guidance, residual_guidance_scale=args.residual_guidance,
-                                action_pull=args.action_pull)
+                                steps=args.steps, action_pull=args.action_pull)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt
