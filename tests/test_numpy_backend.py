@@ -246,6 +246,26 @@ def test_mask_transformer_matches_torch():
             assert_close(numpy_model.guided_logits(ids, text, padding, scale), model.guided_logits(*tensors, scale))
 
 
+def test_mask_transformer_computes_the_wanted_positions_and_shares_the_unconditional_branch():
+    model = random_mask_transformer()
+    numpy_model = NumpyMaskTransformer.from_state(model.config, numpy_state(model), "test")
+    ids, padding = base_ids(model)
+    text = random_text()
+    ids[1] = ids[0]  # samples 0 and 1 share ids and padding, so their unconditional branch runs once
+    padding[1] = padding[0]
+    wanted = np.random.default_rng(3).random(ids.shape) < 0.5
+    wanted[1] = wanted[0]
+    calls = []
+    forward = numpy_model.forward
+    numpy_model.forward = lambda ids, *args, **kwargs: calls.append(len(ids)) or forward(ids, *args, **kwargs)
+    with torch.no_grad():
+        expected = model.guided_logits(torch.from_numpy(ids), torch.from_numpy(text), torch.from_numpy(padding), 4)
+    got = numpy_model.guided_logits(ids, text, padding, 4, positions=wanted)
+    assert calls == [3 + 2]  # three conditional rows, two distinct unconditional ones
+    assert_close(got[wanted], expected[torch.from_numpy(wanted)])
+    assert np.all(got[~wanted] == 0)
+
+
 RESIDUAL_VARIANTS = [(share, shared) for share in (True, False) for shared in (True, False)]
 
 

@@ -27,8 +27,10 @@ class BaseTokenModel(Protocol):
     mask_id: int
     pad_id: int
 
-    def guided_logits(self, ids: np.ndarray, text: np.ndarray, padding: np.ndarray,
-                      guidance_scale: float) -> np.ndarray:  # (B, N), (B, text_dim), (B, N) -> (B, N, V)
+    def guided_logits(self, ids: np.ndarray, text: np.ndarray, padding: np.ndarray, guidance_scale: float, *,
+                      positions: np.ndarray | None = None) -> np.ndarray:
+        """(B, N), (B, text_dim), (B, N) -> (B, N, V). positions (B, N) bool: the logits the caller
+        will read; a backend may skip the others (their values are then unspecified)."""
         ...
 
 

@@ -340,10 +340,11 @@ class _EncoderLayer:
         self.norm1 = _LayerNorm(reader, f"{prefix}.norm1", dim)
         self.norm2 = _LayerNorm(reader, f"{prefix}.norm2", dim)
 
-    def __call__(self, x: np.ndarray, key_padding: np.ndarray) -> np.ndarray:  # (B, L, D), (B, L) -> (B, L, D)
+    def __call__(self, x: np.ndarray, key_padding: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """(B, L, D), (B, L) True on padding -> (B, L, D); with rows (B, L) bool, only those rows -> (R, D)."""
         attended = self_attention(x, self.n_heads, self.in_weight_t, self.in_bias, self.out_proj.weight_t,
-                                  self.out_proj.bias, key_padding)
-        x = self.norm1(x + attended)
+                                  self.out_proj.bias, key_padding, rows)
+        x = self.norm1((x if rows is None else x[rows]) + attended)
         return self.norm2(x + self.linear2(gelu(self.linear1(x))))
 
 
@@ -353,10 +354,14 @@ class _Encoder:
     def __init__(self, reader: StateReader, dim: int, n_heads: int, ff_size: int, n_layers: int):
         self.layers = [_EncoderLayer(reader, f"encoder.layers.{i}", dim, n_heads, ff_size) for i in range(n_layers)]
 
-    def __call__(self, x: np.ndarray, key_padding: np.ndarray) -> np.ndarray:  # (B, L, D), (B, L) True on padding
-        for layer in self.layers:
+    def __call__(self, x: np.ndarray, key_padding: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """(B, L, D), (B, L) True on padding -> (B, L, D); with rows (B, L) bool, only those rows -> (R, D).
+
+        Every layer but the last needs every position (they are the keys and values of the next one).
+        """
+        for layer in self.layers[:-1]:
             x = layer(x, key_padding)
-        return x
+        return self.layers[-1](x, key_padding, rows)
 
 
 class _PredictionHead:
@@ -433,29 +438,49 @@ class NumpyMaskTransformer(_LoadsState):
         self.positions = _Positions(d, config.max_len)
 
     def forward(self, ids: np.ndarray, text: np.ndarray, padding: np.ndarray, *,
-                drop_condition: bool | np.ndarray = False) -> np.ndarray:
+                drop_condition: bool | np.ndarray = False, positions: np.ndarray | None = None) -> np.ndarray:
         """Logits (B, N, num_tokens) for ids (B, N), text (B, text_dim), padding (B, N) True on padding.
 
         drop_condition: True, or a (B,) bool array, replaces the text by zeros (the unconditional branch).
+        positions (B, N) bool: the logits wanted (the rest are 0), so the last layer and the head skip
+        the others (masked decoding needs the masked positions only).
         """
         ids = np.asarray(ids)
+        b, n = ids.shape
         text = _drop_text(as_float(text), drop_condition)
-        x = self.token_features[ids] + self.positions(ids.shape[1])  # (B, N, D)
+        x = self.token_features[ids] + self.positions(n)  # (B, N, D)
         cond = self.cond_proj(text)[:, None]  # (B, 1, D)
-        h = self.encoder(np.concatenate([cond, x], axis=1), _with_slots(padding, 1))[:, 1:]  # (B, N, D)
-        return self.head(h)
+        key_padding = _with_slots(padding, 1)  # (B, 1 + N)
+        if positions is None:
+            return self.head(self.encoder(np.concatenate([cond, x], axis=1), key_padding)[:, 1:])  # (B, N, V)
+        positions = np.asarray(positions, dtype=bool)
+        rows = np.concatenate([np.zeros((b, 1), dtype=bool), positions], axis=1)  # (B, 1 + N)
+        logits = np.zeros((b, n, self.config.num_tokens), dtype=FLOAT)
+        logits[positions] = self.head(self.encoder(np.concatenate([cond, x], axis=1), key_padding, rows))  # (R, V)
+        return logits
 
     __call__ = forward
 
-    def guided_logits(self, ids: np.ndarray, text: np.ndarray, padding: np.ndarray,
-                      guidance_scale: float) -> np.ndarray:
-        """Classifier-free guidance, uncond + scale * (cond - uncond), both branches in one batch."""
+    def guided_logits(self, ids: np.ndarray, text: np.ndarray, padding: np.ndarray, guidance_scale: float, *,
+                      positions: np.ndarray | None = None) -> np.ndarray:
+        """Classifier-free guidance, uncond + scale * (cond - uncond), both branches in one batch.
+
+        The unconditional branch does not see the text, so samples with the same ids, padding and
+        positions share it (every sample of a batch of one length at the first decoding step).
+        """
         if guidance_scale == 1:
-            return self.forward(ids, text, padding)
-        b = np.shape(ids)[0]
-        logits = self.forward(np.tile(ids, (2, 1)), np.tile(text, (2, 1)), np.tile(padding, (2, 1)),
-                              drop_condition=_both_branches(b))  # (2B, N, V)
-        return _guided(logits, b, guidance_scale)
+            return self.forward(ids, text, padding, positions=positions)
+        ids, padding = np.asarray(ids), np.asarray(padding, dtype=bool)
+        b = ids.shape[0]
+        wanted = np.ones(ids.shape, dtype=bool) if positions is None else np.asarray(positions, dtype=bool)
+        _, first, shared = np.unique(np.concatenate([ids, padding, wanted], axis=1), axis=0, return_index=True,
+                                     return_inverse=True)  # (U,) samples that run it, (B,) the one each uses
+        both = np.concatenate([np.arange(b), first])  # (B + U,)
+        logits = self.forward(ids[both], np.asarray(text)[both], padding[both],
+                              drop_condition=np.arange(len(both)) >= b,
+                              positions=None if positions is None else wanted[both])  # (B + U, N, V)
+        cond, uncond = logits[:b], logits[b:][shared.reshape(-1)]
+        return uncond + (cond - uncond) * FLOAT(guidance_scale)
 
 
 # ----------------------------------------------------------------------------------------------

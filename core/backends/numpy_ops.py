@@ -172,12 +172,13 @@ def batch_norm(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
 
 def self_attention(x: np.ndarray, n_heads: int, in_weight_t: np.ndarray, in_bias: np.ndarray,
                    out_weight_t: np.ndarray, out_bias: np.ndarray,
-                   key_padding: np.ndarray | None = None) -> np.ndarray:
+                   key_padding: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
     """Multi-head self-attention of x (B, L, D), as nn.MultiheadAttention(x, x, x) computes it.
 
     in_weight_t (D, 3D) and in_bias (3D,) are the packed q, k, v projections (in_proj_weight
     transposed), out_weight_t (D, D) the output projection transposed. key_padding (B, L) is True
     on keys nobody may attend to (their scores become -inf); padded queries are still computed.
+    rows (B, L) bool: project out only these queries and return them as (R, D), in x[rows] order.
     """
     b, length, dim = x.shape
     head_dim = dim // n_heads
@@ -187,7 +188,8 @@ def self_attention(x: np.ndarray, n_heads: int, in_weight_t: np.ndarray, in_bias
     if key_padding is not None and key_padding.any():
         scores = np.where(key_padding[:, None, None, :], FLOAT(-np.inf), scores)
     attended = softmax(scores) @ v  # (B, H, L, d)
-    merged = attended.transpose(0, 2, 1, 3).reshape(b, length, dim)  # (B, H, L, d) -> (B, L, D)
+    merged = attended.transpose(0, 2, 1, 3)  # (B, H, L, d) -> (B, L, H, d)
+    merged = merged.reshape(b, length, dim) if rows is None else merged[rows].reshape(-1, dim)  # (B, L, D) or (R, D)
     return linear(merged, out_weight_t, out_bias)
 
 
@@ -199,8 +201,9 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
            padding: int = 0, dilation: int = 1) -> np.ndarray:
     """x (B, C_in, T) * weight (C_out, C_in, K) -> (B, C_out, T_out), zero padding, as nn.Conv1d.
 
-    im2col: the K shifted (strided) views of the padded input are stacked into (B, C_in * K, T_out)
-    and multiplied by the weight seen as (C_out, C_in * K), one matmul per sample.
+    With stride 1, a sum over the K taps of weight[:, :, i] @ (the padded input shifted by i *
+    dilation), each a matmul on a view of the input; otherwise im2col: the K strided views are
+    stacked into (B, C_in * K, T_out) and multiplied by the weight seen as (C_out, C_in * K).
     """
     b, c_in, _ = x.shape
     c_out, _, k = weight.shape
@@ -210,6 +213,14 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
     t_out = (x.shape[2] - span) // stride + 1
     if k == 1:
         columns = x[:, :, : stride * (t_out - 1) + 1: stride]  # (B, C_in, T_out)
+    elif stride == 1:  # no (B, C_in * K, T_out) copy of the input
+        taps = np.ascontiguousarray(weight.transpose(2, 0, 1))  # (K, C_out, C_in)
+        out = taps[0] @ x[:, :, :t_out]  # (B, C_out, T_out)
+        for i in range(1, k):
+            out += taps[i] @ x[:, :, i * dilation: i * dilation + t_out]
+        if bias is not None:
+            out += bias[:, None]
+        return out
     else:
         taps = [x[:, :, i * dilation: i * dilation + stride * (t_out - 1) + 1: stride] for i in range(k)]
         columns = np.stack(taps, axis=2).reshape(b, c_in * k, t_out)  # (B, C_in, K, T_out) -> (B, C_in * K, T_out)

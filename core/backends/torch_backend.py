@@ -66,7 +66,8 @@ class TorchMaskTransformer(_Wrapped):
         super().__init__(model)
         self.mask_id, self.pad_id = model.mask_id, model.pad_id
 
-    def guided_logits(self, ids, text, padding, guidance_scale: float) -> np.ndarray:  # (B, N, V)
+    def guided_logits(self, ids, text, padding, guidance_scale: float, *, positions=None) -> np.ndarray:  # (B, N, V)
+        """Every position's logits (the torch module is the reference; `positions` is not needed here)."""
         with _inference(self.model):
             logits = self.model.guided_logits(self._tensor(ids).long(), self._tensor(text).float(),
                                               self._tensor(padding).bool(), guidance_scale)

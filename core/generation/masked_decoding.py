@@ -144,7 +144,7 @@ def decode_base_tokens(model: BaseTokenModel, text_embedding: np.ndarray, length
         is_masked = (ranks < masked_count[:, None]) & free
         ids = np.where(is_masked, model.mask_id, ids)
 
-        logits = model.guided_logits(ids, text_embedding, padding, guidance_scale)  # (B, N, V)
+        logits = model.guided_logits(ids, text_embedding, padding, guidance_scale, positions=is_masked)  # (B, N, V)
         predicted = sample_tokens(top_k_filter(logits, topk_filter_thres), temperature=temperature,
                                   greedy=greedy, rng=rng)  # (B, N)
         ids = np.where(is_masked, predicted, ids)
