@@ -345,7 +345,8 @@ class _EncoderLayer:
         attended = self_attention(x, self.n_heads, self.in_weight_t, self.in_bias, self.out_proj.weight_t,
                                   self.out_proj.bias, key_padding, rows)
         x = self.norm1((x if rows is None else x[rows]) + attended)
-        return self.norm2(x + self.linear2(gelu(self.linear1(x))))
+        hidden = self.linear1(x)
+        return self.norm2(x + self.linear2(gelu(hidden, out=hidden)))
 
 
 class _Encoder:
