@@ -21,6 +21,7 @@ COCO18_JOINTS = (
     "left_hip", "left_knee", "left_ankle",
     "right_eye", "left_eye", "right_ear", "left_ear",
 )
+FACE_POINTS = (0, 14, 15, 16, 17)  # nose, eyes, ears: what tells a front view from a back view
 
 # The 17 limbs OpenPose draws, as (from, to) joint indices, in its drawing order.
 COCO18_LIMBS = (

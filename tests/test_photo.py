@@ -132,6 +132,22 @@ def test_joints_below_the_visibility_threshold_are_missing(extractor, pose):
     assert strict.present[J["nose"]] and strict.present[J["left_shoulder"]]
 
 
+def test_half_hidden_body_joints_are_kept_but_half_hidden_face_points_are_not():
+    from keymask.conditioning.photo import MIN_FACE_VISIBILITY, MIN_VISIBILITY, _to_pose2d
+
+    between = (MIN_VISIBILITY + MIN_FACE_VISIBILITY) / 2  # a body joint passes, a face point does not
+    pixels = np.tile([[50.0, 80.0]], (33, 1))  # (33, 2), all inside a 100 x 200 canvas
+    visibility = np.full(33, between)
+    pose = _to_pose2d(pixels, visibility, np.zeros((33, 3)), canvas=(100, 200), min_visibility=MIN_VISIBILITY,
+                      source={})
+    assert pose.present[J["left_wrist"]] and pose.present[J["neck"]]
+    assert not pose.present[[J["nose"], J["left_eye"], J["right_ear"]]].any()
+    assert pose.confidence[J["left_wrist"]] == pytest.approx(between)
+    hidden = _to_pose2d(pixels, np.full(33, MIN_VISIBILITY / 2), np.zeros((33, 3)), canvas=(100, 200),
+                        min_visibility=MIN_VISIBILITY, source={})
+    assert not hidden.present.any() and np.isnan(hidden.world).all()
+
+
 # ---- several people, nobody -------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from keymask.conditioning.ik import mirror_pose
 from keymask.conditioning.lifting.numpy_lifter import N_BODY_KEYPOINTS, NumpyPoseLifter
-from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
+from keymask.conditioning.poses import COCO18_JOINTS, FACE_POINTS, KeyPose3D, Pose2D
 from keymask.core.errors import KeyMaskError
 from keymask.resources import RESOURCES_DIR
 
@@ -41,7 +41,6 @@ def check_enough_joints(pose: Pose2D) -> None:
 
 # COCO-18 with every left and right keypoint swapped: the same picture of a body turned the other way.
 LEFT_RIGHT_SWAPPED = (0, 1, 5, 6, 7, 2, 3, 4, 11, 12, 13, 8, 9, 10, 15, 14, 17, 16)
-FACE_POINTS = (0, 14, 15, 16, 17)  # nose, eyes, ears: what tells a front view from a back view
 
 
 def is_ambiguous(pose: Pose2D) -> bool:
