@@ -405,9 +405,8 @@ def _with_slots(padding: np.ndarray, slots: int) -> np.ndarray:
     return np.concatenate([np.zeros((padding.shape[0], slots), dtype=bool), padding], axis=1)
 
 
-def _guided(logits: np.ndarray, b: int, guidance_scale: float) -> np.ndarray:
-    """Logits (2B, ...) of the conditional then the unconditional half -> uncond + scale * (cond - uncond)."""
-    cond, uncond = logits[:b], logits[b:]
+def _guided(cond: np.ndarray, uncond: np.ndarray, guidance_scale: float) -> np.ndarray:
+    """Classifier-free guidance of the two branches' logits: uncond + scale * (cond - uncond)."""
     return uncond + (cond - uncond) * FLOAT(guidance_scale)
 
 
@@ -480,8 +479,7 @@ class NumpyMaskTransformer(_LoadsState):
         logits = self.forward(ids[both], np.asarray(text)[both], padding[both],
                               drop_condition=np.arange(len(both)) >= b,
                               positions=None if positions is None else wanted[both])  # (B + U, N, V)
-        cond, uncond = logits[:b], logits[b:][shared.reshape(-1)]
-        return uncond + (cond - uncond) * FLOAT(guidance_scale)
+        return _guided(logits[:b], logits[b:][shared.reshape(-1)], guidance_scale)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -581,7 +579,7 @@ class NumpyResidualTransformer(_LoadsState):
             layer = np.tile(layer, 2)
         logits = self.forward(np.tile(history, (2, 1, 1)), layer, np.tile(text, (2, 1)), np.tile(padding, (2, 1)),
                               drop_condition=_both_branches(b))  # (2B, N, V)
-        return _guided(logits, b, guidance_scale)
+        return _guided(logits[:b], logits[b:], guidance_scale)
 
 
 # ----------------------------------------------------------------------------------------------
