@@ -1,13 +1,16 @@
 """The lifter on 2D that KeyMask did not project: mediapipe reading rendered mannequins.
 
-    python bench/lifting_rendered.py [--poses 100] [--seed 0] [--lifter DIR ...] [--keep DIR]
+    python bench/lifting_rendered.py [--poses 100] [--seed 0] [--split test] [--lifter DIR ...]
+        [--min-visibility 0.35 ...] [--keep DIR]
 
 Test-split poses on each actor's own skeleton (the dataset's joints/, one frame from the middle
 of each chosen clip) are built as mannequins in Blender (capsule limbs, a head with eyes, ears and
 a nose; bench/blender/render_mannequins.py) and rendered with Cycles from a seeded random camera
 (azimuth within 75 degrees of the front, elevation 0-25 degrees, 2.6-3.6 m, 35 mm lens,
 360 x 540 px). mediapipe's pose model (conditioning/photo.py, as `keymask pose extract` runs it)
-reads each picture; each lifter lifts what mediapipe found. Errors against the true 3D pose: P-MPJPE
+reads each picture; each lifter lifts what mediapipe found. `--split val` renders validation poses
+instead (the set the photo reader's visibility threshold was chosen on, with `--seed 7
+--min-visibility 0.5 0.35 0.2 0`); each --min-visibility is read separately. Errors against the true 3D pose: P-MPJPE
 (after the best scale, rotation and translation) and root-relative (pelvis at the origin, turned
 about the vertical to fit). Needs Blender and mediapipe; about 3 s per pose on a 2-core CPU.
 """
@@ -25,7 +28,7 @@ import numpy as np
 from keymask.conditioning.lifting.evaluate import procrustes_align
 from keymask.conditioning.lifting.lift import SHIPPED_LIFTER, lift_pose
 from keymask.conditioning.lifting.numpy_lifter import NumpyPoseLifter
-from keymask.conditioning.photo import PhotoPoseExtractor
+from keymask.conditioning.photo import MIN_VISIBILITY, PhotoPoseExtractor
 from keymask.conditioning.refine import pose_error
 from keymask.core.facing import canonical_pose
 from keymask.core.paths import default_dataset_dir
@@ -34,9 +37,9 @@ from keymask.core.training.data import read_split
 RENDER_SCRIPT = Path(__file__).parent / "blender" / "render_mannequins.py"
 
 
-def chosen_poses(count: int, seed: int) -> tuple[list[str], np.ndarray]:
+def chosen_poses(count: int, seed: int, split: str = "test") -> tuple[list[str], np.ndarray]:
     dataset = default_dataset_dir()
-    clips = [c for c in read_split(dataset, "test") if (dataset / "joints" / f"{c}.npy").exists() and not c.startswith("M")]
+    clips = [c for c in read_split(dataset, split) if (dataset / "joints" / f"{c}.npy").exists() and not c.startswith("M")]
     picked = sorted(np.random.default_rng(seed).choice(len(clips), min(count, len(clips)), replace=False))
     poses = []
     for i in picked:
@@ -53,13 +56,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lifter", type=Path, action="append", default=None,
                         help="lifter folders to compare (default: the shipped one)")
+    parser.add_argument("--split", choices=("test", "val"), default="test", help="poses from this split")
+    parser.add_argument("--min-visibility", type=float, nargs="+", default=[MIN_VISIBILITY],
+                        help="the photo reader's body-joint visibility thresholds to compare (default: %(default)s)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the renders here")
     args = parser.parse_args()
     started = time.perf_counter()
     blender = shutil.which("blender")
     if blender is None:
         raise SystemExit("bench/lifting_rendered.py needs Blender on the PATH (apt-get install blender).")
-    clip_ids, poses = chosen_poses(args.poses, args.seed)
+    clip_ids, poses = chosen_poses(args.poses, args.seed, args.split)
     rng = np.random.default_rng(args.seed + 1)
     cameras = np.stack([rng.uniform(-75, 75, len(poses)), rng.uniform(0, 25, len(poses)), rng.uniform(2.6, 3.6, len(poses))], 1)
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="keymask_mannequins_"))
@@ -69,23 +75,25 @@ def main() -> None:
                            str(folder / "poses.json"), str(folder)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stdout[-2000:] + done.stderr[-2000:])
-    read, truth = [], []
-    with PhotoPoseExtractor() as extractor:
-        for index, pose in enumerate(poses):
-            try:
-                read.append(extractor.extract(folder / f"pose_{index:03d}.png"))
-                truth.append(canonical_pose(pose))
-            except ValueError:
-                pass  # mediapipe found nobody: counted below
-    print(f"{len(poses)} test poses rendered, mediapipe read {len(read)} ({time.perf_counter() - started:.0f} s)")
-    truth = np.stack(truth)
-    print("| lifter | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n|---|---|---|---|---|")
-    for lifter_dir in args.lifter or [SHIPPED_LIFTER]:
-        lifter = NumpyPoseLifter.from_folder(lifter_dir)
-        lifted = np.stack([lift_pose(pose, lifter).joints for pose in read])
-        pa = 1000 * np.linalg.norm(procrustes_align(lifted, truth) - truth, axis=-1).mean(-1)
-        rr = 1000 * np.array([pose_error(a, b) for a, b in zip(lifted, truth)])
-        print(f"| {lifter_dir} | {pa.mean():.1f} | {np.median(pa):.1f} | {int((pa > 80).sum())} of {len(pa)} | {rr.mean():.1f} |")
+    print("| lifter | visibility | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n|---|---|---|---|---|---|")
+    for visibility in args.min_visibility:
+        read, truth = [], []
+        with PhotoPoseExtractor() as extractor:
+            for index, pose in enumerate(poses):
+                try:
+                    read.append(extractor.extract(folder / f"pose_{index:03d}.png", min_visibility=visibility))
+                    truth.append(canonical_pose(pose))
+                except ValueError:
+                    pass  # mediapipe found nobody: counted below
+        truth = np.stack(truth)
+        for lifter_dir in args.lifter or [SHIPPED_LIFTER]:
+            lifter = NumpyPoseLifter.from_folder(lifter_dir)
+            lifted = np.stack([lift_pose(pose, lifter).joints for pose in read])
+            pa = 1000 * np.linalg.norm(procrustes_align(lifted, truth) - truth, axis=-1).mean(-1)
+            rr = 1000 * np.array([pose_error(a, b) for a, b in zip(lifted, truth)])
+            print(f"| {lifter_dir} | {visibility:g} | {pa.mean():.1f} | {np.median(pa):.1f} | "
+                  f"{int((pa > 80).sum())} of {len(pa)} | {rr.mean():.1f} |", flush=True)
+    print(f"{len(poses)} {args.split} poses rendered, mediapipe read {len(read)} ({time.perf_counter() - started:.0f} s)")
     if not args.keep:
         shutil.rmtree(folder)
 

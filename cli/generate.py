@@ -6,8 +6,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from keymask.core.generation.sampling import SamplingSettings
 from keymask.cli.errors import rotation_order
+from keymask.core.generation.sampling import SamplingSettings
 
 GENERATE_EPILOG = """\
 examples:
@@ -177,7 +177,6 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend:
 
 
 def _settings(args):
-
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
                             topk_filter_thres=args.topk, greedy=args.greedy,

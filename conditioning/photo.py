@@ -46,7 +46,8 @@ MEDIAPIPE_INSTALL = (
 # A body joint less visible than MIN_VISIBILITY is a missing joint (confidence 0); a face point
 # needs MIN_FACE_VISIBILITY too, since a face point marked present tells the lifter the body faces
 # the camera. 0.35 (it was 0.5) was chosen on 98 rendered mannequins of validation-split poses,
-# apart from bench/lifting_rendered.py's test poses: mediapipe's guess of a half-hidden joint
+# apart from the benchmark's test poses (`python bench/lifting_rendered.py --split val --seed 7
+# --min-visibility 0.5 0.35`): mediapipe's guess of a half-hidden joint
 # lifts better than no joint (P-MPJPE 32.6 mm against 37.1, 6 poses over 80 mm against 11).
 MIN_VISIBILITY = 0.35
 MIN_FACE_VISIBILITY = 0.5

@@ -90,7 +90,7 @@ class Project:
     seed: int = 0
     samples: int = 1
     guidance: float = SamplingSettings.guidance_scale  # classifier-free guidance of the masked transformer
-    steps: int = 10  # masked-decoding iterations
+    steps: int = SamplingSettings.steps  # masked-decoding iterations
     keys: list[KeyPose] = field(default_factory=list)
     keep_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, [start, end) to keep when editing
     motions: list[np.ndarray] = field(default_factory=list)  # (T, 22, 3) float32 each, one per sample
@@ -165,7 +165,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
         seed=read.integer("seed", 0),
         samples=read.integer("samples", 1, minimum=1),
         guidance=read.number("guidance", SamplingSettings.guidance_scale),
-        steps=read.integer("steps", 10, minimum=1),
+        steps=read.integer("steps", SamplingSettings.steps, minimum=1),
         keys=[_key_from_json(item, f"{where} (key {i + 1})") for i, item in enumerate(read.typed("keys", list, []))],
         keep_spans=[_span_from_json(item, where) for item in read.typed("keep_spans", list, [])],
         motions=[_array_from_json(item, f"{where} (motion {i + 1})")

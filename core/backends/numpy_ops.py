@@ -214,10 +214,10 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
     if k == 1:
         columns = x[:, :, : stride * (t_out - 1) + 1: stride]  # (B, C_in, T_out)
     elif stride == 1:  # no (B, C_in * K, T_out) copy of the input
-        taps = np.ascontiguousarray(weight.transpose(2, 0, 1))  # (K, C_out, C_in)
-        out = taps[0] @ x[:, :, :t_out]  # (B, C_out, T_out)
+        tap_weights = np.ascontiguousarray(weight.transpose(2, 0, 1))  # (K, C_out, C_in)
+        out = tap_weights[0] @ x[:, :, :t_out]  # (B, C_out, T_out)
         for i in range(1, k):
-            out += taps[i] @ x[:, :, i * dilation: i * dilation + t_out]
+            out += tap_weights[i] @ x[:, :, i * dilation: i * dilation + t_out]
         if bias is not None:
             out += bias[:, None]
         return out
