@@ -40,9 +40,23 @@ def run_studio(project: Path | None = None, recover: str = "ask") -> int:
         QMessageBox.critical(window, "KeyMask Studio", f"Something went wrong: {kind.__name__}: {error}\n\n"
                              "The details were printed to the terminal; your edits are in the recovery file.")
 
-    sys.excepthook = report
+    previous_hook, sys.excepthook = sys.excepthook, report
     window.show()
-    return app.exec()
+    code = app.exec()
+    sys.excepthook = previous_hook
+    delete_window(window)
+    return code
+
+
+def delete_window(window) -> None:
+    """Stop the window's threads and delete it and its OpenGL views now, while the QApplication lives.
+    Left to Python's shutdown, a window can be freed after the application (the order of teardown is
+    not defined), and freeing GL objects then can crash the process on its way out."""
+    from PyQt6 import sip
+
+    window.jobs.stop()
+    window.resolver.stop()
+    sip.delete(window)
 
 
 def main(argv: list[str] | None = None) -> int:

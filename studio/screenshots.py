@@ -13,6 +13,7 @@ itself again under `xvfb-run` (never under QT_QPA_PLATFORM=offscreen, where the 
 OpenGL). Recovery files and settings go to a temporary folder, so the user's are not touched.
 """
 
+import faulthandler
 import os
 import shutil
 import sys
@@ -67,6 +68,7 @@ def take(out_dir: Path) -> list[Path]:
     from PyQt6.QtWidgets import QApplication
 
     from keymask.core.spec import HUMANML3D
+    from keymask.studio.app import delete_window
     from keymask.studio.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # kept: the window lives in it
@@ -79,12 +81,16 @@ def take(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
 
+    def wrote(path: Path) -> None:
+        written.append(path)
+        print(path, flush=True)
+
     def save(widget, name: str) -> None:
         QTest.qWait(300)  # let the 3D view draw
         path = out_dir / name
         if not widget.grab().save(str(path)):
             raise OSError(f"Could not write {path}.")
-        written.append(path)
+        wrote(path)
 
     # 0. As it first opens: the prompt waiting for text, an empty stage.
     save(window, "studio_first_launch.png")
@@ -126,7 +132,7 @@ def take(out_dir: Path) -> list[Path]:
     save(window.motion_area, "studio_posing.png")
 
     # 5. The GIF: drag the right wrist's handle, the stretch hatched and re-solved, then play through it.
-    written.append(posing_gif(window, out_dir / "studio_posing.gif", frame))
+    wrote(posing_gif(window, out_dir / "studio_posing.gif", frame))
 
     # 6. The dope sheet: the posed key's hold and ease typed, the timeline zoomed in about it.
     index = window.project.keys.index(next(k for k in window.project.keys if k.frame() == frame))
@@ -138,6 +144,7 @@ def take(out_dir: Path) -> list[Path]:
     save(window.timeline, "studio_dope_sheet.png")
     window.stack.setClean()
     window.close()
+    delete_window(window)
     return written
 
 
@@ -247,12 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         return _rerun_under_xvfb(argv)
+    faulthandler.enable()  # a crash in Qt or OpenGL prints where it happened
     out_dir = Path(argv[0]) if argv else Path("docs")
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["KEYMASK_STUDIO_RECOVERY_DIR"] = str(Path(scratch) / "recovery")
         os.environ["KEYMASK_STUDIO_CONFIG_DIR"] = str(Path(scratch) / "config")
-        for path in take(out_dir):
-            print(path)
+        take(out_dir)  # prints each file as it is written
     return 0
 
 

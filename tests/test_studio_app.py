@@ -861,13 +861,36 @@ def test_keymask_studio_opens_a_project_with_a_recovery_choice(monkeypatch):
     assert app.build_parser().parse_args(["--recover", "no"]).recover == "no"
 
 
+def test_the_studio_deletes_its_window_before_the_application_on_quit(monkeypatch, qapp):
+    """Left to Python's shutdown, the window (and its OpenGL views) could be freed after the
+    QApplication, which can crash the process on its way out."""
+    from PyQt6 import sip
+
+    from keymask.studio import app
+
+    seen = []
+
+    def quit_at_once(self) -> int:
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        window.confirm_close = False
+        window.close()
+        seen.append((window, window.jobs.thread))
+        return 3
+
+    monkeypatch.setattr(QApplication, "exec", quit_at_once)
+    hook = sys.excepthook
+    assert app.run_studio(recover="no") == 3
+    window, thread = seen[0]
+    assert sip.isdeleted(window) and sip.isdeleted(thread)
+    assert sys.excepthook is hook
+
 # ---- screenshots ------------------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_the_screenshot_script_draws_the_real_window(tmp_path):
     result = subprocess.run([sys.executable, "-m", "keymask.studio.screenshots", str(tmp_path)],
                             capture_output=True, text=True, timeout=300, env=dict(os.environ))
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-3000:]  # the files written, then the trace
     from PIL import Image
 
     for name in ("studio_main.png", "studio_pose_canvas.png", "studio_samples.png", "studio_first_launch.png",
