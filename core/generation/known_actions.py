@@ -32,6 +32,10 @@ INDEX_FOLDER = "caption_index"
 # Nearest-caption similarity at or below which a prompt is pulled fully toward its action, and from
 # which up it is not pulled; chosen with `python bench/action_pull.py` (model card).
 PULL_FADE = (0.75, 0.92)
+# How much nearer an action of the side a prompt names counts (CaptionIndex.read_actions): goodbye
+# captions name no hand, so "waves goodbye with the right hand" was read, and pulled, as a goodbye
+# the model makes with either hand. Chosen with `python bench/side_margin.py` (model card).
+NAMED_SIDE_MARGIN = 0.2
 _SIDE = re.compile(r"\b(left|right)(?:wards?)?\b", re.IGNORECASE)
 
 
@@ -101,8 +105,12 @@ class CaptionIndex:
         centroids = np.stack([self.embeddings[rows == name].mean(0) for name in self._action_names])
         return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
 
-    def read_actions(self, prompts: list[str], text_embeddings: np.ndarray) -> list[str]:
-        """The phrase of the trained action each prompt reads as (nearest mean of an action's captions)."""
+    def read_actions(self, prompts: list[str], text_embeddings: np.ndarray,
+                     side_margin: float = NAMED_SIDE_MARGIN) -> list[str]:
+        """The phrase of the trained action each prompt reads as (nearest mean of an action's captions).
+        A prompt that names a side is never read as an action of the other side, and is read as an
+        action of its side when that is within `side_margin` of the nearest: "waves goodbye with the
+        right hand" is "waves the right hand", as the goodbye captions name no hand."""
         units = np.asarray(text_embeddings, dtype=np.float32)
         units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
         scores = units @ self._action_centroids.T  # (P, A)
@@ -111,10 +119,12 @@ class CaptionIndex:
             side = named_side(prompt)
             if side is not None:
                 scores[row, (action_sides != "") & (action_sides != side)] -= 2.0  # never the other side
+                scores[row, action_sides == side] += side_margin
         return [self._action_names[i] for i in scores.argmax(axis=-1)]
 
     def pulled_toward_actions(self, prompts: list[str], text_embeddings: np.ndarray, strength: float,
-                              fade: tuple[float, float] = PULL_FADE) -> np.ndarray:
+                              fade: tuple[float, float] = PULL_FADE,
+                              side_margin: float = NAMED_SIDE_MARGIN) -> np.ndarray:
         """(P, dim) unit embeddings moved toward the mean caption embedding of the trained action each
         prompt reads as (`read_actions`): unit(e + w * centroid). An unseen wording lands between
         the captions the model was trained on; pulling it toward its action's captions conditions
@@ -126,7 +136,7 @@ class CaptionIndex:
         if strength <= 0:
             return units
         names = {name: row for row, name in enumerate(self._action_names)}
-        targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units)]]  # (P, dim)
+        targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units, side_margin)]]  # (P, dim)
         nearest = (units @ self.embeddings.T).max(axis=-1, keepdims=True)  # (P, 1)
         low, high = fade
         weight = strength * np.clip((high - nearest) / (high - low), 0.0, 1.0)
