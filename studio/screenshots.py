@@ -63,7 +63,7 @@ def key_pose(moves: dict[str, tuple[float, float]]):
     return pose
 
 
-def take(out_dir: Path) -> list[Path]:
+def take(out_dir: Path) -> None:
     from PyQt6.QtTest import QTest
     from PyQt6.QtWidgets import QApplication
 
@@ -79,11 +79,8 @@ def take(out_dir: Path) -> list[Path]:
     window.show()
     QTest.qWait(300)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-
     def wrote(path: Path) -> None:
-        written.append(path)
-        print(path, flush=True)
+        print(path, flush=True)  # as it is written, so a failure later still shows what was made
 
     def save(widget, name: str) -> None:
         QTest.qWait(300)  # let the 3D view draw
@@ -145,7 +142,6 @@ def take(out_dir: Path) -> list[Path]:
     window.stack.setClean()
     window.close()
     delete_window(window)
-    return written
 
 
 def generate(window) -> None:
@@ -259,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["KEYMASK_STUDIO_RECOVERY_DIR"] = str(Path(scratch) / "recovery")
         os.environ["KEYMASK_STUDIO_CONFIG_DIR"] = str(Path(scratch) / "config")
-        take(out_dir)  # prints each file as it is written
+        take(out_dir)
     return 0
 
 
