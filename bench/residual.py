@@ -7,8 +7,7 @@ RVQ-VAE, then decoded four ways:
 - every layer as encoded: what the tokenizer keeps (the ceiling);
 - the base layer alone;
 - the base layer as encoded and the finer layers predicted by the residual transformer, from one of
-  the clip's captions, at each residual guidance scale (sampled as generation samples them), all of
-  them or only the first --residual-layers.
+  the clip's captions, at each residual guidance scale (sampled as generation samples them).
 Each is classified by the shipped evaluator (nearest action centroid of the training split) and
 compared with the real joints (MPJPE, root-aligned, in mm). When the predicted layers score below
 the base layer alone, the residual transformer is what loses the action, not the masked transformer
@@ -22,21 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from keymask.core.features import recover_from_ric
 from keymask.core.generation.masked_decoding import decode_residual_layers
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions, load_eval_clips
 from keymask.core.metrics.evaluator import MotionTextEvaluator
 from keymask.core.paths import default_dataset_dir
 from keymask.core.text.encoders import SentenceEncoder
+from keymask.core.training.train_rvq_vae import joint_position_errors
 from keymask.resources import RESOURCES_DIR
-
-
-def root_aligned_mpjpe(features: np.ndarray, reference: np.ndarray) -> float:
-    """Mean joint distance in mm between two (T, D) feature sequences' joints, pelvis on pelvis."""
-    joints, truth = (np.asarray(recover_from_ric(f), dtype=np.float32) for f in (features, reference))
-    joints, truth = joints - joints[:, :1], truth - truth[:, :1]
-    return float(np.linalg.norm(joints - truth, axis=-1).mean() * 1000)
 
 
 def main() -> None:
@@ -47,8 +39,6 @@ def main() -> None:
     parser.add_argument("--per-action", type=int, default=4, help="clips per action at most (default: 4)")
     parser.add_argument("--residual-guidance", type=float, nargs="+", default=[1.0, 5.0],
                         help="residual guidance scales to try (default: 1 5)")
-    parser.add_argument("--residual-layers", type=int, nargs="+", default=[None],
-                        help="predict only this many of the finer layers, the rest left out (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -73,25 +63,19 @@ def main() -> None:
         ids[..., 1:] = -1
         return ids
 
-    def predicted(guidance: float, num_layers: int | None):
+    def predicted(guidance: float):
         sampling = np.random.default_rng(args.seed)
 
         def layers(ids: np.ndarray, row: int) -> np.ndarray:
-            out = np.full_like(ids, -1)
-            made = decode_residual_layers(pipeline.models.residual_transformer, ids[..., 0], text[row: row + 1],
+            return decode_residual_layers(pipeline.models.residual_transformer, ids[..., 0], text[row: row + 1],
                                           np.array([ids.shape[1]]), guidance_scale=guidance,
                                           temperature=SamplingSettings.temperature,
-                                          topk_filter_thres=SamplingSettings.topk_filter_thres, rng=sampling,
-                                          num_layers=num_layers)
-            out[..., : made.shape[-1]] = made
-            return out
+                                          topk_filter_thres=SamplingSettings.topk_filter_thres, rng=sampling)
         return layers
 
     ways = {"every layer as encoded": lambda ids, row: ids, "base layer alone": lambda ids, row: base_only(ids)}
     for guidance in args.residual_guidance:
-        for num_layers in args.residual_layers:
-            layers = "all finer layers" if num_layers is None else f"{num_layers} finer layers"
-            ways[f"base as encoded, {layers} predicted (guidance {guidance:g})"] = predicted(guidance, num_layers)
+        ways[f"base as encoded, all finer layers predicted (guidance {guidance:g})"] = predicted(guidance)
 
     print(f"{args.model}: {len(chosen)} {args.split} clips of {len(by_action)} actions")
     print("| decoded from | action right | MPJPE (mm) |\n|---|---|---|")
@@ -99,7 +83,7 @@ def main() -> None:
         decoded = [pipeline.decode_tokens(ids_of(ids, row))[0] for row, ids in enumerate(encoded)]
         classes = benchmark.classify(embed_motions(evaluator, decoded))
         right = np.mean([c == a for c, a in zip(classes, actions)])
-        error = np.mean([root_aligned_mpjpe(d, f[: len(d)]) for d, f in zip(decoded, features)])
+        error = 1000 * np.mean([joint_position_errors(d, f[: len(d)]).mean() for d, f in zip(decoded, features)])
         print(f"| {name} | {right:.3f} | {error:.1f} |", flush=True)
     real = benchmark.classify(embed_motions(evaluator, features))
     print(f"| the real clips themselves | {np.mean([c == a for c, a in zip(real, actions)]):.3f} | 0 |")

@@ -30,12 +30,14 @@ clean-up on) and fitted to the BVH skeleton as it is written
 
 import argparse
 import json
+import random
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from keymask.core.data.composites import join_in_sequence
 from keymask.core.features import joints_to_features
 from keymask.core.generation.cleanup import CleanupSettings
 from keymask.core.generation.composition import Request, generate_requests
@@ -104,10 +106,6 @@ def two_action_real_pairs(benchmark: Benchmark, evaluator: MotionTextEvaluator, 
     most half the model's window, as the dataset's joined training motions) joined end to end.
     Shares passed in their own order (should be high) and asked in the reverse order (should be
     near 0), by the any-cut measure and by the middle cut alone."""
-    import random
-
-    from keymask.core.data.composites import join_in_sequence
-
     rng = random.Random(seed)
     records = [json.loads(line) for line in (dataset_dir / "manifest.jsonl").read_text().splitlines()]
     clips = [r for r in records if r["split"] == "test" and r["source"] != "joined" and not r["mirrored"]]

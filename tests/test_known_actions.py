@@ -65,7 +65,6 @@ def test_a_prompt_naming_one_side_is_never_read_as_an_action_of_the_other_side()
     assert index.read_actions(["a man waves with the left, then the right hand"], prompt)[0] == "waves the left hand"
 
 
-
 def test_a_prompt_naming_one_side_is_read_as_an_action_of_that_side_within_the_margin():
     captions = _unit([[1, 0, 0], [0.8, 0.6, 0], [0, 0, 1]])
     index = CaptionIndex(captions, ["waves goodbye", "waves the right hand", "bows"], _unit([[0, 1, 0]]), 0.0)
@@ -76,6 +75,7 @@ def test_a_prompt_naming_one_side_is_read_as_an_action_of_that_side_within_the_m
     assert index.read_actions(words, prompt, side_margin=goodbye - right_hand + 0.01)[0] == "waves the right hand"
     assert index.read_actions(words, prompt, side_margin=goodbye - right_hand - 0.01)[0] == "waves goodbye"
     assert index.read_actions(["a boy waves goodbye"], prompt, side_margin=1.0)[0] == "waves goodbye"  # no side named
+
 
 def test_a_prompt_is_pulled_toward_its_action_and_never_toward_the_other_side():
     captions = _unit([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 1, 0, 0], [0, 0.95, 0.05, 0]])

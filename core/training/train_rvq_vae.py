@@ -66,6 +66,15 @@ def train_rvq_vae(config: RVQTrainingConfig, progress: bool = True, stop_after_s
                         stop_at_step=stop_at_step)
 
 
+def joint_position_errors(features: np.ndarray, reference: np.ndarray, *, root_aligned: bool = True) -> np.ndarray:
+    """(T * J,) distances in metres between the joints of two (T, D) un-normalised feature sequences;
+    root_aligned: each frame's pose relative to its pelvis, as MoMask's `calculate_mpjpe` measures."""
+    ours, theirs = recover_from_ric(features), recover_from_ric(reference)  # (T, J, 3)
+    if root_aligned:
+        ours, theirs = ours - ours[:, :1], theirs - theirs[:, :1]
+    return np.linalg.norm(ours - theirs, axis=-1).reshape(-1)
+
+
 @torch.no_grad()
 def reconstruction_mpjpe(model: RVQVAE | MotionTokenizer, dataset_dir: str | Path, split: str = "test", *,
                          root_aligned: bool = True) -> float:
@@ -86,8 +95,5 @@ def reconstruction_mpjpe(model: RVQVAE | MotionTokenizer, dataset_dir: str | Pat
         target = features[:usable]
         normalised = ((target - mean) / std).astype(np.float32)[None]  # (1, T, D)
         decoded = tokenizer.decode(tokenizer.encode(normalised))[0] * std + mean
-        ours, theirs = recover_from_ric(decoded), recover_from_ric(target)  # (T, J, 3)
-        if root_aligned:
-            ours, theirs = ours - ours[:, :1], theirs - theirs[:, :1]
-        errors.append(np.linalg.norm(ours - theirs, axis=-1).reshape(-1))
+        errors.append(joint_position_errors(decoded, target, root_aligned=root_aligned))
     return float(np.concatenate(errors).mean())
