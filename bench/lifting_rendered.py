@@ -1,7 +1,7 @@
 """The lifter on 2D that KeyMask did not project: mediapipe reading rendered mannequins.
 
     python bench/lifting_rendered.py [--poses 100] [--seed 0] [--split test] [--lifter DIR ...]
-        [--min-visibility 0.35 ...] [--keep DIR]
+        [--min-visibility 0.35 ...] [--keep DIR | --renders DIR]
 
 Test-split poses on each actor's own skeleton (the dataset's joints/, one frame from the middle
 of each chosen clip) are built as mannequins in Blender (capsule limbs, a head with eyes, ears and
@@ -13,6 +13,8 @@ instead (the set the photo reader's visibility threshold was chosen on, with `--
 --min-visibility 0.5 0.35 0.2 0`); each --min-visibility is read separately. Errors against the true 3D pose: P-MPJPE
 (after the best scale, rotation and translation) and root-relative (pelvis at the origin, turned
 about the vertical to fit). Needs Blender and mediapipe; about 3 s per pose on a 2-core CPU.
+`--keep DIR` keeps the renders; `--renders DIR` reads such a folder again without Blender (to
+compare lifters on the same pictures).
 """
 
 import argparse
@@ -60,8 +62,15 @@ def main() -> None:
     parser.add_argument("--min-visibility", type=float, nargs="+", default=[MIN_VISIBILITY],
                         help="the photo reader's body-joint visibility thresholds to compare (default: %(default)s)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the renders here")
+    parser.add_argument("--renders", type=Path, default=None,
+                        help="a folder kept by --keep: read its pictures again instead of rendering")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.renders is not None:
+        poses = np.array(json.loads((args.renders / "poses.json").read_text())["poses"])
+        read_and_compare(args, args.renders, poses)
+        print(f"{len(poses)} poses from {args.renders} ({time.perf_counter() - started:.0f} s)")
+        return
     blender = shutil.which("blender")
     if blender is None:
         raise SystemExit("bench/lifting_rendered.py needs Blender on the PATH (apt-get install blender).")
@@ -75,6 +84,14 @@ def main() -> None:
                            str(folder / "poses.json"), str(folder)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stdout[-2000:] + done.stderr[-2000:])
+    read = read_and_compare(args, folder, poses)
+    print(f"{len(poses)} {args.split} poses rendered, mediapipe read {read} ({time.perf_counter() - started:.0f} s)")
+    if not args.keep:
+        shutil.rmtree(folder)
+
+
+def read_and_compare(args, folder: Path, poses: np.ndarray) -> int:
+    """Print a row per lifter and visibility threshold; return how many pictures mediapipe read."""
     print("| lifter | visibility | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n|---|---|---|---|---|---|")
     for visibility in args.min_visibility:
         read, truth = [], []
@@ -93,9 +110,7 @@ def main() -> None:
             rr = 1000 * np.array([pose_error(a, b) for a, b in zip(lifted, truth)])
             print(f"| {lifter_dir} | {visibility:g} | {pa.mean():.1f} | {np.median(pa):.1f} | "
                   f"{int((pa > 80).sum())} of {len(pa)} | {rr.mean():.1f} |", flush=True)
-    print(f"{len(poses)} {args.split} poses rendered, mediapipe read {len(read)} ({time.perf_counter() - started:.0f} s)")
-    if not args.keep:
-        shutil.rmtree(folder)
+    return len(read)
 
 
 if __name__ == "__main__":

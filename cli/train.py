@@ -80,6 +80,11 @@ def add_parser(subparsers) -> None:
     lifter.add_argument("--frame-step", type=int, default=3,
                         help="train on every n-th frame of each clip (default: %(default)s)")
     lifter.add_argument("--val-every", type=int, default=1000, help="steps between val measures (default: %(default)s)")
+    lifter.add_argument("--hard-poses", type=int, default=1, metavar="MOST",
+                        help="show poses that a reference lifter lifts badly up to MOST times per epoch, in "
+                             "proportion to its error (default: 1, every pose once)")
+    lifter.add_argument("--hard-reference", type=Path, default=None, metavar="DIR",
+                        help="the lifter folder that measures --hard-poses (default: the shipped lifter)")
     lifter.set_defaults(run=run_lifter)
 
     assemble = models.add_parser(
@@ -186,7 +191,9 @@ def run_lifter(args) -> int:
     from keymask.conditioning.lifting.train import LifterTrainingConfig, train_lifter
 
     config = LifterTrainingConfig(model=LifterConfig(width=args.width, blocks=args.blocks),
-                                  frame_step=args.frame_step, val_every=args.val_every, **_run_settings(args))
+                                  frame_step=args.frame_step, val_every=args.val_every, hard_poses=args.hard_poses,
+                                  hard_pose_reference=None if args.hard_reference is None else str(args.hard_reference),
+                                  **_run_settings(args))
     train_lifter(config, stop_after_seconds=_time_limit(args))
     print(f"lifter: {args.out / 'lifter'}; log: {args.out / 'lifter.csv'}, val: {args.out / 'lifter_val.csv'}")
     return 0

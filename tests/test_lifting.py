@@ -239,6 +239,29 @@ def test_an_interrupted_run_continues_bit_for_bit(small_dataset, tmp_path):
         assert torch.equal(a, b) and torch.equal(a, c), name
 
 
+def test_poses_the_reference_lifter_gets_wrong_are_repeated_more(tmp_path):
+    from keymask.conditioning.lifting.train import LifterTrainingConfig, difficulty_repeats
+
+    standing = rest_pose()
+    arms_up = standing.copy()
+    for side in ("left", "right"):
+        shoulder = HUMANML3D_SKELETON.index(f"{side}_shoulder")
+        for joint in (f"{side}_elbow", f"{side}_wrist"):
+            j = HUMANML3D_SKELETON.index(joint)
+            arms_up[j, 1] = 2 * standing[shoulder, 1] - standing[j, 1]  # the arm turned up about the shoulder
+
+    class AlwaysStanding:  # a reference lifter that only knows the standing pose
+        def forward(self, inputs: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(standing, (len(inputs), 22, 3))
+
+    poses = np.stack([standing] * 30 + [arms_up] * 3)
+    config = LifterTrainingConfig(dataset_dir=str(tmp_path), output_dir=str(tmp_path / "run"), hard_poses=5)
+    repeats = difficulty_repeats(poses, AlwaysStanding(), config, seed=0)
+    assert repeats.shape == (33,) and repeats.dtype.kind == "i"
+    assert repeats.min() >= 1 and repeats.max() <= 5
+    assert np.median(repeats[:30]) == 1 and (repeats[30:] == 5).all()
+
+
 # ----------------------------------------------------------------------------------------------
 # The shipped lifter and lift_pose
 

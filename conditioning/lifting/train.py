@@ -10,6 +10,11 @@ points lower and wider), pixel noise of a random size per pose, face points hidd
 away from the camera, and a few random keypoints dropped. The loss is the mean per-joint distance
 (MPJPE, metres) to the root-relative canonical pose with its new proportions.
 
+With `hard_poses` > 1, poses that a reference lifter lifts badly (kicks towards the camera, lying
+down, boxing crouches: the rare poses behind the error's tail) appear more often in every epoch:
+each pose's error is measured once, on views drawn as the batches draw them, and a pose is
+repeated error / median error times, up to `hard_poses` (difficulty_repeats).
+
 Every `val_every` steps the run stops, measures the val split (evaluate.py, fixed cameras) and
 logs it to `<output>/lifter_val.csv` (and .png); the training loss goes to `<output>/lifter.csv`.
 The model is saved as `<output>/lifter/`. One process on the CPU: the lifter is small.
@@ -22,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keymask.conditioning.lifting.evaluate import EVALUATION_FRAME_STEP, evaluate_on_poses, split_poses
-from keymask.conditioning.lifting.model import LifterConfig, PoseLifter, lifter_inputs
+from keymask.conditioning.lifting.evaluate import EVALUATION_FRAME_STEP, evaluate_on_poses, procrustes_align, split_poses
+from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
+from keymask.conditioning.lifting.model import LifterConfig, NumpyPoseLifter, PoseLifter, lifter_inputs
 from keymask.conditioning.lifting.projection import (
     CameraSampler,
     add_pixel_noise,
@@ -60,6 +66,8 @@ class LifterTrainingConfig(RunConfig):
     body_scale: float = 0.12  # each pose's body is scaled by a factor within 1 +- this ...
     limb_scale: float = 0.08  # ... and each limb and the spine by its own factor within 1 +- this
     keypoint_jitter: bool = True  # place the neck, face and hip points as different detectors do
+    hard_poses: int = 1  # up to this many repeats per epoch of poses the reference lifter gets wrong (1: none)
+    hard_pose_reference: str | None = None  # the lifter folder that measures that (None: the shipped lifter)
     val_every: int = 1000
     val_frame_step: int = EVALUATION_FRAME_STEP
 
@@ -130,6 +138,23 @@ def training_batch(poses: np.ndarray, config: LifterTrainingConfig, rng: np.rand
     return torch.from_numpy(inputs), torch.from_numpy(np.asarray(poses, dtype=np.float32))
 
 
+def difficulty_repeats(poses: np.ndarray, reference, config: LifterTrainingConfig, seed: int,
+                       views: int = 2, chunk: int = 8192) -> np.ndarray:
+    """(N,) int repeats per epoch of each canonical pose (N, J, 3): its P-MPJPE under `reference`
+    (anything with .forward(inputs) -> joints), averaged over `views` training views, divided by the
+    median over all poses, rounded and kept within 1..config.hard_poses."""
+    rng = np.random.default_rng([seed, 17])
+    errors = np.zeros(len(poses))
+    for _ in range(views):
+        for start in range(0, len(poses), chunk):
+            inputs, target = training_batch(poses[start: start + chunk], config, rng)
+            lifted = np.asarray(reference.forward(inputs.numpy()), dtype=np.float64)
+            target = target.numpy().astype(np.float64)
+            errors[start: start + chunk] += np.linalg.norm(procrustes_align(lifted, target) - target, axis=-1).mean(-1)
+    ratio = errors / max(float(np.median(errors)), 1e-9)
+    return np.clip(np.rint(ratio), 1, config.hard_poses).astype(np.int64)
+
+
 def mpjpe_loss(network: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
     inputs, target = batch
     predicted = network(inputs)  # (B, J, 3)
@@ -164,7 +189,14 @@ def train_lifter(config: LifterTrainingConfig, progress: bool = True, stop_after
         rng = np.random.default_rng(int(torch.randint(0, 2 ** 62, ())))
         return training_batch(poses[indices.numpy()], config, rng)
 
-    batches = shuffled_batches(len(poses), config.batch_size, make_batch, config.seed)
+    repeats = None
+    if config.hard_poses > 1:
+        reference = NumpyPoseLifter.from_folder(config.hard_pose_reference or SHIPPED_LIFTER)
+        repeats = difficulty_repeats(poses, reference, config, config.seed)
+        if progress:
+            print(f"hard poses: {(repeats > 1).sum()} of {len(poses)} repeated, {repeats.sum()} poses per epoch",
+                  flush=True)
+    batches = shuffled_batches(len(poses), config.batch_size, make_batch, config.seed, repeats)
     val_log = TrainingLog(output, f"{NAME}_val")
     end = config.iterations if stop_at_step is None else min(stop_at_step, config.iterations)
     step = saved_step(output)
