@@ -1,7 +1,7 @@
 """The lifter on 2D that KeyMask did not project: mediapipe reading rendered mannequins.
 
     python bench/lifting_rendered.py [--poses 100] [--seed 0] [--split test] [--lifter DIR ...]
-        [--min-visibility 0.35 ...] [--keep DIR | --renders DIR]
+        [--min-visibility 0.35 ...] [--ways 2 1] [--keep DIR | --renders DIR]
 
 Test-split poses on each actor's own skeleton (the dataset's joints/, one frame from the middle
 of each chosen clip) are built as mannequins in Blender (capsule limbs, a head with eyes, ears and
@@ -13,11 +13,13 @@ instead (the set the photo reader's visibility threshold was chosen on, with `--
 --min-visibility 0.5 0.35 0.2 0`); each --min-visibility is read separately. Errors against the true 3D pose: P-MPJPE
 (after the best scale, rotation and translation) and root-relative (pelvis at the origin, turned
 about the vertical to fit). Needs Blender and mediapipe; about 3 s per pose on a 2-core CPU.
-`--keep DIR` keeps the renders; `--renders DIR` reads such a folder again without Blender (to
+`--ways 2 1` compares the photo reader's default (the picture read as it is and flipped, averaged:
+conditioning/photo.py BOTH_WAYS) with one reading. `--keep DIR` keeps the renders; `--renders DIR` reads such a folder again without Blender (to
 compare lifters on the same pictures).
 """
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -61,6 +63,8 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "val"), default="test", help="poses from this split")
     parser.add_argument("--min-visibility", type=float, nargs="+", default=[MIN_VISIBILITY],
                         help="the photo reader's body-joint visibility thresholds to compare (default: %(default)s)")
+    parser.add_argument("--ways", type=int, nargs="+", choices=(1, 2), default=[2],
+                        help="read each picture 2 ways (as it is and flipped, the default) or 1 (as it is)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the renders here")
     parser.add_argument("--renders", type=Path, default=None,
                         help="a folder kept by --keep: read its pictures again instead of rendering")
@@ -92,13 +96,15 @@ def main() -> None:
 
 def read_and_compare(args, folder: Path, poses: np.ndarray) -> int:
     """Print a row per lifter and visibility threshold; return how many pictures mediapipe read."""
-    print("| lifter | visibility | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n|---|---|---|---|---|---|")
-    for visibility in args.min_visibility:
+    print("| lifter | visibility | readings | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n"
+          "|---|---|---|---|---|---|---|")
+    for visibility, ways in itertools.product(args.min_visibility, args.ways):
         read, truth = [], []
         with PhotoPoseExtractor() as extractor:
             for index, pose in enumerate(poses):
                 try:
-                    read.append(extractor.extract(folder / f"pose_{index:03d}.png", min_visibility=visibility))
+                    read.append(extractor.extract(folder / f"pose_{index:03d}.png", min_visibility=visibility,
+                                                  both_ways=ways == 2))
                     truth.append(canonical_pose(pose))
                 except ValueError:
                     pass  # mediapipe found nobody: counted below
@@ -108,7 +114,7 @@ def read_and_compare(args, folder: Path, poses: np.ndarray) -> int:
             lifted = np.stack([lift_pose(pose, lifter).joints for pose in read])
             pa = 1000 * np.linalg.norm(procrustes_align(lifted, truth) - truth, axis=-1).mean(-1)
             rr = 1000 * np.array([pose_error(a, b) for a, b in zip(lifted, truth)])
-            print(f"| {lifter_dir} | {visibility:g} | {pa.mean():.1f} | {np.median(pa):.1f} | "
+            print(f"| {lifter_dir} | {visibility:g} | {ways} | {pa.mean():.1f} | {np.median(pa):.1f} | "
                   f"{int((pa > 80).sum())} of {len(pa)} | {rr.mean():.1f} |", flush=True)
     return len(read)
 

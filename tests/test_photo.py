@@ -59,7 +59,7 @@ def test_the_photo_gives_every_body_joint(pose):
     assert ((pose.keypoints >= 0) & (pose.keypoints <= (WIDTH, HEIGHT))).all()
     assert ((pose.confidence > 0.5) & (pose.confidence <= 1)).all()
     assert pose.source == {"extractor": "mediapipe-pose 0.10.21", "file": str(PERSON_JPG), "person": 1,
-                           "people": 1}
+                           "people": 1, "read": "as it is and flipped, averaged"}
 
 
 def test_the_photo_geometry_is_a_standing_person_facing_the_camera(pose):
@@ -122,6 +122,36 @@ def test_an_array_and_a_rotated_phone_photo_give_the_same_pose(extractor, pose, 
     upright = extractor.extract(sideways)
     assert upright.canvas == (WIDTH, HEIGHT)
     assert np.abs(upright.keypoints - pose.keypoints).max() < PIXELS
+
+
+def test_the_photo_is_read_as_it_is_and_flipped_and_the_readings_agree(extractor, pose, photo):
+    from keymask.conditioning.lifting.lift import LEFT_RIGHT_SWAPPED
+
+    one_way = extractor.extract(PERSON_JPG, both_ways=False)
+    assert pose.source["read"] == "as it is and flipped, averaged" and "read" not in one_way.source
+    both = pose.present & one_way.present
+    assert both.sum() >= 14 and np.abs(pose.keypoints[both] - one_way.keypoints[both]).max() < PIXELS
+    # The mirror image is read the same two ways, in the other order: the mirrored pose comes back.
+    mirror = extractor.extract(np.ascontiguousarray(photo[:, ::-1]))
+    expected = pose.keypoints[list(LEFT_RIGHT_SWAPPED)] * [-1, 1] + [WIDTH, 0]
+    assert (mirror.present == pose.present[list(LEFT_RIGHT_SWAPPED)]).all()
+    assert np.abs(mirror.keypoints - expected)[mirror.present].max() < 2.0
+
+
+def test_two_readings_are_averaged_where_both_see_a_joint_and_kept_where_one_does():
+    from keymask.conditioning.photo import _averaged
+    from keymask.conditioning.poses import Pose2D
+
+    first = Pose2D(np.full((18, 2), 10.0), np.full(18, 0.8), (100, 100), np.zeros((18, 3)), {"file": "a.png"})
+    second = Pose2D(np.full((18, 2), 20.0), np.full(18, 0.6), (100, 100), np.ones((18, 3)), {})
+    first.confidence[3], second.confidence[4] = 0.0, 0.0  # the right elbow seen only in the second, the wrist only in the first
+    first.world[3], second.world[4] = np.nan, np.nan
+    pose = _averaged(first, second)
+    assert pose.keypoints[0].tolist() == [15.0, 15.0] and pose.confidence[0] == pytest.approx(0.7)
+    assert pose.keypoints[3].tolist() == [20.0, 20.0] and pose.confidence[3] == pytest.approx(0.6)
+    assert pose.keypoints[4].tolist() == [10.0, 10.0] and pose.confidence[4] == pytest.approx(0.8)
+    assert pose.world[0].tolist() == [0.5] * 3 and pose.world[3].tolist() == [1.0] * 3 and pose.world[4].tolist() == [0.0] * 3
+    assert pose.source["file"] == "a.png" and pose.present.all()
 
 
 def test_joints_below_the_visibility_threshold_are_missing(extractor, pose):
