@@ -56,7 +56,8 @@ def metrics_table(lifter, poses: np.ndarray, seed: int) -> list[str]:
         result = evaluate_on_poses(lifter, poses, seed=seed, **options)
         met = all(result[k] < v for k, v in TARGETS.items())
         lines.append(f"| {label} | {result['p_mpjpe_mm']:.1f} | < {TARGETS['p_mpjpe_mm']:.0f} | "
-                     f"{result['p_mpjpe_over_tail']} of {result['poses']} | {result['mpjpe_mm']:.1f} | < {TARGETS['mpjpe_mm']:.0f} | {'met' if met else 'missed'} |")
+                     f"{result['p_mpjpe_over_tail']} of {result['poses']} | "
+                     f"{result['mpjpe_mm']:.1f} | < {TARGETS['mpjpe_mm']:.0f} | {'met' if met else 'missed'} |")
     return lines
 
 

@@ -14,8 +14,8 @@ instead (the set the photo reader's visibility threshold was chosen on, with `--
 (after the best scale, rotation and translation) and root-relative (pelvis at the origin, turned
 about the vertical to fit). Needs Blender and mediapipe; about 3 s per pose on a 2-core CPU.
 `--ways 2 1` compares the photo reader's default (the picture read as it is and flipped, averaged:
-conditioning/photo.py BOTH_WAYS) with one reading. `--keep DIR` keeps the renders; `--renders DIR` reads such a folder again without Blender (to
-compare lifters on the same pictures).
+conditioning/photo.py BOTH_WAYS) with one reading. `--keep DIR` keeps the renders; `--renders DIR`
+reads such a folder again without Blender (to compare lifters and readings on the same pictures).
 """
 
 import argparse

@@ -52,12 +52,12 @@ MEDIAPIPE_INSTALL = (
 # --min-visibility 0.5 0.35`): mediapipe's guess of a half-hidden joint
 # lifts better than no joint (P-MPJPE 32.6 mm against 37.1, 6 poses over 80 mm against 11).
 MIN_VISIBILITY = 0.35
+MIN_FACE_VISIBILITY = 0.5
 # Reading the photo flipped left for right as well, and averaging the two readings, cancels part of
 # each one's error: on the same 98 validation renders, lifted P-MPJPE 30.9 mm against 32.6 (median
-# 20.1 against 21.5; the poses over 80 mm, which mediapipe misreads both ways, stay 6). A joint
+# 20.4 against 21.9; the poses over 80 mm, which mediapipe misreads both ways, stay 6). A joint
 # seen in one reading only is taken from it. It costs a second run of both models.
 BOTH_WAYS = True
-MIN_FACE_VISIBILITY = 0.5
 MIN_DETECTION_SCORE = 0.5  # mediapipe Pose's default min_detection_confidence
 MIN_PRESENCE_SCORE = 0.5  # mediapipe Pose's default min_tracking_confidence
 CROP_SCALE = 1.5  # crop side / diameter of the detector's whole-body circle (its own ROI uses 1.25)

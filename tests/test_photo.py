@@ -144,13 +144,15 @@ def test_two_readings_are_averaged_where_both_see_a_joint_and_kept_where_one_doe
 
     first = Pose2D(np.full((18, 2), 10.0), np.full(18, 0.8), (100, 100), np.zeros((18, 3)), {"file": "a.png"})
     second = Pose2D(np.full((18, 2), 20.0), np.full(18, 0.6), (100, 100), np.ones((18, 3)), {})
-    first.confidence[3], second.confidence[4] = 0.0, 0.0  # the right elbow seen only in the second, the wrist only in the first
+    # The right elbow is seen in the second reading only, the right wrist in the first only.
+    first.confidence[3], second.confidence[4] = 0.0, 0.0
     first.world[3], second.world[4] = np.nan, np.nan
     pose = _averaged(first, second)
     assert pose.keypoints[0].tolist() == [15.0, 15.0] and pose.confidence[0] == pytest.approx(0.7)
     assert pose.keypoints[3].tolist() == [20.0, 20.0] and pose.confidence[3] == pytest.approx(0.6)
     assert pose.keypoints[4].tolist() == [10.0, 10.0] and pose.confidence[4] == pytest.approx(0.8)
-    assert pose.world[0].tolist() == [0.5] * 3 and pose.world[3].tolist() == [1.0] * 3 and pose.world[4].tolist() == [0.0] * 3
+    assert pose.world[0].tolist() == [0.5] * 3
+    assert pose.world[3].tolist() == [1.0] * 3 and pose.world[4].tolist() == [0.0] * 3
     assert pose.source["file"] == "a.png" and pose.present.all()
 
 

@@ -27,7 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keymask.conditioning.lifting.evaluate import EVALUATION_FRAME_STEP, evaluate_on_poses, procrustes_align, split_poses
+from keymask.conditioning.lifting.evaluate import (
+    EVALUATION_FRAME_STEP,
+    evaluate_on_poses,
+    procrustes_align,
+    split_poses,
+)
 from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
 from keymask.conditioning.lifting.model import LifterConfig, NumpyPoseLifter, PoseLifter, lifter_inputs
 from keymask.conditioning.lifting.projection import (
