@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keymask.conditioning.lifting.evaluate import procrustes_align
+from keymask.conditioning.lifting.evaluate import TAIL_MM, aligned_errors
 from keymask.conditioning.lifting.lift import SHIPPED_LIFTER, lift_pose
 from keymask.conditioning.lifting.numpy_lifter import NumpyPoseLifter
 from keymask.conditioning.photo import MIN_VISIBILITY, PhotoPoseExtractor
@@ -96,7 +96,7 @@ def main() -> None:
 
 def read_and_compare(args, folder: Path, poses: np.ndarray) -> int:
     """Print a row per lifter and visibility threshold; return how many pictures mediapipe read."""
-    print("| lifter | visibility | readings | P-MPJPE (mm) | median | over 80 mm | root-relative (mm) |\n"
+    print(f"| lifter | visibility | readings | P-MPJPE (mm) | median | over {TAIL_MM:.0f} mm | root-relative (mm) |\n"
           "|---|---|---|---|---|---|---|")
     for visibility, ways in itertools.product(args.min_visibility, args.ways):
         read, truth = [], []
@@ -112,10 +112,10 @@ def read_and_compare(args, folder: Path, poses: np.ndarray) -> int:
         for lifter_dir in args.lifter or [SHIPPED_LIFTER]:
             lifter = NumpyPoseLifter.from_folder(lifter_dir)
             lifted = np.stack([lift_pose(pose, lifter).joints for pose in read])
-            pa = 1000 * np.linalg.norm(procrustes_align(lifted, truth) - truth, axis=-1).mean(-1)
+            pa = 1000 * aligned_errors(lifted, truth)
             rr = 1000 * np.array([pose_error(a, b) for a, b in zip(lifted, truth)])
             print(f"| {lifter_dir} | {visibility:g} | {ways} | {pa.mean():.1f} | {np.median(pa):.1f} | "
-                  f"{int((pa > 80).sum())} of {len(pa)} | {rr.mean():.1f} |", flush=True)
+                  f"{int((pa > TAIL_MM).sum())} of {len(pa)} | {rr.mean():.1f} |", flush=True)
     return len(read)
 
 

@@ -83,11 +83,16 @@ def procrustes_align(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     return scale[:, None, None] * np.einsum("nij,nkj->nki", rotation, x) + mu_t
 
 
+def aligned_errors(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(N,) P-MPJPE of each of (N, J, 3) poses, metres: the mean joint distance after Procrustes."""
+    return np.linalg.norm(procrustes_align(predicted, target) - target, axis=-1).mean(-1)
+
+
 def pose_errors(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """P-MPJPE and root-relative MPJPE in millimetres of (N, J, 3) poses, and how many poses have a
     P-MPJPE over TAIL_MM."""
     mpjpe = np.linalg.norm(predicted - target, axis=-1).mean()
-    p_mpjpe = 1000 * np.linalg.norm(procrustes_align(predicted, target) - target, axis=-1).mean(-1)  # (N,)
+    p_mpjpe = 1000 * aligned_errors(predicted, target)  # (N,)
     return {"p_mpjpe_mm": float(p_mpjpe.mean()), "mpjpe_mm": float(mpjpe * 1000),
             "p_mpjpe_over_tail": int((p_mpjpe > TAIL_MM).sum())}
 

@@ -29,8 +29,8 @@ import torch
 
 from keymask.conditioning.lifting.evaluate import (
     EVALUATION_FRAME_STEP,
+    aligned_errors,
     evaluate_on_poses,
-    procrustes_align,
     split_poses,
 )
 from keymask.conditioning.lifting.lift import SHIPPED_LIFTER
@@ -155,7 +155,7 @@ def difficulty_repeats(poses: np.ndarray, reference, config: LifterTrainingConfi
             inputs, target = training_batch(poses[start: start + chunk], config, rng)
             lifted = np.asarray(reference.forward(inputs.numpy()), dtype=np.float64)
             target = target.numpy().astype(np.float64)
-            errors[start: start + chunk] += np.linalg.norm(procrustes_align(lifted, target) - target, axis=-1).mean(-1)
+            errors[start: start + chunk] += aligned_errors(lifted, target)
     ratio = errors / max(float(np.median(errors)), 1e-9)
     return np.clip(np.rint(ratio), 1, config.hard_poses).astype(np.int64)
 
