@@ -7,7 +7,7 @@ import pytest
 from keymask.core.generation.composition import Request, generate_requests, plan_actions
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline
-from keymask.core.text.sequence import split_actions
+from keymask.core.text.sequence import split_actions, subject_of, with_subject
 from keymask.resources import RESOURCES_DIR
 
 
@@ -40,6 +40,24 @@ def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
     assert split_actions(prompt) == [prompt]
 
 
+@pytest.mark.parametrize("parts, sentences", [
+    (["the woman bows politely", "walks off"], ["the woman bows politely", "the woman walks off"]),
+    (["walks forward", "bows"], ["a person walks forward", "a person bows"]),
+    (["the tired man does a few squats", "lying down"], ["the tired man does a few squats", "the tired man is lying down"]),
+    (["a few jumping jacks", "a man lies down"], ["a man does a few jumping jacks", "a man lies down"]),
+    (["He waves goodbye", "walking away"], ["He waves goodbye", "He is walking away"]),
+    (["the kid hops in place", "he runs off"], ["the kid hops in place", "he runs off"]),
+])
+def test_every_part_gets_the_prompts_subject(parts, sentences):
+    assert with_subject(parts) == sentences
+
+
+def test_a_subject_is_a_person_named_at_the_start():
+    assert subject_of("an old man walks slowly") == "an old man"
+    assert subject_of("she waves") == "she"
+    assert subject_of("a few squats") is None and subject_of("walks off") is None
+
+
 class _Encoder:
     """Maps known texts to fixed 3-d directions."""
 
@@ -70,14 +88,15 @@ INDEX = CaptionIndex(np.stack([_unit(1, 0, 0), _unit(0, 1, 0)]), ["walks forward
 
 
 def test_a_sequence_of_different_known_actions_is_planned_as_its_parts():
-    table = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
-    assert plan_actions(_Pipeline(table, INDEX), "a man walks, then bows") == ["a man walks", "bows"]
+    table = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "a man bows": _unit(0.1, 1, 0)}
+    assert plan_actions(_Pipeline(table, INDEX), "a man walks, then bows") == ["a man walks", "a man bows"]
 
 
 def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_action_or_both_parts_are_one():
-    almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), "walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
-    weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), "walks": _unit(1, 0.1, 0), "rests": _unit(0.1, 0.1, 1)}
-    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1)}
+    walks = {"a person walks": _unit(1, 0.1, 0)}
+    almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), **walks, "a person bows": _unit(0.1, 1, 0)}
+    weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), **walks, "a person rests": _unit(0.1, 0.1, 1)}
+    same = {"walks, then strolls": _unit(1, 0.5, 0.2), **walks, "a person strolls": _unit(1, 0.2, 0.1)}
     for table in (almost_a_caption, weak_part, same):
         prompt = next(iter(table))
         assert plan_actions(_Pipeline(table, INDEX), prompt) == [prompt]
@@ -86,10 +105,10 @@ def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_acti
 def test_the_shipped_model_makes_a_two_action_prompt_as_one_motion_of_both_parts(default_pipeline):
     prompt = "a person walks forward, then bows"
     generated = generate_requests(default_pipeline, [Request(prompt), Request("a person bows")], seed=3)
-    assert generated.plans == {prompt: ["a person walks forward", "bows"]}
+    assert generated.plans == {prompt: ["a person walks forward", "a person bows"]}
     walk_then_bow, bow = generated.motions
     assert walk_then_bow.prompt == prompt and bow.prompt == "a person bows"
-    parts = default_pipeline.estimate_frames(["a person walks forward", "bows"], seed=3)
+    parts = default_pipeline.estimate_frames(["a person walks forward", "a person bows"], seed=3)
     assert len(walk_then_bow.joints) == int(parts.sum())
     # It walks first (the pelvis travels) and then slows down to bow where it stopped.
     speed = np.linalg.norm(np.diff(walk_then_bow.joints[:, 0, [0, 2]], axis=0), axis=-1)  # m per frame
@@ -107,7 +126,7 @@ def test_generate_says_how_it_reads_a_two_action_prompt(tmp_path, capsys):
     from keymask.cli.main import main
 
     assert main(["generate", "a person walks forward, then bows", "--seed", "1", "-o", str(tmp_path / "m.bvh")]) == 0
-    assert "is made as 2 actions in turn: a person walks forward | bows" in capsys.readouterr().err
+    assert "is made as 2 actions in turn: a person walks forward | a person bows" in capsys.readouterr().err
 
 
 def test_the_length_is_the_estimators_median_unless_drawn(default_pipeline):

@@ -28,12 +28,12 @@ from keymask.core.generation.pipeline import (
     SamplingSettings,
 )
 from keymask.core.text.prompts import clean_prompts
-from keymask.core.text.sequence import split_actions
+from keymask.core.text.sequence import split_actions, with_subject
 
 MAX_SECONDS = 600  # one motion; longer ones are refused in one sentence before any work
 MAX_MOTIONS = 4096  # motions in one call (prompts x samples); each keeps its tokens, features and joints
 WHOLE_PROMPT_KNOWN = 0.9  # nearest-caption similarity above which a prompt is one trained sentence
-PART_KNOWN = 0.55  # nearest-caption similarity below which a part is not an action of its own
+PART_KNOWN = 0.6  # nearest-caption similarity below which a part (given a subject) is not an action of its own
 
 
 def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
@@ -42,6 +42,7 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     parts = split_actions(prompt)
     if index is None or len(parts) == 1:
         return [prompt]
+    parts = with_subject(parts)
     embeddings = pipeline.encode_text(clean_prompts([prompt, *parts]))
     nearest, _ = index.similarities(embeddings)
     best = nearest.max(axis=-1)  # (1 + parts,)

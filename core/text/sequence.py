@@ -8,6 +8,10 @@
 Only words that say "one after the other" split a prompt: "then", "after that", "afterwards",
 "before"/"after" leading a clause, or "before"/"after" followed by a verb in -ing or a pronoun
 ("after he squats"). Simultaneous actions ("while", "as", "and") stay one prompt. Pure text, no model.
+
+`with_subject` gives every part a subject, the prompt's own where it names one ("the woman bows, then
+walks off" -> "the woman walks off"): the model was trained on whole sentences, and a bare "walks
+off" reads as no action in particular.
 """
 
 import re
@@ -20,6 +24,16 @@ _INFIX = re.compile(
     r"^(?P<main>.+?),?\s+(?:but\s+)?(?:only\s+)?(?P<word>after|before)\s+"
     r"(?P<clause>(?:\w+ing\b|(?:he|she|they|we|i)\s+\w+).*)$", re.IGNORECASE)
 _FIRST = re.compile(r"^(?:at\s+first|first(?:\s+of\s+all)?)\s*,?\s*", re.IGNORECASE)
+_PRONOUN = re.compile(r"^(?:he|she|they|someone|somebody|a\s+person)\b", re.IGNORECASE)
+# A subject: a determiner or possessive, up to three words, then a word for a person ("the old man").
+_SUBJECT = re.compile(
+    r"^(?:(?:a|an|the|this|that|my|our|your|his|her|their|one|some)\s+)(?:[\w'-]+\s+){0,3}?"
+    r"(?:man|woman|person|boy|girl|child|kid|guy|lady|gentleman|player|dancer|athlete|soldier|boxer|actor|"
+    r"figure|human|character|runner|walker|fighter|student|worker|teenager|toddler|adult|senior|elder|friend|"
+    r"baby|robot|zombie|ninja|knight|clown|mime|performer|gymnast|swimmer|skater|student|teacher|officer)\b",
+    re.IGNORECASE)
+DEFAULT_SUBJECT = "a person"
+_NOUN_PHRASE = re.compile(r"^(?:a|an|the|some|few|several|many|two|three|\d+)\b", re.IGNORECASE)
 
 
 def _tidy(part: str) -> str:
@@ -42,3 +56,26 @@ def split_actions(prompt: str) -> list[str]:
                 order.reverse()
             return [a for p in order for a in split_actions(p)]
     return [prompt]
+
+
+def subject_of(text: str) -> str | None:
+    """The words that name who acts, when `text` starts with them ("the old man", "she"), else None."""
+    match = _SUBJECT.match(text.strip()) or _PRONOUN.match(text.strip())
+    return match[0] if match else None
+
+
+def with_subject(parts: list[str]) -> list[str]:
+    """Each part of a split prompt as a sentence with a subject: the first subject any part names, or
+    "a person", before every part that names none ("walks off" -> "the woman walks off", "lying down"
+    -> "the woman is lying down", "a few squats" -> "the woman does a few squats")."""
+    subjects = [subject_of(part) for part in parts]
+    subject = next((s for s in subjects if s is not None), DEFAULT_SUBJECT)
+    return [part if own is not None else f"{subject} {_linking_verb(part)}{part}"
+            for part, own in zip(parts, subjects)]
+
+
+def _linking_verb(part: str) -> str:
+    first = part.split()[0].lower() if part.split() else ""
+    if first.endswith("ing") and len(first) > 4:
+        return "is "
+    return "does " if _NOUN_PHRASE.match(part) else ""
