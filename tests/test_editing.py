@@ -6,7 +6,12 @@ import pytest
 from keymask.core.bvh.reader import read_bvh
 from keymask.core.data.retarget import bandai_to_humanml3d
 from keymask.core.generation.editing import blend_seams, edit_motion, frames_in_spans, parse_spans
-from keymask.core.generation.long_motion import generate_long
+from keymask.core.generation.long_motion import (
+    ACTION_CHANGE_OVERLAP_TOKENS,
+    DEFAULT_OVERLAP_TOKENS,
+    generate_chain,
+    generate_long,
+)
 from keymask.core.generation.pipeline import GenerationInputError
 
 MM = 1e-3
@@ -77,3 +82,26 @@ def test_long_motion_is_one_continuous_piece(pipeline):
     steps = np.linalg.norm(np.diff(motion.joints, axis=0), axis=-1).max(axis=-1)
     joins = [4 * 49 - 1, 4 * (49 + 37) - 1]
     assert steps[joins].max() <= np.percentile(steps, 99.5) + 1e-9
+
+
+class _Recording:
+    """A pipeline that records the tokens each window holds fixed."""
+
+    def __init__(self, inner):
+        self.inner, self.held = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __call__(self, prompts, **options):
+        fixed = options.get("fixed")
+        self.held.append(0 if fixed is None else int(fixed.mask[0, :, 0].sum()))
+        return self.inner(prompts, **options)
+
+
+def test_a_new_action_carries_less_of_the_old_one_than_a_window_of_the_same_action(pipeline):
+    recording = _Recording(pipeline)
+    # 60 + 40 tokens: the first part takes two windows, the second starts a third.
+    motion = generate_chain(recording, [("a person walks", 240), ("a person bows", 160)], seed=0)
+    assert recording.held == [0, DEFAULT_OVERLAP_TOKENS, ACTION_CHANGE_OVERLAP_TOKENS]
+    assert ACTION_CHANGE_OVERLAP_TOKENS < DEFAULT_OVERLAP_TOKENS and motion.tokens.shape[0] == 100
