@@ -1,15 +1,16 @@
 """How far to pull prompts toward the trained action they read as (SamplingSettings.action_pull).
 
     python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--temperature 1] [--steps 10 8]
-        [--residual-guidance 1 5] [--seeds 2] [--test-clips 256]
+        [--residual-guidance 1 5] [--seeds 2] [--test-clips 256] [--split val]
 
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
 - development paraphrases: resources/eval/pull_development.json and resources/eval/paraphrases.json
   (written by hand, apart from bench/text.py's prompts, never used in training), generated as
   `keymask generate` makes them, classified on the delivered joints as bench/text.py does;
-- test captions: the first --test-clips of the test split (seeded choice), at the clip's length:
-  FID against the training split and R-precision top-3 (groups of 32), on the delivered joints.
+- test captions: --test-clips clips of the test split (seeded choice; `--split val` takes them from
+  the validation split, apart from what `keymask eval` reports), at the clip's length: FID against
+  the training split and R-precision top-3 (groups of 32), on the delivered joints.
 The shipped setting is the variant that keeps test captions' scores and gains the most on the
 development paraphrases.
 """
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["0", "1", "1:0.75:0.92"])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--test-clips", type=int, default=256)
+    parser.add_argument("--split", choices=("test", "val"), default="test",
+                        help="split of the captions scored by FID and R-precision (default: %(default)s)")
     parser.add_argument("--guidance", type=float, nargs="+", default=[SamplingSettings.guidance_scale],
                         help="classifier-free guidance scales to try with every variant")
     parser.add_argument("--temperature", type=float, nargs="+", default=[SamplingSettings.temperature],
@@ -62,7 +65,7 @@ def main() -> None:
     entries = json.loads((EVAL / "pull_development.json").read_text())["prompts"]
     entries += json.loads((EVAL / "paraphrases.json").read_text())
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
-    benchmark = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(), EvaluationSettings(split="test"))
+    benchmark = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(), EvaluationSettings(split=args.split))
     pipeline = MotionPipeline.from_folder(args.model)
     if pipeline.caption_index is None:
         raise SystemExit(f"{args.model} has no caption index: there is no action to pull toward.")

@@ -8,7 +8,8 @@ Development prompts: resources/eval/side_development.json, written by hand apart
 bench/text.py's prompts and never used in training ("... with the left hand", "... right foot").
 Each is generated as `keymask generate` makes it (generate_requests, clean-up on), pulled toward
 the action it reads as at each margin, and read on the delivered joints as bench/text.py reads its side rows:
-- named side: the named side's wrist (ankle) travels further than the other (`side_that_moves`);
+- named side: the named side's wrist (ankle) travels further than the other (`side_that_moves`;
+  generation mirrors motions that fail it unless `--no-mirror`, so this row then checks that step);
 - action: the evaluator's class is one the prompt accepts (the sided action or its unsided family);
 - sided action on the named side: the evaluator's class is the sided action of the named side.
 Prompts that name no side read the same at every margin, so the margin is chosen here alone;
@@ -17,7 +18,6 @@ Prompts that name no side read the same at every margin, so the margin is chosen
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from keymask.core.generation.cleanup import CleanupSettings
 from keymask.core.generation.composition import Request, generate_requests
 from keymask.core.generation.export import delivered_joints
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
+from keymask.core.generation.sides import side_that_moves
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions
 from keymask.core.metrics.evaluator import MotionTextEvaluator
 from keymask.core.paths import default_dataset_dir
@@ -35,8 +36,6 @@ from keymask.core.text.encoders import SentenceEncoder
 from keymask.core.text.prompts import clean_prompts
 from keymask.resources import RESOURCES_DIR
 
-sys.path.insert(0, str(Path(__file__).parent))
-from text import side_that_moves  # noqa: E402  (bench/text.py's side measure, checked on real clips)
 
 DEVELOPMENT = RESOURCES_DIR / "eval" / "side_development.json"
 
@@ -47,6 +46,8 @@ def main() -> None:
     parser.add_argument("--evaluator", type=Path, default=RESOURCES_DIR / "models" / "evaluator")
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--no-mirror", action="store_true",
+                        help="keep motions that move the other side than the prompt names (no mirror image)")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -58,7 +59,8 @@ def main() -> None:
     benchmark = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(), EvaluationSettings(split="test"))
     prompts = clean_prompts([e["prompt"] for e in entries])
     words = pipeline.encode_text(prompts)
-    as_written = SamplingSettings(action_pull=0.0)  # pulled here, at each margin
+    as_written = SamplingSettings(action_pull=0.0,  # pulled here, at each margin
+                                  mirror_to_named_side=not args.no_mirror)
 
     print(f"{len(entries)} development prompts x {args.seeds} seeds")
     print("| side margin | prompts read otherwise | named side moves | action right | sided action on the named side "

@@ -13,7 +13,10 @@ clean-up on) and fitted to the BVH skeleton as it is written
   further than the other side's. Geometry only, no evaluator; the same measure is run on the real
   clips of the dataset's sided actions and must name their labelled side (printed). A second row
   reads the motions with the evaluator: of those it classifies as a sided action (wave-right-hand,
-  kick-left-leg, ...), the share on the named side.
+  kick-left-leg, ...), the share on the named side. Generation mirrors a motion that moves the other
+  side by this same measure (SamplingSettings.mirror_to_named_side, core/generation/sides.py), so
+  the first row checks that step; the evaluator's row is the reading independent of it, and
+  `--no-mirror` measures generation without it.
 - two actions: the motion is cut at 30, 40, 50, 60 and 70% of its length and both parts
   classified; right when at some cut the first part is the first action and the second part the
   second. The actions need not take equal time, and the middle cut alone (the earlier measure,
@@ -44,10 +47,10 @@ from keymask.core.generation.composition import Request, generate_requests
 from keymask.core.generation.export import delivered_joints
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
+from keymask.core.generation.sides import side_that_moves
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions
 from keymask.core.metrics.evaluator import MotionTextEvaluator
 from keymask.core.paths import default_dataset_dir
-from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.spec import HUMANML3D
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.resources import RESOURCES_DIR
@@ -58,7 +61,6 @@ LABEL_FAMILIES = {
     "dance": ("dance-long", "dance-short"),
     "elbow-to-knee": ("elbow-to-knee-left", "elbow-to-knee-right"),
 }
-J = {name: i for i, name in enumerate(HUMANML3D_SKELETON.joint_names)}
 
 
 def accepted(labels: list[str]) -> set[str]:
@@ -66,18 +68,6 @@ def accepted(labels: list[str]) -> set[str]:
     for label in labels:
         out.update(LABEL_FAMILIES.get(label, (label,)))
     return out
-
-
-def side_that_moves(joints: np.ndarray, limb: str) -> str:
-    """'left' or 'right': the side whose wrist (hand) or ankle (leg) travels further, in metres.
-
-    World-space travel: it names the labelled side of all 2,540 real sided clips of the dataset
-    (`sided_real_clips` prints it each run). Travel relative to the chest in the body's own
-    frame, the measure before, called 44 of 48 real put-down clips the wrong side: bending down to
-    the floor moves the other wrist further against the chest."""
-    left, right = (J["left_wrist"], J["right_wrist"]) if limb == "hand" else (J["left_ankle"], J["right_ankle"])
-    travel = lambda path: float(np.linalg.norm(np.diff(path, axis=0), axis=-1).sum())  # noqa: E731
-    return "left" if travel(joints[:, left]) > travel(joints[:, right]) else "right"
 
 
 CUTS = (0.3, 0.4, 0.5, 0.6, 0.7)  # where a two-action motion may change action, as a share of its length
@@ -157,6 +147,8 @@ def main() -> None:
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale)
     parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="masked-decoding steps")
     parser.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull)
+    parser.add_argument("--no-mirror", action="store_true",
+                        help="keep motions that move the other side than the prompt names (no mirror image)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -168,7 +160,8 @@ def main() -> None:
     benchmark = Benchmark(evaluator, SentenceEncoder(), args.dataset or default_dataset_dir(),
                           EvaluationSettings(split="test"))
     settings = SamplingSettings(guidance_scale=args.guidance, residual_guidance_scale=args.residual_guidance,
-                                steps=args.steps, action_pull=args.action_pull)
+                                steps=args.steps, action_pull=args.action_pull,
+                                mirror_to_named_side=not args.no_mirror)
 
     prompts = [e["prompt"] for e in entries]
     runs = []  # per seed: list of delivered joints per prompt

@@ -73,6 +73,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--sample-length", action="store_true",
                           help="draw the length from the length estimator, so it changes with the seed (MoMask's "
                                "way); by default it is the estimator's median for the prompt")
+    sampling.add_argument("--keep-side", action="store_true",
+                          help="keep a motion that moves the other hand or leg than the prompt names; by default it "
+                               "is replaced by its mirror image (\"waves with the left hand\" moves the left hand)")
     output = parser.add_argument_group("output")
     output.add_argument("-o", "--output", type=Path, default=Path("motion.bvh"),
                         help="BVH path; several motions get _NN suffixes (default: %(default)s)")
@@ -180,7 +183,8 @@ def _settings(args):
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
                             topk_filter_thres=args.topk, greedy=args.greedy,
-                            sample_length=args.sample_length, action_pull=args.action_pull)
+                            sample_length=args.sample_length, action_pull=args.action_pull,
+                            mirror_to_named_side=not args.keep_side)
 
 
 def _progress_bar():

@@ -13,7 +13,7 @@ The thresholds were chosen on resources/eval/sequence_calibration.json, written 
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from keymask.core.generation.pipeline import (
     Progress,
     SamplingSettings,
 )
+from keymask.core.generation.sides import mirrored_features, needs_mirror
+from keymask.core.kinematics import mirror_joints
 from keymask.core.text.prompts import clean_prompts
 from keymask.core.text.sequence import split_actions, with_subject
 
@@ -105,8 +107,22 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
                                     settings=settings, cleanup=cleanup, progress=progress, cancel=cancel)
             motion.prompt, motion.sample = request.prompt, sample
             motions[i].append(motion)
+    if (settings or SamplingSettings()).mirror_to_named_side:
+        for i, request in enumerate(requests):
+            if len(plans[request.prompt]) == 1:
+                motions[i] = [on_named_side(pipeline, motion) for motion in motions[i]]
     return Generated([m for i in range(len(requests)) for m in motions[i]], seed,
                      {p: parts for p, parts in plans.items() if len(parts) > 1})
+
+
+def on_named_side(pipeline: MotionPipeline, motion: GeneratedMotion) -> GeneratedMotion:
+    """The motion, or its mirror image when its prompt names a side for a hand or a leg and it moves
+    the other side's (core/generation/sides.py); the mirror's tokens are its features encoded again."""
+    if not needs_mirror(motion.prompt, motion.joints):
+        return motion
+    features = mirrored_features(motion.features)
+    return replace(motion, features=features, joints=mirror_joints(motion.joints).astype(np.float32),
+                   tokens=pipeline.encode_features(features)[0])
 
 
 def check_requests(pipeline: MotionPipeline, requests: Sequence[Request], samples: int) -> list[Request]:

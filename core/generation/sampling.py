@@ -25,3 +25,6 @@ class SamplingSettings:
     # (CaptionIndex.pulled_toward_actions) before it conditions the model; 0 conditions on the words
     # alone. Chosen on a hand-written development set apart from bench/text.py (model card).
     action_pull: float = 1.0
+    # A motion for a prompt that names a side for a hand or a leg ("waves with the left hand") is
+    # replaced by its mirror image when it moves the other side's (core/generation/sides.py).
+    mirror_to_named_side: bool = True
