@@ -90,3 +90,19 @@ def test_keep_side_on_the_command_line_keeps_the_generated_side():
     parser = build_parser()
     assert _settings(parser.parse_args(["generate", "waves with the left hand"])).mirror_to_named_side
     assert not _settings(parser.parse_args(["generate", "waves with the left hand", "--keep-side"])).mirror_to_named_side
+
+
+def test_a_motion_of_several_actions_is_mirrored_when_the_part_naming_a_side_moves_the_other(default_pipeline):
+    plain = generate_requests(default_pipeline, [Request("a person waves the right hand")], seed=0,
+                              settings=SamplingSettings(mirror_to_named_side=False)).motions[0]
+    assert side_that_moves(plain.joints, "hand") == "right"
+    frames = len(plain.joints)
+    # The first half is a walk that names no side; the second half waves the right hand.
+    joints = np.concatenate([plain.joints[: frames // 2] * 0 + plain.joints[:1], plain.joints[frames // 2:]])
+    motion = replace(plain, prompt="a person walks forward, then waves the left hand", joints=joints)
+    parts = [("a person walks forward", frames // 2), ("a person waves the left hand", None)]
+    np.testing.assert_allclose(on_named_side(default_pipeline, motion, parts).joints, mirror_joints(joints), atol=1e-6)
+    # A prompt that names both sides (a direction in one part, a hand in the other) is never mirrored.
+    both = replace(motion, prompt="a person turns right, then waves the left hand")
+    assert on_named_side(default_pipeline, both, [("a person turns right", frames // 2),
+                                                  ("a person waves the left hand", None)]) is both

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from keymask.core.generation.cleanup import CleanupSettings
+from keymask.core.generation.known_actions import named_side
 from keymask.core.generation.long_motion import generate_chain
 from keymask.core.generation.pipeline import (
     Cancel,
@@ -87,6 +88,7 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
                and (r.frames is None or r.frames <= pipeline.spec.max_frames)]
 
     motions: dict[int, list[GeneratedMotion]] = {}
+    part_frames: dict[int, list[int]] = {}  # request -> frames of each part, for requests made in windows
     if batched:
         frames = None if requests[batched[0]].frames is None else [requests[i].frames for i in batched]
         known = None if embeddings is None else np.stack([embeddings[requests[i].prompt] for i in batched])
@@ -101,6 +103,7 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
             continue
         parts = plans[request.prompt]
         lengths = _part_frames(pipeline, parts, request.frames, seed, (settings or SamplingSettings()).action_pull)
+        part_frames[i] = lengths
         motions[i] = []
         for sample in range(samples):
             motion = generate_chain(pipeline, list(zip(parts, lengths)), seed=seed + 1000 * sample,
@@ -109,16 +112,30 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
             motions[i].append(motion)
     if (settings or SamplingSettings()).mirror_to_named_side:
         for i, request in enumerate(requests):
-            if len(plans[request.prompt]) == 1:
-                motions[i] = [on_named_side(pipeline, motion) for motion in motions[i]]
+            parts = list(zip(plans[request.prompt], part_frames.get(i, [None])))
+            motions[i] = [on_named_side(pipeline, motion, parts) for motion in motions[i]]
     return Generated([m for i in range(len(requests)) for m in motions[i]], seed,
                      {p: parts for p, parts in plans.items() if len(parts) > 1})
 
 
-def on_named_side(pipeline: MotionPipeline, motion: GeneratedMotion) -> GeneratedMotion:
+def on_named_side(pipeline: MotionPipeline, motion: GeneratedMotion,
+                  parts: Sequence[tuple[str, int | None]] = ()) -> GeneratedMotion:
     """The motion, or its mirror image when its prompt names a side for a hand or a leg and it moves
-    the other side's (core/generation/sides.py); the mirror's tokens are its features encoded again."""
-    if not needs_mirror(motion.prompt, motion.joints):
+    the other side's (core/generation/sides.py); the mirror's tokens are its features encoded again.
+
+    parts: (prompt, frames) of a motion made of actions in turn (None frames: to the end). It is
+    mirrored when the whole prompt names one side only and a part that names it for a hand or a
+    leg moves the other side's within its own frames ("walks forward, then waves the right hand").
+    """
+    parts = list(parts) or [(motion.prompt, None)]
+    if len(parts) > 1 and named_side(motion.prompt) is None:
+        return motion
+    start, wrong_side = 0, False
+    for part, frames in parts:
+        end = len(motion.joints) if frames is None else start + frames
+        wrong_side |= needs_mirror(part, motion.joints[start:end])
+        start = end
+    if not wrong_side:
         return motion
     features = mirrored_features(motion.features)
     return replace(motion, features=features, joints=mirror_joints(motion.joints).astype(np.float32),

@@ -60,4 +60,4 @@ def mirrored_features(features: np.ndarray) -> np.ndarray:
 def needs_mirror(prompt: str, joints: np.ndarray) -> bool:
     """True when the prompt names a side for a hand or a leg and the motion moves the other side's."""
     named = named_limb(prompt)
-    return named is not None and side_that_moves(joints, named[1]) != named[0]
+    return named is not None and len(joints) > 1 and side_that_moves(joints, named[1]) != named[0]
