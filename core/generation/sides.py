@@ -4,7 +4,7 @@ them agree.
 The sentence encoder hears "left" and "right" as almost the same word, so the model moves the
 named hand or leg only most of the time (bench/text.py: 0.94). The training data holds every clip
 and its mirror image, so the mirror image of a motion that moved the other side is as likely a
-motion as the one generated: `on_named_side` returns it instead. Which side moves is the one whose
+motion as the one generated: `composition.on_named_side` returns it instead. Which side moves is the one whose
 wrist (hand) or ankle (leg) travels further in the world; on the 2,540 real clips of one sided
 action in the dataset it names the labelled side every time (`python bench/text.py` prints that
 check), where travel against the chest called 44 of 48 real put-down clips the wrong side.
@@ -25,7 +25,7 @@ _LIMB_WORDS = {
     "hand": r"hands?|arms?|wrists?|fists?|palms?|elbows?|fingers?",
     "leg": r"legs?|feet|foot|knees?|ankles?|heels?|toes?|shins?|thighs?",
 }
-# A side, up to two words, then a limb: "left hand", "right front foot", "left and then right arm".
+# A side, up to two words, then a limb: "left hand", "right front foot", "left outstretched arm".
 _SIDE_THEN_LIMB = {limb: re.compile(rf"\b(?:left|right)\s+(?:[a-z'-]+\s+){{0,2}}?(?:{words})\b", re.IGNORECASE)
                    for limb, words in _LIMB_WORDS.items()}
 

@@ -24,13 +24,13 @@ _INFIX = re.compile(
     r"^(?P<main>.+?),?\s+(?:but\s+)?(?:only\s+)?(?P<word>after|before)\s+"
     r"(?P<clause>(?:\w+ing\b|(?:he|she|they|we|i)\s+\w+).*)$", re.IGNORECASE)
 _FIRST = re.compile(r"^(?:at\s+first|first(?:\s+of\s+all)?)\s*,?\s*", re.IGNORECASE)
-_PRONOUN = re.compile(r"^(?:he|she|they|someone|somebody|a\s+person)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"^(?:he|she|they|we|i|you|someone|somebody|a\s+person)\b", re.IGNORECASE)
 # A subject: a determiner or possessive, up to three words, then a word for a person ("the old man").
 _SUBJECT = re.compile(
     r"^(?:(?:a|an|the|this|that|my|our|your|his|her|their|one|some)\s+)(?:[\w'-]+\s+){0,3}?"
     r"(?:man|woman|person|boy|girl|child|kid|guy|lady|gentleman|player|dancer|athlete|soldier|boxer|actor|"
     r"figure|human|character|runner|walker|fighter|student|worker|teenager|toddler|adult|senior|elder|friend|"
-    r"baby|robot|zombie|ninja|knight|clown|mime|performer|gymnast|swimmer|skater|student|teacher|officer)\b",
+    r"baby|robot|zombie|ninja|knight|clown|mime|performer|gymnast|swimmer|skater|teacher|officer)\b",
     re.IGNORECASE)
 DEFAULT_SUBJECT = "a person"
 _NOUN_PHRASE = re.compile(r"^(?:a|an|the|some|few|several|many|two|three|\d+)\b", re.IGNORECASE)
@@ -75,6 +75,7 @@ def with_subject(parts: list[str]) -> list[str]:
 
 
 def _linking_verb(part: str) -> str:
+    """What joins a subject to a part: "is" before "walking away", "does" before "a few squats"."""
     first = part.split()[0].lower() if part.split() else ""
     if first.endswith("ing") and len(first) > 4:
         return "is "
