@@ -9,7 +9,10 @@ kept only where the caption index says each part is an action of its own:
 - every part is near some training caption (not "stays still" or "lowers it");
 - consecutive parts are read as different actions ("crouches, then lies flat" is one lie-down).
 The thresholds were chosen on resources/eval/sequence_calibration.json, written for this
-(`python bench/sequences.py` prints how they read it).
+(`python bench/sequences.py` prints how they read it). The split is decided on the parts as
+written; the parts kept are then made as sentences with the prompt's subject ("the woman bows,
+then walks off" -> "the woman walks off", text/sequence.with_subject). Deciding on those sentences
+instead split as many sequences and more single actions told in phases (README).
 """
 
 from collections.abc import Mapping, Sequence
@@ -36,7 +39,7 @@ from keymask.core.text.sequence import split_actions, with_subject
 MAX_SECONDS = 600  # one motion; longer ones are refused in one sentence before any work
 MAX_MOTIONS = 4096  # motions in one call (prompts x samples); each keeps its tokens, features and joints
 WHOLE_PROMPT_KNOWN = 0.9  # nearest-caption similarity above which a prompt is one trained sentence
-PART_KNOWN = 0.6  # nearest-caption similarity below which a part (given a subject) is not an action of its own
+PART_KNOWN = 0.55  # nearest-caption similarity below which a part is not an action of its own
 
 
 def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
@@ -45,7 +48,6 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     parts = split_actions(prompt)
     if index is None or len(parts) == 1:
         return [prompt]
-    parts = with_subject(parts)
     embeddings = pipeline.encode_text(clean_prompts([prompt, *parts]))
     nearest, _ = index.similarities(embeddings)
     best = nearest.max(axis=-1)  # (1 + parts,)
@@ -54,7 +56,7 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     actions = index.read_actions(parts, embeddings[1:])
     if any(a == b for a, b in zip(actions, actions[1:])):
         return [prompt]
-    return parts
+    return with_subject(parts)
 
 
 @dataclass
