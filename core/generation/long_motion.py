@@ -26,8 +26,9 @@ from keymask.core.text.prompts import clean_prompts
 
 DEFAULT_OVERLAP_TOKENS = 12  # 2.4 s of context carried into each new window
 # Context carried into the first window of a new action: less of the old action lets the new one
-# start sooner. Chosen on bench/sequence_order.py's prompts (README): 12 / 8 / 6 / 4 / 2 tokens gave
-# both actions in order 0.506 / 0.525 / 0.562 / 0.537 / 0.537, with the same jerk around the join.
+# start sooner. Chosen on bench/sequence_order.py's prompts (README; an ad hoc sweep, the split then
+# decided on the parts with a subject): 12 / 8 / 6 / 4 / 2 tokens gave both actions in order 0.506 /
+# 0.525 / 0.562 / 0.537 / 0.537, with the same jerk around the join.
 ACTION_CHANGE_OVERLAP_TOKENS = 6
 
 
