@@ -2,7 +2,7 @@
 
     python bench/sequences.py [--model DIR]
 
-resources/eval/sequence_calibration.json holds 12 prompts of several actions in turn and 12 of
+resources/eval/sequence_calibration.json holds 32 prompts of several actions in turn and 32 of
 one action told in phases. Prints how many of each `plan_actions` (core/generation/composition.py)
 splits, and each prompt's reading.
 """
