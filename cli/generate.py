@@ -209,6 +209,7 @@ def run_generate(args) -> int:
     from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.composition import Request, check_requests, generate_requests
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
+    from keymask.core.generation.sides import named_limb
     from keymask.core.text.prompts import clean_prompts
 
     if (args.prompt is None) == (args.prompts is None):
@@ -278,6 +279,10 @@ def run_generate(args) -> int:
             written, _ = export_motion(joints, out, fps=fps, units=args.units, rotation_order=args.order.upper(),
                                        rig=rig, hand_pose=args.hand_pose)
             bar.write(f"{written[0]}  ({len(joints) / fps:.1f} s) {motion.prompt}")
+            if motion.mirrored:
+                side, limb = named_limb(motion.prompt) or ("named", "side")
+                bar.write(f"keymask: {written[0].name} is mirrored left for right, so that the {side} {limb} moves as "
+                          "the prompt says (--keep-side keeps the motion as made).", file=sys.stderr)
             if args.preview or args.sheet:
                 motions.append((motion.prompt, joints))
         if len(mine) > 1 and not sys.stderr.isatty():  # logs of long runs get a line per chunk instead of a bar

@@ -106,3 +106,14 @@ def test_a_motion_of_several_actions_is_mirrored_when_the_part_naming_a_side_mov
     both = replace(motion, prompt="a person turns right, then waves the left hand")
     assert on_named_side(default_pipeline, both, [("a person turns right", frames // 2),
                                                   ("a person waves the left hand", None)]) is both
+
+
+def test_generate_says_which_motion_is_a_mirror_image(tmp_path, capsys):
+    from keymask.cli.main import main
+
+    arguments = ["generate", "someone kicks with the right leg", "--samples", "4", "--seed", "0"]
+    assert main([*arguments, "-o", str(tmp_path / "k.bvh")]) == 0  # the seed of the mirroring test above
+    said = capsys.readouterr().err
+    assert "is mirrored left for right, so that the right leg moves as the prompt says" in said
+    assert main([*arguments, "--keep-side", "-o", str(tmp_path / "kept.bvh")]) == 0
+    assert "mirrored" not in capsys.readouterr().err

@@ -141,7 +141,7 @@ def on_named_side(pipeline: MotionPipeline, motion: GeneratedMotion,
         return motion
     features = mirrored_features(motion.features)
     return replace(motion, features=features, joints=mirror_joints(motion.joints).astype(np.float32),
-                   tokens=pipeline.encode_features(features)[0])
+                   tokens=pipeline.encode_features(features)[0], mirrored=True)
 
 
 def check_requests(pipeline: MotionPipeline, requests: Sequence[Request], samples: int) -> list[Request]:

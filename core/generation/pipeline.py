@@ -51,6 +51,7 @@ class GeneratedMotion:
     features: np.ndarray  # (T, D) un-normalised features, T = 4 N
     joints: np.ndarray  # (T, J, 3) metres, Y up, starting at the origin facing +Z
     fps: int = HUMANML3D.fps
+    mirrored: bool = False  # the mirror image of the motion made, so that it moves the side the prompt names
 
     @property
     def seconds(self) -> float:
