@@ -13,7 +13,7 @@ from keymask.core.kinematics import mirror_joints
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.resources import RESOURCES_DIR
 
-JOINT = {name: i for i, name in enumerate(HUMANML3D_SKELETON.joint_names)}
+JOINT = HUMANML3D_SKELETON.index
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,9 @@ def test_the_side_and_limb_a_prompt_names(prompt, named):
 
 def test_the_side_that_moves_is_the_one_whose_wrist_or_ankle_travels_further():
     joints = np.zeros((20, 22, 3))
-    joints[:, JOINT["left_wrist"], 1] = np.linspace(0, 0.5, 20)
-    joints[:, JOINT["right_wrist"], 1] = np.linspace(0, 0.2, 20)
-    joints[:, JOINT["right_ankle"], 2] = np.linspace(0, 0.3, 20)
+    joints[:, JOINT("left_wrist"), 1] = np.linspace(0, 0.5, 20)
+    joints[:, JOINT("right_wrist"), 1] = np.linspace(0, 0.2, 20)
+    joints[:, JOINT("right_ankle"), 2] = np.linspace(0, 0.3, 20)
     assert side_that_moves(joints, "hand") == "left" and side_that_moves(joints, "leg") == "right"
     assert side_that_moves(mirror_joints(joints), "hand") == "right"
 
@@ -65,7 +65,7 @@ def test_mirrored_features_describe_the_mirror_image(default_pipeline):
     motion = generate_requests(default_pipeline, [Request("a person raises the left hand")], seed=1).motions[0]
     original = recover_from_ric(motion.features)
     mirrored = recover_from_ric(mirrored_features(motion.features))
-    wrists = [JOINT["left_wrist"], JOINT["right_wrist"]]
+    wrists = [JOINT("left_wrist"), JOINT("right_wrist")]
     # The raised wrist's height, frame by frame, is the other wrist's in the mirror image.
     np.testing.assert_allclose(mirrored[:, wrists[::-1], 1], original[:, wrists, 1], atol=0.1)
 

@@ -4,10 +4,11 @@ them agree.
 The sentence encoder hears "left" and "right" as almost the same word, so the model moves the
 named hand or leg only most of the time (bench/text.py: 0.94). The training data holds every clip
 and its mirror image, so the mirror image of a motion that moved the other side is as likely a
-motion as the one generated: `composition.on_named_side` returns it instead. Which side moves is the one whose
-wrist (hand) or ankle (leg) travels further in the world; on the 2,540 real clips of one sided
-action in the dataset it names the labelled side every time (`python bench/text.py` prints that
-check), where travel against the chest called 44 of 48 real put-down clips the wrong side.
+motion as the one generated: `composition.on_named_side` returns it instead. Which side moves is
+the one whose wrist (hand) or ankle (leg) travels further in the world; on the 2,540 real clips of
+one sided action in the dataset it names the labelled side every time (`python bench/text.py`
+prints that check), where travel against the chest called 44 of 48 real put-down clips the wrong
+side.
 """
 
 import re
@@ -19,7 +20,6 @@ from keymask.core.generation.known_actions import named_side
 from keymask.core.kinematics import mirror_joints
 from keymask.core.skeleton import HUMANML3D_SKELETON
 
-_JOINT = {name: i for i, name in enumerate(HUMANML3D_SKELETON.joint_names)}
 LIMB_ENDS = {"hand": ("left_wrist", "right_wrist"), "leg": ("left_ankle", "right_ankle")}
 _LIMB_WORDS = {
     "hand": r"hands?|arms?|wrists?|fists?|palms?|elbows?|fingers?",
@@ -43,7 +43,7 @@ def named_limb(prompt: str) -> tuple[str, str] | None:
 def side_that_moves(joints: np.ndarray, limb: str) -> str:
     """'left' or 'right': the side whose wrist (limb 'hand') or ankle ('leg') travels further in
     the world over joints (T, 22, 3)."""
-    left, right = (_JOINT[name] for name in LIMB_ENDS[limb])
+    left, right = (HUMANML3D_SKELETON.index(name) for name in LIMB_ENDS[limb])
     travel = np.linalg.norm(np.diff(joints[:, [left, right]], axis=0), axis=-1).sum(axis=0)  # (2,) metres
     return "left" if travel[0] > travel[1] else "right"
 
