@@ -103,13 +103,15 @@ def add_parser(subparsers) -> None:
         description="Embed up to --per-action training captions of every action into MODEL/caption_index/ and "
                     "choose the similarity threshold under which `keymask generate` says a prompt asks for "
                     "something the model has not learned: the highest that calls at most 3%% of the "
-                    "calibration set's known prompts unknown.",
+                    "calibration set's known prompts unknown. Its off-topic prompts (words that describe no "
+                    "motion) set the similarity floor: the lowest under which 95%% of them fall.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("--model", type=Path, required=True, help="the model folder to add the index to")
     index.add_argument("--dataset", type=Path, default=None, help="the dataset the model was trained on")
     index.add_argument("--per-action", type=int, default=48, help="captions per action (default: %(default)s)")
     index.add_argument("--calibration", type=Path, default=None,
-                       help="JSON {known: [...], unknown: [...]} (default: the shipped novelty_calibration.json)")
+                       help="JSON {known: [...], unknown: [...], off_topic: [...]} (default: the shipped "
+                            "novelty_calibration.json)")
     index.set_defaults(run=run_caption_index)
 
 
@@ -231,6 +233,8 @@ def run_caption_index(args) -> int:
     index, measured = build_caption_index(args.dataset or default_dataset_dir(), NumpySentenceEncoder(), calibration,
                                           RESOURCES_DIR / "text" / "other_activities.txt", per_action=args.per_action)
     folder = index.save(args.model)
-    print(f"caption index: {folder} ({len(index.actions)} captions); threshold {measured.threshold:.3f}: "
-          f"calibration known prompts flagged {measured.known_flagged:.0%}, unknown flagged {measured.unknown_flagged:.0%}")
+    off_topic = "" if measured.off_topic_flagged is None else f", off-topic flagged {measured.off_topic_flagged:.0%}"
+    print(f"caption index: {folder} ({len(index.actions)} captions); threshold {measured.threshold:.3f}, similarity floor "
+          f"{measured.similarity_floor:.3f}: calibration known prompts flagged {measured.known_flagged:.0%}, "
+          f"unknown flagged {measured.unknown_flagged:.0%}{off_topic}")
     return 0

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from keymask.core.generation.known_actions import PULL_FADE, CaptionIndex, choose_threshold
+from keymask.core.generation.known_actions import PULL_FADE, CaptionIndex, choose_similarity_floor, choose_threshold
 from keymask.core.training.caption_index import action_phrase
 
 
@@ -25,16 +25,51 @@ def test_check_flags_prompts_nearer_to_other_activities_than_to_every_caption():
     assert "has not learned" in checks[1].warning() and "far" in checks[1].warning()
 
 
+def test_words_near_no_caption_and_no_other_activity_are_flagged_by_the_similarity_floor():
+    captions = _unit([[1, 0, 0, 0], [0, 1, 0, 0]])
+    index = CaptionIndex(captions, ["walks forward", "bows"], _unit([[0, 0, 1, 0]]), threshold=0.0, similarity_floor=0.4)
+    prompts = _unit([[1.0, 0.1, 0.0, 0.2], [0.3, 0.1, 0.0, 1.0]])  # a walk; then words near nothing (0.29 at most)
+    walk, noise = index.check(["a man walks", "hello"], prompts)
+    assert walk.known and walk.reads_as_motion
+    assert noise.score > 0  # nearer a caption than any other activity: the score alone calls it known
+    assert not noise.known and not noise.reads_as_motion
+    assert noise.warning().startswith('"hello" does not read as a motion') and "walks forward" in noise.warning()
+
+
+def test_similarity_floor_flags_the_asked_share_of_off_topic_prompts():
+    nearest = np.linspace(0.1, 0.5, 40)
+    floor = choose_similarity_floor(nearest, min_flagged=0.95)
+    assert np.mean(nearest < floor) >= 0.95
+    assert np.mean(nearest < floor - 0.011) < 0.95  # the lowest such floor (the values are 0.0103 apart)
+
+
 def test_index_round_trips_through_its_folder(tmp_path):
     rng = np.random.default_rng(0)
-    index = CaptionIndex(_unit(rng.normal(size=(5, 8))), list("abcde"), _unit(rng.normal(size=(3, 8))), 0.42)
+    index = CaptionIndex(_unit(rng.normal(size=(5, 8))), list("abcde"), _unit(rng.normal(size=(3, 8))), 0.42, 0.3)
     index.save(tmp_path)
     loaded = CaptionIndex.load(tmp_path)
     np.testing.assert_allclose(loaded.embeddings, index.embeddings, atol=1e-3)  # stored as float16
     np.testing.assert_allclose(loaded.others, index.others, atol=1e-3)
-    assert loaded.actions == index.actions and loaded.threshold == 0.42
-    assert json.loads((tmp_path / "caption_index" / "index.json").read_text())["threshold"] == 0.42
+    assert loaded.actions == index.actions and loaded.threshold == 0.42 and loaded.similarity_floor == 0.3
+    info = json.loads((tmp_path / "caption_index" / "index.json").read_text())
+    assert info["threshold"] == 0.42
+    del info["similarity_floor"]  # an index made before the floor existed checks the score alone
+    (tmp_path / "caption_index" / "index.json").write_text(json.dumps(info))
+    assert CaptionIndex.load(tmp_path).similarity_floor == 0.0
     assert CaptionIndex.load(tmp_path / "elsewhere") is None
+
+
+def test_the_shipped_index_flags_words_that_describe_no_motion():
+    from keymask.core.generation.pipeline import MotionPipeline
+    from keymask.resources import RESOURCES_DIR
+
+    pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
+    # written for this test, apart from the calibration set that chose the floor
+    prompts = ["good evening everyone", "a blue bicycle", "ein Mann tanzt", "zzzz", "a man jogs forward slowly",
+               "a woman bows to the audience"]
+    checks = pipeline.check_prompts(prompts)
+    assert [check.reads_as_motion for check in checks] == [False] * 4 + [True] * 2
+    assert checks[4].known and checks[5].known
 
 
 def test_threshold_keeps_false_alarms_on_known_prompts_at_the_allowed_share():

@@ -7,8 +7,11 @@ threshold chosen by measurement (`keymask train caption-index`). A prompt's scor
 similarity to the nearest caption minus that to the nearest other activity: a sentence
 encoder finds "does a cartwheel" fairly close to "walks sideways" (0.55), but closer still to
 another acrobatic move the model does not know. A score below the threshold means the prompt
-asks for something the model has not learned: generation goes on, and the caller says so in
-one sentence naming the nearest known actions.
+asks for something the model has not learned. Words that describe no motion at all ("hello",
+"a red sports car", "une femme danse": the encoder reads English) are near neither list, so the
+score cannot tell; a prompt whose nearest caption is less similar than a second measured floor
+does not read as a motion. Either way generation goes on, and the caller says so in one sentence
+naming the nearest known actions.
 
 The index also reads a prompt as one trained action (`read_actions`): the action whose captions'
 mean embedding is nearest. composition.py uses it to
@@ -51,10 +54,14 @@ class PromptCheck:
     score: float  # similarity to the nearest training caption minus that to the nearest other activity
     nearest_actions: tuple[str, ...]  # phrases of the nearest known actions, nearest first
     known: bool
+    reads_as_motion: bool = True  # False: the nearest training caption is below the index's similarity floor
 
     def warning(self) -> str:
-        return (f"The model has not learned what \"{self.prompt}\" asks for (nearest known actions: "
-                f"{'; '.join(self.nearest_actions)}); generating anyway.")
+        nearest = "; ".join(self.nearest_actions)
+        if not self.reads_as_motion:
+            return (f"\"{self.prompt}\" does not read as a motion the model knows (prompts are read in English; "
+                    f"nearest known actions: {nearest}); generating anyway.")
+        return f"The model has not learned what \"{self.prompt}\" asks for (nearest known actions: {nearest}); generating anyway."
 
 
 @dataclass
@@ -63,6 +70,7 @@ class CaptionIndex:
     actions: list[str]  # (C,) phrase of each caption's action
     others: np.ndarray  # (O, dim) float32, unit rows: activities the model has not learned
     threshold: float  # prompts scoring below this are unknown
+    similarity_floor: float = 0.0  # prompts whose nearest caption is less similar than this are unknown
 
     @classmethod
     def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
@@ -72,13 +80,15 @@ class CaptionIndex:
         info = json.loads((folder / "index.json").read_text())
         embeddings = np.load(folder / "embeddings.npy").astype(np.float32)
         others = np.load(folder / "others.npy").astype(np.float32)
-        return cls(embeddings, list(info["actions"]), others, float(info["threshold"]))
+        return cls(embeddings, list(info["actions"]), others, float(info["threshold"]),
+                   float(info.get("similarity_floor", 0.0)))  # indexes made before 2026-12-03 have none
 
     def save(self, model_folder: str | Path) -> Path:
         folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
         write_npy(folder / "embeddings.npy", self.embeddings.astype(np.float16))
         write_npy(folder / "others.npy", self.others.astype(np.float16))
-        write_json(folder / "index.json", {"threshold": self.threshold, "actions": self.actions})
+        write_json(folder / "index.json", {"threshold": self.threshold, "similarity_floor": self.similarity_floor,
+                                           "actions": self.actions})
         return folder
 
     def similarities(self, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,14 +157,25 @@ class CaptionIndex:
         checks = []
         known, _ = self.similarities(text_embeddings)
         for prompt, row, score in zip(prompts, known, self.scores(text_embeddings)):
+            reads_as_motion = bool(row.max() >= self.similarity_floor)
             nearest: list[str] = []
             for index in np.argsort(-row):
                 if self.actions[index] not in nearest:
                     nearest.append(self.actions[index])
                 if len(nearest) == n_actions:
                     break
-            checks.append(PromptCheck(prompt, float(score), tuple(nearest), bool(score >= self.threshold)))
+            checks.append(PromptCheck(prompt, float(score), tuple(nearest), bool(score >= self.threshold) and reads_as_motion,
+                                      reads_as_motion))
         return checks
+
+
+def choose_similarity_floor(off_topic_nearest: np.ndarray, min_flagged: float = 0.95) -> float:
+    """The lowest nearest-caption similarity floor under which at least `min_flagged` of a calibration
+    set's off-topic prompts (words that describe no motion) fall: as few known prompts as possible are
+    caught with them."""
+    nearest = np.sort(np.asarray(off_topic_nearest))[::-1]
+    missed = int(np.floor((1.0 - min_flagged) * len(nearest) + 1e-9))
+    return float(nearest[min(missed, len(nearest) - 1)]) + 1e-6
 
 
 def choose_threshold(known_scores: np.ndarray, max_false_alarms: float = 0.03) -> float:

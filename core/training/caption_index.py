@@ -3,7 +3,8 @@
 Up to `per_action` distinct captions of each content label of the training split (joined
 two-action motions included, named "first, then second"), embedded by the model's text encoder;
 activities no source shows (resources/text/other_activities.txt) are embedded beside them; the
-threshold is chosen on a calibration set of known and unknown prompts written by hand.
+threshold is chosen on a calibration set of known and unknown prompts written by hand, and the
+similarity floor on its off-topic prompts (words that describe no motion).
 """
 
 import json
@@ -14,15 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from keymask.core.data.captions import CONTENT_PHRASES
-from keymask.core.generation.known_actions import CaptionIndex, choose_threshold
+from keymask.core.generation.known_actions import CaptionIndex, choose_similarity_floor, choose_threshold
 from keymask.core.training.data import manifest, read_split
 
 
 @dataclass
 class Calibration:
     threshold: float
+    similarity_floor: float
     known_flagged: float  # share of the calibration set's known prompts called unknown
     unknown_flagged: float  # share of its unknown prompts called unknown
+    off_topic_flagged: float | None  # share of its off-topic prompts called unknown (None: it has none)
 
 
 def action_phrase(content: str) -> str:
@@ -76,8 +79,13 @@ def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path,
     index = CaptionIndex(_unit_embeddings(text_encoder, captions), actions,
                          _unit_embeddings(text_encoder, other_activities(others_file)), threshold=0.0)
     calibration = json.loads(Path(calibration_file).read_text())
-    known = index.scores(text_encoder.encode(calibration["known"]))
-    unknown = index.scores(text_encoder.encode(calibration["unknown"]))
-    index.threshold = choose_threshold(known)
-    return index, Calibration(index.threshold, float(np.mean(known < index.threshold)),
-                              float(np.mean(unknown < index.threshold)))
+    index.threshold = choose_threshold(index.scores(text_encoder.encode(calibration["known"])))
+    off_topic = calibration.get("off_topic", [])
+    if off_topic:
+        index.similarity_floor = choose_similarity_floor(index.similarities(text_encoder.encode(off_topic))[0].max(-1))
+
+    def flagged(prompts: list[str]) -> float:
+        return float(np.mean([not check.known for check in index.check(prompts, text_encoder.encode(prompts))]))
+
+    return index, Calibration(index.threshold, index.similarity_floor, flagged(calibration["known"]),
+                              flagged(calibration["unknown"]), flagged(off_topic) if off_topic else None)
