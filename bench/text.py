@@ -29,6 +29,8 @@ clean-up on) and fitted to the BVH skeleton as it is written
   +-30%.
 - unknown: share of unknown-action prompts the model flags (caption index), and share of the
   other prompts flagged by mistake.
+- off-topic: share of words that describe no motion ("a glass of water", "das Kind tanzt") the
+  model flags. These prompts are checked, not generated.
 """
 
 import argparse
@@ -153,7 +155,9 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    entries = json.loads(args.prompts.read_text())
+    all_entries = json.loads(args.prompts.read_text())
+    entries = [e for e in all_entries if e["kind"] != "off_topic"]  # the prompts generated
+    off_topic = [e["prompt"] for e in all_entries if e["kind"] == "off_topic"]
     pipeline = MotionPipeline.from_folder(args.model)
     index = CaptionIndex.load(args.model)
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
@@ -204,11 +208,14 @@ def main() -> None:
 
     # Unknown actions.
     flagged = {}
+    off_topic_flagged = []
     if index is not None:
         embeddings = pipeline.text_encoder.encode(prompts)
         checks = index.check(prompts, embeddings)
         for entry, check in zip(entries, checks):
             flagged.setdefault(entry["kind"] == "unknown", []).append(not check.known)
+        if off_topic:
+            off_topic_flagged = [not check.known for check in index.check(off_topic, pipeline.text_encoder.encode(off_topic))]
 
     # The side rows read by the evaluator instead of geometry: of the motions it reads as a sided
     # action (wave-right-hand, kick-left-leg, walk-left, ...), the share on the side the prompt names.
@@ -229,7 +236,8 @@ def main() -> None:
         "length_within_30_percent": share(within),
         "unknown_flagged": share(flagged.get(True, [])) if flagged else None,
         "known_false_alarms": share(flagged.get(False, [])) if flagged else None,
-        "prompts": {k: sum(e["kind"] == k for e in entries) for k in ("known", "side", "two_action", "unknown")},
+        "off_topic_flagged": share(off_topic_flagged) if off_topic_flagged else None,
+        "prompts": {k: sum(e["kind"] == k for e in all_entries) for k in ("known", "side", "two_action", "unknown", "off_topic")},
         "seeds": args.seeds,
         "seconds": time.perf_counter() - started,
         "details": details,
@@ -251,6 +259,8 @@ def main() -> None:
     if flagged:
         print(f"| unknown actions flagged | {report['unknown_flagged']:.2f} | > 0.9 |")
         print(f"| known prompts flagged by mistake | {report['known_false_alarms']:.2f} | < 0.05 |")
+        if off_topic_flagged:
+            print(f"| words that describe no motion flagged | {report['off_topic_flagged']:.2f} ({len(off_topic_flagged)} prompts) | |")
     else:
         print("| unknown actions flagged | (the model has no caption index) | > 0.9 |")
     if args.json:
