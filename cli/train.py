@@ -53,6 +53,10 @@ def add_parser(subparsers) -> None:
         token.add_argument("--balance-actions", type=int, default=1, metavar="MOST",
                            help="show clips of rare actions up to MOST times per epoch, as often as the median "
                                 "action's (default: %(default)s, no balancing)")
+        token.add_argument("--pull-share", type=float, default=0.0, metavar="SHARE",
+                           help="condition this share of the captions on the caption pulled part of the way "
+                                "toward the mean caption of its action, as generation pulls unseen wordings "
+                                "(SamplingSettings.action_pull; default: %(default)s)")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
@@ -168,7 +172,8 @@ def run_token_model(args) -> int:
     from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
 
     config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise,
-                                 balance_actions=args.balance_actions, **_run_settings(args),
+                                 balance_actions=args.balance_actions, pull_share=args.pull_share,
+                                 **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
                                  {"latent_dim": args.latent_dim, "n_layers": args.layers})
     train_token_model(config, stop_after_seconds=_time_limit(args))

@@ -178,6 +178,26 @@ def test_rare_actions_are_repeated_in_every_epoch_and_joined_clips_shown_once():
     assert seen.count(104) == 8 and seen.count(100) == 5 and seen.count(0) <= 1
 
 
+def test_pulled_captions_lie_between_the_caption_and_its_action_centroid():
+    from keymask.core.training.tokens import TokenClips, TokenCrops, action_centroids
+
+    walk = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2, 0.0], [1.0, -0.2, 0.0]]), dim=-1)
+    bow = torch.nn.functional.normalize(torch.tensor([[0.0, 0.3, 1.0]]), dim=-1)
+    clips = TokenClips(["a", "b", "c", "d"], [torch.zeros(3, 2, dtype=torch.long)] * 4, [["x"]] * 4,
+                       [walk[:1], walk[1:], bow, bow])
+    targets = action_centroids(clips, ["walk", "walk", "bow", None])
+    assert torch.allclose(targets[0], torch.tensor([1.0, 0.0, 0.0])) and targets[0] is targets[1]
+    assert targets[3] is None  # a joined clip: no action to pull toward
+    torch.manual_seed(0)
+    pulled = [TokenCrops(clips, 4, pull_targets=targets, pull_share=1.0)[0][2] for _ in range(50)]
+    as_written = TokenCrops(clips, 4, pull_targets=targets, pull_share=0.0)[0][2]
+    assert torch.equal(as_written, walk[0])
+    toward = torch.stack([p @ targets[0] for p in pulled])  # cosine to the centroid: from the caption's up to halfway
+    assert torch.allclose(torch.stack([p.norm() for p in pulled]), torch.ones(50))
+    assert (toward >= walk[0] @ targets[0] - 1e-6).all() and toward.max() > 0.995
+    assert torch.equal(TokenCrops(clips, 4, pull_targets=targets, pull_share=1.0)[3][2], bow[0])
+
+
 class _CountingEncoder:
     """A text encoder that remembers every sentence it was asked to encode."""
 

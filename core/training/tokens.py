@@ -59,10 +59,17 @@ class TokenCrops(Dataset):
 
     text_noise > 0 adds Gaussian noise of that standard deviation per dimension to the caption's
     embedding and puts it back on the unit sphere: the model then answers for a neighbourhood of
-    each caption, as unseen wordings of it land near it (embedding-space augmentation)."""
+    each caption, as unseen wordings of it land near it (embedding-space augmentation).
 
-    def __init__(self, clips: TokenClips, max_tokens: int, text_noise: float = 0.0):
+    pull_share > 0: that share of the items is conditioned on the caption pulled toward its action,
+    unit(e + w c) with w uniform in [0, 1) and c the clip's `pull_targets` row, as generation pulls
+    prompts (CaptionIndex.pulled_toward_actions), so the model is trained on the embeddings it is
+    given. A clip without a target (None) keeps its caption."""
+
+    def __init__(self, clips: TokenClips, max_tokens: int, text_noise: float = 0.0,
+                 pull_targets: list[torch.Tensor | None] | None = None, pull_share: float = 0.0):
         self.clips, self.max_tokens, self.text_noise = clips, max_tokens, text_noise
+        self.pull_targets, self.pull_share = pull_targets, pull_share
 
     def __len__(self) -> int:
         return len(self.clips.tokens)
@@ -78,7 +85,25 @@ class TokenCrops(Dataset):
         if self.text_noise > 0:
             noisy = text + self.text_noise * torch.randn_like(text)
             text = noisy * (text.norm() / noisy.norm())
+        target = self.pull_targets[index] if self.pull_targets is not None else None
+        if target is not None and float(torch.rand(())) < self.pull_share:
+            pulled = text / text.norm() + float(torch.rand(())) * target
+            text = pulled * (text.norm() / pulled.norm())
         return ids, length, text
+
+
+def action_centroids(clips: TokenClips, actions: list[str | None]) -> list[torch.Tensor | None]:
+    """Per clip, the unit mean caption embedding of all clips of its action (`actions`, one label or
+    None per clip); None for a clip without one."""
+    by_action: dict[str, list[torch.Tensor]] = {}
+    for action, embeddings in zip(actions, clips.caption_embeddings):
+        if action is not None:
+            by_action.setdefault(action, []).append(embeddings / embeddings.norm(dim=-1, keepdim=True))
+    centroids = {}
+    for action, rows in by_action.items():
+        mean = torch.cat(rows).mean(0)
+        centroids[action] = mean / mean.norm()
+    return [None if action is None else centroids[action] for action in actions]
 
 
 def collate(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

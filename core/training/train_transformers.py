@@ -24,7 +24,7 @@ from keymask.core.text.prompts import TextEncoder
 from keymask.core.training.distributed import setup_distributed
 from keymask.core.training.data import manifest
 from keymask.core.training.loop import RunConfig, run_training, shuffled_batches
-from keymask.core.training.tokens import TokenCrops, collate, prepare_token_clips
+from keymask.core.training.tokens import TokenCrops, action_centroids, collate, prepare_token_clips
 
 KINDS = ("mask_transformer", "residual_transformer", "length_estimator")
 
@@ -38,6 +38,7 @@ class TokenTrainingConfig(RunConfig):
     model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
     text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
     balance_actions: int = 1  # up to this many repeats per epoch of clips whose action is rare (action_repeats)
+    pull_share: float = 0.0  # share of captions pulled toward their action's mean caption (tokens.TokenCrops)
 
 
 def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4):
@@ -107,7 +108,13 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
         config.kind, vq, text_encoder.dim, **({} if config.kind == "length_estimator" else config.model_size or {}))
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     objective = TrainingObjective(_build(config.kind, model_config), config.kind)
-    crops = TokenCrops(clips, HUMANML3D.max_tokens, text_noise=config.text_noise)
+    records = manifest(config.dataset_dir) if config.balance_actions > 1 or config.pull_share > 0 else {}
+    # The label of each clip's action ("" for described clips); None for joined ones, as generation
+    # splits "..., then ..." and never pulls a sequence.
+    actions = [records[c]["content"] if records and records[c]["source"] != "joined" else None for c in clips.clip_ids]
+    pull_targets = action_centroids(clips, [a or None for a in actions]) if config.pull_share > 0 else None
+    crops = TokenCrops(clips, HUMANML3D.max_tokens, text_noise=config.text_noise, pull_targets=pull_targets,
+                       pull_share=config.pull_share)
 
     def make_batch(indices: torch.Tensor):
         return collate([crops[int(i)] for i in indices])
@@ -117,9 +124,7 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
 
     repeats = None
     if config.balance_actions > 1:
-        records = manifest(config.dataset_dir)
-        repeats = action_repeats([records[c]["content"] if records[c]["source"] != "joined" else None
-                                  for c in clips.clip_ids], config.balance_actions)
+        repeats = action_repeats(actions, config.balance_actions)
     batches = shuffled_batches(len(crops), config.batch_size, make_batch, config.seed, repeats)
     trained = run_training(config.kind, objective, batches, loss_function, config.loop_settings(),
                            config.output_dir, env, config.resumable_settings(), progress=progress,
