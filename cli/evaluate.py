@@ -10,6 +10,7 @@ examples:
   keymask eval                                  # the shipped model, the test split, the shipped evaluator
   keymask eval --model runs/model --json report.json --markdown report.md
   keymask eval --real-only                      # only the real-data floor (no generation)
+  keymask eval --repeats 5                      # 5 draws; every main score as mean +- 95% interval
 
 The scores come from an evaluator (motion and text encoders trained contrastively on the
 training split: `keymask train evaluator`). Each model score is printed beside the same score for
@@ -52,6 +53,10 @@ def add_parser(subparsers) -> None:
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
     parser.add_argument("--seed", type=int, default=0, help="seed of generation and of the metric draws")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="draws to repeat (seeds SEED, SEED+1, ...: each clip's caption, the R-precision groups, "
+                             "generation), reported as mean +- 95%% interval; the papers use 20; the tables above "
+                             "them, multimodality and the paraphrases are those of the first (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables as Markdown")
     parser.set_defaults(run=run)
@@ -120,17 +125,40 @@ def markdown_tables(report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def repeated_table(draws) -> str:
+    """draws: (real Scores, model Scores) per draw -> a Markdown table of mean +- 95% interval."""
+    from keymask.core.metrics.evaluation import REPEATED, mean_and_interval
+
+    lines = ["", f"Over {len(draws)} draws (mean +- 95% interval):", "",
+             "| metric | real (test split) | model | model - real (per draw) |", "|---|---|---|---|"]
+    for name, value in REPEATED.items():
+        real, model = ([value(scores[i]) for scores in draws] for i in (0, 1))
+        cells = [mean_and_interval(real), mean_and_interval(model),
+                 mean_and_interval([m - r for m, r in zip(model, real)])]
+        lines.append(f"| {name} | " + " | ".join(f"{mean:.3f} +- {half:.3f}" for mean, half in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run(args) -> int:
+    from keymask.cli.errors import CommandError
     from keymask.cli.generate import load_pipeline
     from keymask.core.fileio import write_json, write_text
     from keymask.core.generation.cleanup import CleanupSettings
-    from keymask.core.metrics.evaluation import Benchmark, EvaluationReport, EvaluationSettings, load_paraphrases
+    from keymask.core.metrics.evaluation import (
+        REPEATED,
+        Benchmark,
+        EvaluationReport,
+        EvaluationSettings,
+        load_paraphrases,
+    )
     from keymask.core.metrics.evaluator import MotionTextEvaluator
     from keymask.core.paths import default_dataset_dir
     from keymask.core.text.encoders import SentenceEncoder
     from keymask.core.training.train_rvq_vae import reconstruction_mpjpe
     from keymask.resources import RESOURCES_DIR
 
+    if args.repeats < 1:
+        raise CommandError(f"--repeats must be at least 1, got {args.repeats}.")
     evaluator = MotionTextEvaluator.from_pretrained(_evaluator_folder(args))
     dataset = args.dataset or default_dataset_dir()
     settings = EvaluationSettings(split=args.split, multimodality_texts=args.multimodality_texts, seed=args.seed,
@@ -145,6 +173,11 @@ def run(args) -> int:
                                                                 action_pull=args.action_pull),
                                        None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
+        draws = [(report.real, report.model)]
+        for repeat in range(1, args.repeats):
+            print(f"draw {repeat + 1} of {args.repeats} (seed {args.seed + repeat})", flush=True)
+            other = benchmark.redrawn(args.seed + repeat, multimodality_texts=0)
+            draws.append((other.real_scores(), other.model_scores(generate)))
         entries = load_paraphrases(args.paraphrases or RESOURCES_DIR / "eval" / "paraphrases.json")
         # A model without a length estimator gets 6 seconds per paraphrase.
         frames = None if pipeline.models.length_estimator is not None else 120
@@ -152,6 +185,8 @@ def run(args) -> int:
         mpjpe = reconstruction_mpjpe(pipeline.models.vq, dataset, args.split)
         report.extra["RVQ-VAE reconstruction MPJPE"] = f"{mpjpe * 1000:.1f} mm (root-aligned, {args.split} split)"
     tables = markdown_tables(report)
+    if not args.real_only and args.repeats > 1:
+        tables += repeated_table(draws)
     print(tables)
     if args.markdown:
         write_text(args.markdown, tables)
@@ -161,5 +196,9 @@ def run(args) -> int:
                         "accuracy": report.paraphrases.accuracy, "real_accuracy": report.paraphrases.real_accuracy,
                         "results": [vars(r) for r in report.paraphrases.results]},
                     "extra": report.extra, "split": args.split, "seed": args.seed}
+        if not args.real_only and args.repeats > 1:
+            document["repeats"] = {"seeds": [args.seed + r for r in range(args.repeats)]} | {
+                side: {name: [value(scores[i]) for scores in draws] for name, value in REPEATED.items()}
+                for i, side in enumerate(("real", "model"))}
         write_json(args.json, document)
     return 0

@@ -242,6 +242,27 @@ def test_keymask_eval_reports_model_beside_real(small_dataset, tmp_path, capsys)
     assert len(document["model"]["r_precision"]) == 3 and document["real"]["fid_test"] is None
     assert document["model"]["physical"]["bone_drift"] >= 0
     assert len(document["paraphrases"]["results"]) >= 20
+    assert "repeats" not in document
+
+    capsys.readouterr()
+    assert main(["eval", "--model", str(tmp_path / "model"), "--evaluator", str(tmp_path / "ev" / "evaluator"),
+                 "--dataset", dataset, "--split", "train", "--group-size", "4", "--multimodality-texts", "0",
+                 "--repeats", "3", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "Over 3 draws (mean +- 95% interval)" in out and "| R-precision top-3 |" in out
+    repeats = json.loads(report.read_text())["repeats"]
+    assert repeats["seeds"] == [0, 1, 2] and len(repeats["model"]["R-precision top-3"]) == 3
+    first = json.loads(report.read_text())["model"]
+    assert repeats["model"]["FID (vs train)"][0] == first["fid_train"]  # the first draw is the one tabled above
+    assert len(set(repeats["model"]["FID (vs train)"])) > 1  # the other draws generate anew
+
+
+def test_mean_and_interval_is_the_papers_95_percent_interval():
+    from keymask.core.metrics.evaluation import mean_and_interval
+
+    mean, half = mean_and_interval([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and abs(half - 1.96 * np.std([1, 2, 3, 4]) / 2) < 1e-12
+    assert mean_and_interval([0.5]) == (0.5, 0.0)
 
 
 def test_keymask_eval_without_an_evaluator_says_how_to_get_one(tmp_path, capsys):
@@ -249,6 +270,8 @@ def test_keymask_eval_without_an_evaluator_says_how_to_get_one(tmp_path, capsys)
 
     assert main(["eval", "--evaluator", str(tmp_path / "none"), "--real-only"]) == 2
     assert "keymask train evaluator" in capsys.readouterr().err
+    assert main(["eval", "--repeats", "0"]) == 2
+    assert "--repeats must be at least 1" in capsys.readouterr().err
 
 
 def test_a_motion_longer_than_the_evaluators_window_is_seen_through_its_middle():

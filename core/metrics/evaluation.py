@@ -8,8 +8,9 @@ benchmark's usual reference). Paraphrases: prompts worded unlike the captions, e
 motion classified by the nearest training-split action centroid in the evaluator's space.
 """
 
+import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -171,6 +172,7 @@ class Benchmark:
                  settings: EvaluationSettings | None = None):
         self.evaluator, self.text_encoder = evaluator.eval(), text_encoder
         self.settings = settings or EvaluationSettings()
+        self.dataset_dir = Path(dataset_dir)
         self.clips = load_eval_clips(dataset_dir, self.settings.split, seed=self.settings.seed)
         self.train = load_eval_clips(dataset_dir, "train", seed=self.settings.seed)
         self.train_motion = embed_motions(evaluator, self.train.features)
@@ -180,6 +182,16 @@ class Benchmark:
         self.labels = labels
         self.centroids = np.stack([self.train_motion[[c == label for c in self.train.contents]].mean(0)
                                    for label in labels])  # (labels, E)
+
+    def redrawn(self, seed: int, multimodality_texts: int | None = None) -> "Benchmark":
+        """The same clips and references with another draw (`seed`): each clip's caption, the
+        R-precision groups and the generation seeds, as the papers repeat their evaluation."""
+        other = copy.copy(self)
+        other.settings = replace(self.settings, seed=seed, multimodality_texts=(
+            self.settings.multimodality_texts if multimodality_texts is None else multimodality_texts))
+        other.clips = load_eval_clips(self.dataset_dir, self.settings.split, seed=seed)
+        other.test_text = embed_texts(self.evaluator, self.text_encoder, other.clips.captions)
+        return other
 
     def real_scores(self) -> Scores:
         return score(self.test_motion, self.test_text, [recover_from_ric(f) for f in self.clips.features], self.train_motion, None,
@@ -221,6 +233,18 @@ class Benchmark:
         real_accuracy = float(np.mean([p == c for p, c in zip(real, self.clips.contents)]))
         results = [ParaphraseResult(e["prompt"], list(e["accepts"]), p) for e, p in zip(entries, predicted)]
         return ParaphraseReport(results, real_accuracy)
+
+
+REPEATED = {"FID (vs train)": lambda s: s.fid_train, "R-precision top-1": lambda s: s.r_precision[0],
+            "R-precision top-2": lambda s: s.r_precision[1], "R-precision top-3": lambda s: s.r_precision[2],
+            "Matching score": lambda s: s.matching, "Diversity": lambda s: s.diversity}
+
+
+def mean_and_interval(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% confidence interval (1.96 standard deviations over the square
+    root of the number of draws), as MoMask and its predecessors report repeated evaluations."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(1.96 * values.std() / np.sqrt(len(values)))
 
 
 def load_paraphrases(path: str | Path) -> list[dict]:
