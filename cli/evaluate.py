@@ -135,7 +135,7 @@ def repeated_table(draws) -> str:
         real, model = ([value(scores[i]) for scores in draws] for i in (0, 1))
         cells = [mean_and_interval(real), mean_and_interval(model),
                  mean_and_interval([m - r for m, r in zip(model, real)])]
-        lines.append(f"| {name} | " + " | ".join(f"{mean:.3f} +- {half:.3f}" for mean, half in cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{mean:.4f} +- {half:.4f}" for mean, half in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
