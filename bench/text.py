@@ -215,7 +215,8 @@ def main() -> None:
         for entry, check in zip(entries, checks):
             flagged.setdefault(entry["kind"] == "unknown", []).append(not check.known)
         if off_topic:
-            off_topic_flagged = [not check.known for check in index.check(off_topic, pipeline.text_encoder.encode(off_topic))]
+            checks = index.check(off_topic, pipeline.text_encoder.encode(off_topic))
+            off_topic_flagged = [not check.known for check in checks]
 
     # The side rows read by the evaluator instead of geometry: of the motions it reads as a sided
     # action (wave-right-hand, kick-left-leg, walk-left, ...), the share on the side the prompt names.
@@ -237,7 +238,8 @@ def main() -> None:
         "unknown_flagged": share(flagged.get(True, [])) if flagged else None,
         "known_false_alarms": share(flagged.get(False, [])) if flagged else None,
         "off_topic_flagged": share(off_topic_flagged) if off_topic_flagged else None,
-        "prompts": {k: sum(e["kind"] == k for e in all_entries) for k in ("known", "side", "two_action", "unknown", "off_topic")},
+        "prompts": {k: sum(e["kind"] == k for e in all_entries)
+                    for k in ("known", "side", "two_action", "unknown", "off_topic")},
         "seeds": args.seeds,
         "seconds": time.perf_counter() - started,
         "details": details,
@@ -260,7 +262,8 @@ def main() -> None:
         print(f"| unknown actions flagged | {report['unknown_flagged']:.2f} | > 0.9 |")
         print(f"| known prompts flagged by mistake | {report['known_false_alarms']:.2f} | < 0.05 |")
         if off_topic_flagged:
-            print(f"| words that describe no motion flagged | {report['off_topic_flagged']:.2f} ({len(off_topic_flagged)} prompts) | |")
+            print(f"| words that describe no motion flagged | {report['off_topic_flagged']:.2f} "
+                  f"({len(off_topic_flagged)} prompts) | |")
     else:
         print("| unknown actions flagged | (the model has no caption index) | > 0.9 |")
     if args.json:
