@@ -33,7 +33,7 @@ def test_words_near_no_caption_and_no_other_activity_are_flagged_by_the_similari
     assert walk.known and walk.reads_as_motion
     assert noise.score > 0  # nearer a caption than any other activity: the score alone calls it known
     assert not noise.known and not noise.reads_as_motion
-    assert noise.warning().startswith('"hello" does not read as a motion') and "walks forward" in noise.warning()
+    assert noise.warning().startswith('"hello" is unlike every caption') and "walks forward" in noise.warning()
 
 
 def test_similarity_floor_flags_the_asked_share_of_off_topic_prompts():

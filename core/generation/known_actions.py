@@ -59,7 +59,7 @@ class PromptCheck:
     def warning(self) -> str:
         nearest = "; ".join(self.nearest_actions)
         if not self.reads_as_motion:
-            return (f"\"{self.prompt}\" does not read as a motion the model knows (prompts are read in English; "
+            return (f"\"{self.prompt}\" is unlike every caption the model was trained on (it reads English only; "
                     f"nearest known actions: {nearest}); generating anyway.")
         return f"The model has not learned what \"{self.prompt}\" asks for (nearest known actions: {nearest}); generating anyway."
 
