@@ -41,6 +41,8 @@ def add_parser(subparsers) -> None:
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
                         help="sampling temperature (default: %(default)s)")
+    parser.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
+                        help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=SamplingSettings.steps,
                         help="masked-decoding iterations (default: %(default)s)")
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
@@ -168,7 +170,7 @@ def run(args) -> int:
     if not args.real_only:
         pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
-                                                                steps=args.steps,
+                                                                topk_filter_thres=args.topk, steps=args.steps,
                                                                 residual_guidance_scale=args.residual_guidance,
                                                                 action_pull=args.action_pull),
                                        None if args.no_cleanup else CleanupSettings())
