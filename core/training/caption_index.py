@@ -79,13 +79,15 @@ def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path,
     index = CaptionIndex(_unit_embeddings(text_encoder, captions), actions,
                          _unit_embeddings(text_encoder, other_activities(others_file)), threshold=0.0)
     calibration = json.loads(Path(calibration_file).read_text())
-    index.threshold = choose_threshold(index.scores(text_encoder.encode(calibration["known"])))
     off_topic = calibration.get("off_topic", [])
+    embedded = {kind: text_encoder.encode(calibration[kind]) for kind in ("known", "unknown", "off_topic")
+                if calibration.get(kind)}
+    index.threshold = choose_threshold(index.scores(embedded["known"]))
     if off_topic:
-        index.similarity_floor = choose_similarity_floor(index.similarities(text_encoder.encode(off_topic))[0].max(-1))
+        index.similarity_floor = choose_similarity_floor(index.similarities(embedded["off_topic"])[0].max(-1))
 
-    def flagged(prompts: list[str]) -> float:
-        return float(np.mean([not check.known for check in index.check(prompts, text_encoder.encode(prompts))]))
+    def flagged(kind: str) -> float:
+        return float(np.mean([not check.known for check in index.check(calibration[kind], embedded[kind])]))
 
-    return index, Calibration(index.threshold, index.similarity_floor, flagged(calibration["known"]),
-                              flagged(calibration["unknown"]), flagged(off_topic) if off_topic else None)
+    return index, Calibration(index.threshold, index.similarity_floor, flagged("known"), flagged("unknown"),
+                              flagged("off_topic") if off_topic else None)
