@@ -32,7 +32,8 @@ from PyQt6.QtWidgets import (
 from keymask.core.spec import HUMANML3D
 from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, front_view_pose
 from keymask.studio.project import ExportSettings, KeyPose, Project
-from keymask.studio.timeline import PlaybackControls, Timeline
+from keymask.studio.playback import PlaybackControls
+from keymask.studio.timeline import Timeline
 from keymask.studio.viewport import MotionViewport
 
 FPS = HUMANML3D.fps

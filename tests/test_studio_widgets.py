@@ -17,7 +17,8 @@ from keymask.conditioning.poses import COCO18_JOINTS, KeyPose3D, Pose2D
 from keymask.core.skeleton import HUMANML3D_SKELETON, target_offsets
 from keymask.studio.panels import CAPTION_3D_KEY, DEFAULT_CANVAS
 from keymask.studio.pose_canvas import LiftedPoseView, PoseCanvas, default_pose, front_view_pose, mirrored
-from keymask.studio.timeline import PlaybackControls, Timeline, merge_spans, subtract_span
+from keymask.studio.playback import PlaybackControls
+from keymask.studio.timeline import Timeline, merge_spans, subtract_span
 from keymask.studio.viewport import SIDE_SPACING, MotionViewport
 
 JOINT = {name: i for i, name in enumerate(COCO18_JOINTS)}
