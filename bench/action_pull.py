@@ -2,7 +2,7 @@
 
     python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--temperature 1] [--topk 0.9]
         [--steps 10 8]
-        [--residual-guidance 1 5] [--seeds 2] [--test-clips 256] [--split val]
+        [--residual-guidance 1 5] [--residual-temperature 1 0.5 0] [--seeds 2] [--test-clips 256] [--split val]
 
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
@@ -62,6 +62,9 @@ def main() -> None:
                         help="masked-decoding steps to try with every variant, guidance and temperature")
     parser.add_argument("--residual-guidance", type=float, nargs="+", default=[SamplingSettings.residual_guidance_scale],
                         help="residual transformer guidance scales to try with every other setting")
+    parser.add_argument("--residual-temperature", type=float, nargs="+", default=[SamplingSettings.residual_temperature],
+                        help="sampling temperatures of the residual layers to try with every other setting "
+                             "(0: the most likely token; default: the base temperature)")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -82,16 +85,18 @@ def main() -> None:
         return embed_motions(evaluator, [joints_to_features(delivered_joints(m.joints, fps=m.fps)) for m in motions])
 
     print(f"{len(entries)} development paraphrases x {args.seeds} seeds; {len(captions)} test captions")
-    print("| variant | guidance | temperature | top-k | steps | residual guidance | development paraphrases right | "
-          "test captions: FID | R-precision top-3 | seconds |\n|---|---|---|---|---|---|---|---|---|---|")
-    for variant, guidance, temperature, topk, steps, residual in [
-            (v, g, t, k, n, r) for v in args.variants for g in args.guidance for t in args.temperature
-            for k in args.topk for n in args.steps for r in args.residual_guidance]:
+    print("| variant | guidance | temperature | top-k | steps | residual guidance | residual temperature | "
+          "development paraphrases right | test captions: FID | R-precision top-3 | seconds |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
+    for variant, guidance, temperature, topk, steps, residual, residual_temperature in [
+            (v, g, t, k, n, r, rt) for v in args.variants for g in args.guidance for t in args.temperature
+            for k in args.topk for n in args.steps for r in args.residual_guidance
+            for rt in args.residual_temperature]:
         variant_started = time.perf_counter()
         # pulled here, by the variant
         as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance, temperature=temperature,
                                       topk_filter_thres=topk, steps=steps,
-                                      residual_guidance_scale=residual)
+                                      residual_guidance_scale=residual, residual_temperature=residual_temperature)
         strength, *fade = (float(v) for v in variant.split(":"))
         fade = tuple(fade) if fade else (2.0, 2.0 + 1e-6)  # no fade: every prompt is pulled fully
 
@@ -110,7 +115,9 @@ def main() -> None:
         motion = delivered_embedding(result.motions)
         fid = frechet_distance(motion, benchmark.train_motion)
         top3 = r_precision(benchmark.test_text[chosen], motion, group_size=32, seed=0)[2]
-        print(f"| {variant} | {guidance:g} | {temperature:g} | {topk:g} | {steps} | {residual:g} | {np.mean(right):.3f} ({len(right)}) | "
+        print(f"| {variant} | {guidance:g} | {temperature:g} | {topk:g} | {steps} | {residual:g} | "
+              f"{'as base' if residual_temperature is None else f'{residual_temperature:g}'} | "
+              f"{np.mean(right):.3f} ({len(right)}) | "
               f"{fid:.3f} | {top3:.3f} | {time.perf_counter() - variant_started:.0f} |", flush=True)
     print(f"({time.perf_counter() - started:.0f} s)")
 

@@ -41,6 +41,9 @@ def add_parser(subparsers) -> None:
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
                         help="sampling temperature (default: %(default)s)")
+    parser.add_argument("--residual-temperature", type=float, default=SamplingSettings.residual_temperature,
+                        help="sampling temperature of the finer token layers; 0 takes the most likely token "
+                             "(default: the --temperature)")
     parser.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
                         help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=SamplingSettings.steps,
@@ -170,6 +173,7 @@ def run(args) -> int:
     if not args.real_only:
         pipeline = load_pipeline(args.model)
         generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
+                                                                residual_temperature=args.residual_temperature,
                                                                 topk_filter_thres=args.topk, steps=args.steps,
                                                                 residual_guidance_scale=args.residual_guidance,
                                                                 action_pull=args.action_pull),

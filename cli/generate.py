@@ -67,6 +67,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
     sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
                           help="sampling temperature (default: %(default)s)")
+    sampling.add_argument("--residual-temperature", type=float, default=SamplingSettings.residual_temperature,
+                          help="sampling temperature of the finer token layers; 0 takes the most likely token "
+                               "(default: the --temperature)")
     sampling.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
@@ -182,7 +185,8 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend:
 def _settings(args):
     return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
                             residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
-                            topk_filter_thres=args.topk, greedy=args.greedy,
+                            residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
+                            greedy=args.greedy,
                             sample_length=args.sample_length, action_pull=args.action_pull,
                             mirror_to_named_side=not args.keep_side)
 

@@ -5,7 +5,7 @@ import pytest
 
 from keymask.core.backends.torch_backend import numpy_models_from_torch
 from keymask.core.models.bundle import load_torch_models, save_models
-from keymask.core.generation.masked_decoding import GenerationCancelled
+from keymask.core.generation.masked_decoding import GenerationCancelled, decode_residual_layers
 from keymask.core.generation.pipeline import (
     FixedTokens,
     GenerationInputError,
@@ -63,6 +63,19 @@ def test_fixed_tokens_are_kept_in_every_layer(official_pipeline, golden):
     result = official_pipeline(["a person waves"], frames=64, seed=1, fixed=FixedTokens(source, mask))
     tokens = result.motions[0].tokens
     np.testing.assert_array_equal(tokens[mask[0]], source[0][mask[0]])
+
+
+def test_residual_temperature_zero_takes_the_most_likely_finer_tokens(official_pipeline, golden):
+    text = golden["text_embedding"][:1]
+    run = lambda settings: official_pipeline(["first"], frames=40, seed=5, text_embedding=text,  # noqa: E731
+                                             settings=settings).motions[0].tokens
+    sampled, argmax_finer = run(SamplingSettings()), run(SamplingSettings(residual_temperature=0))
+    np.testing.assert_array_equal(argmax_finer[:, 0], sampled[:, 0])  # the base layer is drawn as before
+    expected = decode_residual_layers(official_pipeline.models.residual_transformer, sampled[None, :, 0], text,
+                                      np.array([len(sampled)]), guidance_scale=SamplingSettings.residual_guidance_scale,
+                                      topk_filter_thres=SamplingSettings.topk_filter_thres, greedy=True)
+    np.testing.assert_array_equal(argmax_finer, expected[0])
+    assert not np.array_equal(sampled[:, 1:], argmax_finer[:, 1:])
 
 
 @pytest.mark.parametrize("frames, message", [(0, "at least"), (-8, "at least"), (400, "window"),

@@ -16,6 +16,9 @@ class SamplingSettings:
     # at a sixth less work: `keymask eval --residual-guidance`, `python bench/text.py --residual-guidance`.
     residual_guidance_scale: float = 1.0
     temperature: float = 1.0
+    # Sampling temperature of the residual (finer) token layers; None: `temperature`. 0 takes the
+    # most likely token of each layer.
+    residual_temperature: float | None = None
     # Keep the top (1 - thres) share of the vocabulary (MoMask: 0.9). 0.95 was chosen on the validation
     # split and the development paraphrases (R-precision top-3 +0.008 +- 0.003 over 5 paired draws,
     # FID -0.002, paraphrases 0.802 -> 0.843: `python bench/action_pull.py --topk 0.9 0.95`; model card).
