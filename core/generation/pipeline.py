@@ -169,8 +169,7 @@ class MotionPipeline:
         )  # (B, N)
 
         # 6. Residual layers.
-        residual_temperature = (settings.temperature if settings.residual_temperature is None
-                                else settings.residual_temperature)
+        residual_temperature = settings.finer_layers_temperature
         all_ids = decode_residual_layers(
             self.models.residual_transformer, base, text, token_lengths,
             guidance_scale=settings.residual_guidance_scale, temperature=residual_temperature,

@@ -34,3 +34,8 @@ class SamplingSettings:
     # A motion for a prompt that names a side for a hand or a leg ("waves with the left hand") is
     # replaced by its mirror image when it moves the other side's (core/generation/sides.py).
     mirror_to_named_side: bool = True
+
+    @property
+    def finer_layers_temperature(self) -> float:
+        """The temperature the residual layers are sampled at."""
+        return self.temperature if self.residual_temperature is None else self.residual_temperature
