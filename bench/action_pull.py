@@ -2,7 +2,8 @@
 
     python bench/action_pull.py [--variants 0 1 1:0.75:0.92 ...] [--guidance 4 6] [--temperature 1] [--topk 0.9]
         [--steps 10 8]
-        [--residual-guidance 1 5] [--residual-temperature 1 0.5 0] [--seeds 2] [--test-clips 256] [--split val]
+        [--residual-guidance 1 5] [--residual-temperature 1 0.5 0]
+        [--residual-topk 0.9 0.8] [--seeds 2] [--test-clips 256] [--split val]
 
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("--residual-temperature", type=float, nargs="+", default=[SamplingSettings.residual_temperature],
                         help="sampling temperatures of the residual layers to try with every other setting "
                              "(0: the most likely token; default: the base temperature)")
+    parser.add_argument("--residual-topk", type=float, nargs="+", default=[SamplingSettings.residual_topk_filter_thres],
+                        help="top-k thresholds of the residual layers to try with every other setting "
+                             "(default: the base layer's)")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -86,17 +90,18 @@ def main() -> None:
 
     print(f"{len(entries)} development paraphrases x {args.seeds} seeds; {len(captions)} test captions")
     print("| variant | guidance | temperature | top-k | steps | residual guidance | residual temperature | "
-          "development paraphrases right | test captions: FID | R-precision top-3 | seconds |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
-    for variant, guidance, temperature, topk, steps, residual, residual_temperature in [
-            (v, g, t, k, n, r, rt) for v in args.variants for g in args.guidance for t in args.temperature
+          "residual top-k | development paraphrases right | test captions: FID | R-precision top-3 | seconds |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for variant, guidance, temperature, topk, steps, residual, residual_temperature, residual_topk in [
+            (v, g, t, k, n, r, rt, rk) for v in args.variants for g in args.guidance for t in args.temperature
             for k in args.topk for n in args.steps for r in args.residual_guidance
-            for rt in args.residual_temperature]:
+            for rt in args.residual_temperature for rk in args.residual_topk]:
         variant_started = time.perf_counter()
         # pulled here, by the variant
         as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance, temperature=temperature,
                                       topk_filter_thres=topk, steps=steps,
-                                      residual_guidance_scale=residual, residual_temperature=residual_temperature)
+                                      residual_guidance_scale=residual, residual_temperature=residual_temperature,
+                                      residual_topk_filter_thres=residual_topk)
         strength, *fade = (float(v) for v in variant.split(":"))
         fade = tuple(fade) if fade else (2.0, 2.0 + 1e-6)  # no fade: every prompt is pulled fully
 
@@ -117,6 +122,7 @@ def main() -> None:
         top3 = r_precision(benchmark.test_text[chosen], motion, group_size=32, seed=0)[2]
         print(f"| {variant} | {guidance:g} | {temperature:g} | {topk:g} | {steps} | {residual:g} | "
               f"{'as base' if residual_temperature is None else f'{residual_temperature:g}'} | "
+              f"{'as base' if residual_topk is None else f'{residual_topk:g}'} | "
               f"{np.mean(right):.3f} ({len(right)}) | "
               f"{fid:.3f} | {top3:.3f} | {time.perf_counter() - variant_started:.0f} |", flush=True)
     print(f"({time.perf_counter() - started:.0f} s)")

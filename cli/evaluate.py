@@ -46,6 +46,8 @@ def add_parser(subparsers) -> None:
                              "(default: the --temperature)")
     parser.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
                         help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
+    parser.add_argument("--residual-topk", type=float, default=SamplingSettings.residual_topk_filter_thres,
+                        help="the same for the finer token layers (default: the --topk)")
     parser.add_argument("--steps", type=int, default=SamplingSettings.steps,
                         help="masked-decoding iterations (default: %(default)s)")
     parser.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
@@ -146,7 +148,7 @@ def repeated_table(draws) -> str:
 
 def run(args) -> int:
     from keymask.cli.errors import CommandError
-    from keymask.cli.generate import load_pipeline
+    from keymask.cli.generate import load_pipeline, sampling_error
     from keymask.core.fileio import write_json, write_text
     from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.metrics.evaluation import (
@@ -164,6 +166,13 @@ def run(args) -> int:
 
     if args.repeats < 1:
         raise CommandError(f"--repeats must be at least 1, got {args.repeats}.")
+    try:
+        sampling = SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
+                                    residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
+                                    residual_topk_filter_thres=args.residual_topk, steps=args.steps,
+                                    residual_guidance_scale=args.residual_guidance, action_pull=args.action_pull)
+    except ValueError as error:
+        raise sampling_error(error) from None
     evaluator = MotionTextEvaluator.from_pretrained(_evaluator_folder(args))
     dataset = args.dataset or default_dataset_dir()
     settings = EvaluationSettings(split=args.split, multimodality_texts=args.multimodality_texts, seed=args.seed,
@@ -172,12 +181,7 @@ def run(args) -> int:
     report = EvaluationReport(real=benchmark.real_scores())
     if not args.real_only:
         pipeline = load_pipeline(args.model)
-        generate = feature_generator(pipeline, SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
-                                                                residual_temperature=args.residual_temperature,
-                                                                topk_filter_thres=args.topk, steps=args.steps,
-                                                                residual_guidance_scale=args.residual_guidance,
-                                                                action_pull=args.action_pull),
-                                       None if args.no_cleanup else CleanupSettings())
+        generate = feature_generator(pipeline, sampling, None if args.no_cleanup else CleanupSettings())
         report.model = benchmark.model_scores(generate)
         draws = [(report.real, report.model)]
         for repeat in range(1, args.repeats):

@@ -6,7 +6,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from keymask.cli.errors import rotation_order
+from keymask.cli.errors import CommandError, rotation_order
 from keymask.core.generation.sampling import SamplingSettings
 
 GENERATE_EPILOG = """\
@@ -72,6 +72,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                                "(default: the --temperature)")
     sampling.add_argument("--topk", type=float, default=SamplingSettings.topk_filter_thres,
                           help="top-k filter threshold: keep the top (1 - topk) share of tokens (default: %(default)s)")
+    sampling.add_argument("--residual-topk", type=float, default=SamplingSettings.residual_topk_filter_thres,
+                          help="the same for the finer token layers (default: the --topk)")
     sampling.add_argument("--greedy", action="store_true", help="no randomness: always the most likely token")
     sampling.add_argument("--sample-length", action="store_true",
                           help="draw the length from the length estimator, so it changes with the seed (MoMask's "
@@ -143,7 +145,6 @@ def add_parser(subparsers) -> None:
 def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
     """MoMask's prompt files: `text#frames` a line (`text` alone or `text#NA`: length estimated);
     a line starting with `#` is a comment."""
-    from keymask.cli.errors import CommandError
 
     if not path.exists():
         raise FileNotFoundError(f"The prompt file {path} does not exist.")
@@ -168,7 +169,6 @@ def read_prompt_file(path: Path) -> list[tuple[str, int | None]]:
 
 def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend: str = "auto"):
     """The pipeline of `model`, else $KEYMASK_MODEL, else the shipped default."""
-    from keymask.cli.errors import CommandError
     from keymask.core.generation.pipeline import MotionPipeline
     from keymask.resources import RESOURCES_DIR
 
@@ -182,13 +182,28 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend:
     return MotionPipeline.from_folder(folder, clip_weights=clip_weights, backend=backend)
 
 
+SAMPLING_FLAGS = {"steps": "--steps", "guidance_scale": "--guidance", "residual_guidance_scale": "--residual-guidance",
+                  "residual_temperature": "--residual-temperature", "temperature": "--temperature",
+                  "topk_filter_thres": "--topk", "residual_topk_filter_thres": "--residual-topk",
+                  "action_pull": "--action-pull"}
+
+
+def sampling_error(error: ValueError) -> CommandError:
+    """SamplingSettings' sentence about a bad value, naming the command line's flag instead of the field."""
+    field, _, rest = str(error).partition(" ")
+    return CommandError(f"{SAMPLING_FLAGS.get(field, field)} {rest}")
+
+
 def _settings(args):
-    return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
-                            residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
-                            residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
-                            greedy=args.greedy,
-                            sample_length=args.sample_length, action_pull=args.action_pull,
-                            mirror_to_named_side=not args.keep_side)
+    try:
+        return SamplingSettings(steps=args.steps, guidance_scale=args.guidance,
+                                residual_guidance_scale=args.residual_guidance, temperature=args.temperature,
+                                residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
+                                residual_topk_filter_thres=args.residual_topk, greedy=args.greedy,
+                                sample_length=args.sample_length, action_pull=args.action_pull,
+                                mirror_to_named_side=not args.keep_side)
+    except ValueError as error:
+        raise sampling_error(error) from None
 
 
 def _progress_bar():
@@ -208,7 +223,6 @@ def _progress_bar():
 def run_generate(args) -> int:
     import numpy as np
 
-    from keymask.cli.errors import CommandError
     from keymask.core.fileio import ensure_output_dir
     from keymask.core.generation.cleanup import CleanupSettings
     from keymask.core.generation.composition import Request, check_requests, generate_requests
@@ -324,7 +338,6 @@ def parse_key_pose(text: str, fps: float) -> tuple[Path, int, dict]:
 
     TIME is seconds (1.5s) or frames (30); hold and eases are seconds (0.3 or 0.3s).
     """
-    from keymask.cli.errors import CommandError
 
     path, at, rest = text.rpartition("@")
     when, *options = rest.split(":")
@@ -376,7 +389,6 @@ def _delivered(joints, body, path):
 def _generate_with_keys(args, pipeline, rig, path) -> int:
     import numpy as np
 
-    from keymask.cli.errors import CommandError
     from keymask.conditioning.keyed_generation import KEYED_CLEANUP, KeyFrame, generate_with_key_poses, read_key_pose
     from keymask.core.generation.export import export_motion, export_preview, output_paths
 
@@ -415,7 +427,6 @@ def _generate_with_keys(args, pipeline, rig, path) -> int:
 
 def load_rig(args):
     """The --rig to export onto, or None; one sentence when it cannot be used."""
-    from keymask.cli.errors import CommandError
 
     if not getattr(args, "rig", None):
         return None

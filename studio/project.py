@@ -164,7 +164,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
         seconds=seconds,
         seed=read.integer("seed", 0),
         samples=read.integer("samples", 1, minimum=1),
-        guidance=read.number("guidance", SamplingSettings.guidance_scale),
+        guidance=read.number("guidance", SamplingSettings.guidance_scale, minimum=0),
         steps=read.integer("steps", SamplingSettings.steps, minimum=1),
         keys=[_key_from_json(item, f"{where} (key {i + 1})") for i, item in enumerate(read.typed("keys", list, []))],
         keep_spans=[_span_from_json(item, where) for item in read.typed("keep_spans", list, [])],
@@ -289,12 +289,14 @@ class _Reader:
                                    f"{_KIND_WORDS[kind]}.")
         return value
 
-    def number(self, name: str, default, optional: bool = False) -> float | None:
+    def number(self, name: str, default, optional: bool = False, minimum: float | None = None) -> float | None:
         value = self.data.get(name, default)
         if value is None and optional:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
             raise ProjectFileError(f"{self.where} has a \"{name}\" of {_short(value)}, which is not a number.")
+        if minimum is not None and value < minimum:
+            raise ProjectFileError(f"{self.where} has a \"{name}\" of {value}; it must be at least {minimum:g}.")
         return float(value)
 
     def integer(self, name: str, default: int, minimum: int | None = None) -> int:

@@ -76,6 +76,17 @@ def test_residual_temperature_zero_takes_the_most_likely_finer_tokens(official_p
                                       topk_filter_thres=SamplingSettings.topk_filter_thres, greedy=True)
     np.testing.assert_array_equal(argmax_finer, expected[0])
     assert not np.array_equal(sampled[:, 1:], argmax_finer[:, 1:])
+    top_one_finer = run(SamplingSettings(residual_topk_filter_thres=0.999))  # keeps one token of the finer layers
+    np.testing.assert_array_equal(top_one_finer, argmax_finer)
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(temperature=-1.0), dict(residual_temperature=float("nan")),
+                                 dict(topk_filter_thres=1.0), dict(residual_topk_filter_thres=-0.1),
+                                 dict(guidance_scale=float("nan"))])
+def test_sampling_settings_refuse_values_that_cannot_sample(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f"^{name} "):
+        SamplingSettings(**bad)
 
 
 @pytest.mark.parametrize("frames, message", [(0, "at least"), (-8, "at least"), (400, "window"),

@@ -116,6 +116,7 @@ BROKEN = {
     "a newer version": (json.dumps(_document(version=2)), "has version 2; this studio reads version 1"),
     "a seed of text": (json.dumps(_document(seed="seven")), "\"seed\" of \"seven\", which is not a whole number"),
     "no samples": (json.dumps(_document(samples=0)), "\"samples\" of 0; it must be at least 1"),
+    "a negative guidance": (json.dumps(_document(guidance=-1)), "\"guidance\" of -1; it must be at least 0"),
     "a negative length": (json.dumps(_document(seconds=-2)), "length of -2.0 seconds"),
     "a bad span": (json.dumps(_document(keep_spans=[[2, 1]])), "keep span [2, 1]"),
     "a missing sample": (json.dumps(_document(chosen_sample=5)), "chooses sample 6 of only 3 motions"),

@@ -23,6 +23,8 @@ class SamplingSettings:
     # split and the development paraphrases (R-precision top-3 +0.008 +- 0.003 over 5 paired draws,
     # FID -0.002, paraphrases 0.802 -> 0.843: `python bench/action_pull.py --topk 0.9 0.95`; model card).
     topk_filter_thres: float = 0.95
+    # The same for the residual (finer) token layers; None: `topk_filter_thres`.
+    residual_topk_filter_thres: float | None = None
     greedy: bool = False  # argmax everywhere, no noise: the official parity setting
     # Draw each length from the length estimator's distribution (as MoMask does) instead of taking
     # its median, which is nearer the real clip's length more often (model card).
@@ -35,7 +37,26 @@ class SamplingSettings:
     # replaced by its mirror image when it moves the other side's (core/generation/sides.py).
     mirror_to_named_side: bool = True
 
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}.")
+        for name in ("guidance_scale", "residual_guidance_scale", "temperature", "action_pull"):
+            if not getattr(self, name) >= 0:  # also refuses nan
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}.")
+        if self.residual_temperature is not None and not self.residual_temperature >= 0:
+            raise ValueError(f"residual_temperature must be 0 or more, got {self.residual_temperature}.")
+        for name in ("topk_filter_thres", "residual_topk_filter_thres"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise ValueError(f"{name} keeps the top (1 - it) share of tokens, so it must be at least 0 and "
+                                 f"below 1, got {value}.")
+
     @property
     def finer_layers_temperature(self) -> float:
         """The temperature the residual layers are sampled at."""
         return self.temperature if self.residual_temperature is None else self.residual_temperature
+
+    @property
+    def finer_layers_topk(self) -> float:
+        """The top-k threshold the residual layers are sampled with."""
+        return self.topk_filter_thres if self.residual_topk_filter_thres is None else self.residual_topk_filter_thres
