@@ -60,8 +60,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                           help="how strongly to follow the text (classifier-free guidance, default: %(default)s)")
     sampling.add_argument("--residual-guidance", type=float, default=SamplingSettings.residual_guidance_scale,
-                          help="guidance of the finer token layers; 1 (the default) runs them without the "
-                               "unconditional pass, the official code uses 5 (default: %(default)s)")
+                          help="guidance of the finer token layers; 1 runs them without the unconditional "
+                               "pass (faster), the official code uses 5 (default: %(default)s)")
     sampling.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                           help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
