@@ -76,7 +76,7 @@ def main() -> None:
             all_ids = decode_residual_layers(
                 pipeline.models.residual_transformer, ids[..., 0], text[i: i + 1], np.array([ids.shape[1]]),
                 guidance_scale=settings.residual_guidance_scale, temperature=settings.finer_layers_temperature,
-                topk_filter_thres=settings.finer_layers_topk, greedy=settings.finer_layers_temperature == 0, rng=rng)
+                topk_filter_thres=settings.finer_layers_topk, rng=rng)
             predicted.append(delivered_features(pipeline, all_ids))
         rows["base layer as encoded, finer layers predicted"] = predicted
 

@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--guidance", type=float, default=SamplingSettings.guidance_scale,
                         help="classifier-free guidance of the masked transformer (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
-                        help="sampling temperature (default: %(default)s)")
+                        help="sampling temperature; 0 takes the most likely token (default: %(default)s)")
     parser.add_argument("--residual-temperature", type=float, default=SamplingSettings.residual_temperature,
                         help="sampling temperature of the finer token layers; 0 takes the most likely token "
                              "(default: the --temperature)")

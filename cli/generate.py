@@ -66,7 +66,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                           help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
     sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
-                          help="sampling temperature (default: %(default)s)")
+                          help="sampling temperature; 0 takes the most likely token (default: %(default)s)")
     sampling.add_argument("--residual-temperature", type=float, default=SamplingSettings.residual_temperature,
                           help="sampling temperature of the finer token layers; 0 takes the most likely token "
                                "(default: the --temperature)")

@@ -52,6 +52,7 @@ def test_top_k_keeps_the_official_count():
 def test_greedy_sampling_is_the_argmax_and_seeded_sampling_repeats():
     logits = rng(1).standard_normal((4, 5, 16))
     assert np.array_equal(sample_tokens(logits, greedy=True), logits.argmax(-1))
+    assert np.array_equal(sample_tokens(logits, temperature=0, rng=rng(1)), logits.argmax(-1))
     assert np.array_equal(sample_tokens(logits, rng=rng(1)), sample_tokens(logits, rng=rng(1)))
     assert not np.array_equal(sample_tokens(logits, rng=rng(1)), sample_tokens(logits, rng=rng(2)))
 

@@ -69,10 +69,11 @@ def gumbel_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray
 
 def sample_tokens(logits: np.ndarray, *, temperature: float = 1.0, greedy: bool = False,
                   rng: np.random.Generator | None = None) -> np.ndarray:
-    """Ids (...) from logits (..., V): argmax of logits / temperature + Gumbel noise (zero if greedy)."""
-    scaled = logits / max(temperature, 1e-10)
-    if greedy:
-        return scaled.argmax(axis=-1)
+    """Ids (...) from logits (..., V): argmax of logits / temperature + Gumbel noise (none if greedy or
+    the temperature is 0: the most likely token)."""
+    if greedy or temperature <= 0:
+        return logits.argmax(axis=-1)
+    scaled = logits / temperature
     rng = rng if rng is not None else np.random.default_rng()
     return (scaled + gumbel_noise(logits.shape, rng)).argmax(axis=-1)
 

@@ -169,12 +169,11 @@ class MotionPipeline:
         )  # (B, N)
 
         # 6. Residual layers.
-        residual_temperature = settings.finer_layers_temperature
         all_ids = decode_residual_layers(
             self.models.residual_transformer, base, text, token_lengths,
-            guidance_scale=settings.residual_guidance_scale, temperature=residual_temperature,
-            topk_filter_thres=settings.finer_layers_topk, greedy=settings.greedy or residual_temperature == 0,
-            rng=rng, fixed_tokens=fixed_ids, fixed_mask=fixed_mask,
+            guidance_scale=settings.residual_guidance_scale, temperature=settings.finer_layers_temperature,
+            topk_filter_thres=settings.finer_layers_topk, greedy=settings.greedy, rng=rng,
+            fixed_tokens=fixed_ids, fixed_mask=fixed_mask,
             callback=(lambda done, total: progress("residual", done, total)) if progress else None, cancel=cancel,
         )  # (B, N, Q)
 
