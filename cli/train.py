@@ -60,6 +60,10 @@ def add_parser(subparsers) -> None:
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
+            token.add_argument("--ff-size", type=int, default=None,
+                               help="feed-forward width of each layer (default: 3 x --latent-dim); with "
+                                    "--init-from a narrower model, it starts as that model exactly (the new "
+                                    "units' outputs start at zero) and learns with more capacity")
         token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
 
     evaluator = models.add_parser(
@@ -175,7 +179,8 @@ def run_token_model(args) -> int:
                                  balance_actions=args.balance_actions, pull_share=args.pull_share,
                                  **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
-                                 {"latent_dim": args.latent_dim, "n_layers": args.layers})
+                                 {"latent_dim": args.latent_dim, "n_layers": args.layers,
+                                  **({} if args.ff_size is None else {"ff_size": args.ff_size})})
     train_token_model(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {args.out / args.kind}; log: {args.out / (args.kind + '.csv')}")

@@ -143,6 +143,34 @@ def test_token_models_train_resume_and_load(small_dataset, tmp_path, kind):
     assert all(first_step.values())
 
 
+def test_a_wider_feed_forward_starts_as_the_narrower_model_and_then_learns(tmp_path):
+    from keymask.core.models.mask_transformer import MaskTransformer, MaskTransformerConfig
+    from keymask.core.models.official.options import CheckpointError
+    from keymask.core.training.state import load_weights
+
+    small = dict(num_tokens=16, code_dim=8, latent_dim=16, n_layers=2, n_heads=2, text_dim=384, max_len=64)
+    torch.manual_seed(0)
+    narrow = MaskTransformer(MaskTransformerConfig(**small, ff_size=32)).eval()
+    narrow.save_pretrained(tmp_path / "narrow" / "mask_transformer")
+    wide = MaskTransformer(MaskTransformerConfig(**small, ff_size=48))
+    load_weights(tmp_path / "narrow", wide, "mask_transformer")
+
+    ids, text = torch.randint(0, 16, (2, 10)), torch.randn(2, 384)
+    padding = torch.zeros(2, 10, dtype=torch.bool)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.eval()(ids, text, padding), narrow(ids, text, padding), rtol=0, atol=1e-6)
+    new_outputs = wide.encoder.layers[0].linear2.weight[:, 32:]
+    assert torch.count_nonzero(new_outputs) == 0
+    optimizer = torch.optim.SGD(wide.parameters(), lr=0.1)
+    wide.train().training_loss(ids, text, torch.tensor([10, 7])).loss.backward()
+    optimizer.step()
+    assert torch.count_nonzero(new_outputs) > 0  # the new units take part once trained
+
+    other_width = MaskTransformer(MaskTransformerConfig(**{**small, "latent_dim": 24}, ff_size=48))
+    with pytest.raises(CheckpointError, match="shaped differently"):
+        load_weights(tmp_path / "narrow", other_width, "mask_transformer")
+
+
 def test_trained_parts_assemble_into_a_model_that_generates(small_dataset, tmp_path, capsys):
     from keymask.cli.main import main
     from keymask.core.generation.pipeline import MotionPipeline

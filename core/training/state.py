@@ -81,7 +81,7 @@ def _load_saved_model(model: torch.nn.Module, path: Path) -> None:
         if set(weights) != expected and {prefix + key for key in weights} == expected:
             weights = {prefix + key: value for key, value in weights.items()}
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(with_wider_feed_forward(weights, model.state_dict()))
     except RuntimeError as error:
         raise CheckpointError(f"The model in {path.parent} is shaped differently "
                               f"({str(error).splitlines()[1].strip()[:120]}).") from error
@@ -89,6 +89,33 @@ def _load_saved_model(model: torch.nn.Module, path: Path) -> None:
 
 def _load_model(model: torch.nn.Module, state: dict) -> None:
     """The weights, and what the model keeps outside its state dict (see save_state)."""
-    model.load_state_dict(state["model"])
+    model.load_state_dict(with_wider_feed_forward(state["model"], model.state_dict()))
     if state.get("model_extra") is not None:
         model.load_training_state(state["model_extra"])
+
+
+FEED_FORWARD_IN, FEED_FORWARD_OUT = "linear1.", "linear2.weight"  # nn.TransformerEncoderLayer's names
+
+
+def with_wider_feed_forward(weights: dict[str, torch.Tensor],
+                            target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`weights` of a model whose transformer layers have a narrower feed-forward block than
+    `target`'s, placed so that the wider model computes exactly what the narrower one did: the old
+    hidden units keep their weights, the new ones keep `target`'s fresh input weights and get zero
+    output weights (they learn from there). Every other weight must already have its shape;
+    anything else is returned unchanged, for load_state_dict to refuse with its own message."""
+    grown = dict(weights)
+    for key, saved in weights.items():
+        fresh = target.get(key)
+        if fresh is None or fresh.shape == saved.shape or saved.dim() != fresh.dim():
+            continue
+        if FEED_FORWARD_IN not in key and not key.endswith(FEED_FORWARD_OUT):
+            return weights
+        if any(s > f for s, f in zip(saved.shape, fresh.shape)):
+            return weights
+        wider = fresh.detach().clone()
+        if key.endswith(FEED_FORWARD_OUT):
+            wider.zero_()  # (D, F): the new units' outputs start at zero
+        wider[tuple(slice(0, n) for n in saved.shape)] = saved
+        grown[key] = wider
+    return grown

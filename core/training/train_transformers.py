@@ -35,16 +35,18 @@ class TokenTrainingConfig(RunConfig):
     dataset_dir: str
     rvq_dir: str  # a trained RVQ-VAE folder (config.json + model.safetensors)
     model: MaskTransformerConfig | ResidualTransformerConfig | LengthEstimatorConfig | None = None  # None: defaults
-    model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4}
+    model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4, "ff_size": 1280}
     text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
     balance_actions: int = 1  # up to this many repeats per epoch of clips whose action is rare (action_repeats)
     pull_share: float = 0.0  # share of captions pulled toward their action's mean caption (tokens.TokenCrops)
 
 
-def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4):
-    """KeyMask's default sizes, matched to a trained RVQ-VAE and a text encoder."""
+def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4,
+                         ff_size: int | None = None):
+    """KeyMask's default sizes, matched to a trained RVQ-VAE and a text encoder (feed-forward width
+    3 x latent_dim unless given)."""
     common = dict(num_tokens=vq.config.nb_code, code_dim=vq.config.code_dim, latent_dim=latent_dim,
-                  ff_size=3 * latent_dim, n_layers=n_layers, n_heads=4, dropout=0.1, text_dim=text_dim)
+                  ff_size=ff_size or 3 * latent_dim, n_layers=n_layers, n_heads=4, dropout=0.1, text_dim=text_dim)
     if kind == "mask_transformer":
         return MaskTransformerConfig(**common, cond_drop_prob=0.1)
     if kind == "residual_transformer":
