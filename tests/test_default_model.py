@@ -87,3 +87,18 @@ def test_the_shipped_model_gives_the_same_motion_on_both_backends():
     for a, b in zip(*(r.motions for r in results)):
         np.testing.assert_array_equal(a.tokens, b.tokens)
         np.testing.assert_allclose(a.joints, b.joints, atol=1e-4)
+
+
+def test_the_default_size_preset_is_the_shipped_models_shape():
+    """bench/generate.py times the preset with random weights, so it must have the shipped shapes."""
+    import dataclasses
+    import json
+
+    from keymask.core.models.presets import keymask_default
+
+    sizes = keymask_default()
+    for part, preset in (("rvq_vae", sizes.vq), ("mask_transformer", sizes.mask_transformer),
+                         ("residual_transformer", sizes.residual_transformer)):
+        shipped = json.loads((RESOURCES_DIR / "models" / "default" / part / "config.json").read_text())["config"]
+        shapes = {k: v for k, v in dataclasses.asdict(preset).items() if k in shipped and "drop" not in k}
+        assert shapes == {k: shipped[k] for k in shapes}, part

@@ -33,5 +33,5 @@ def keymask_default(text_dim: int = 384) -> ModelSizes:
     vq = RVQVAEConfig(nb_code=512, code_dim=128, width=128, depth=2, num_quantizers=6)
     common = dict(num_tokens=512, code_dim=128, latent_dim=256, ff_size=768, n_layers=4, n_heads=4, text_dim=text_dim)
     return ModelSizes(vq, MaskTransformerConfig(**common, cond_drop_prob=0.1),
-                      ResidualTransformerConfig(**common, num_quantizers=6, cond_drop_prob=0.2),
+                      ResidualTransformerConfig(**{**common, "ff_size": 1280}, num_quantizers=6, cond_drop_prob=0.2),
                       LengthEstimatorConfig(text_dim=text_dim))
