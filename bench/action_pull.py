@@ -8,7 +8,8 @@
 Each variant is STRENGTH or STRENGTH:LOW:HIGH (the similarity fade of
 CaptionIndex.pulled_toward_actions; without it, every prompt is pulled fully). For each:
 - development paraphrases: resources/eval/pull_development.json and resources/eval/paraphrases.json
-  (written by hand, apart from bench/text.py's prompts, never used in training), generated as
+  (or --development FILES; written by hand, apart from bench/text.py's prompts, never used in
+  training), generated as
   `keymask generate` makes them, classified on the delivered joints as bench/text.py does;
 - test captions: --test-clips clips of the test split (seeded choice; `--split val` takes them from
   the validation split, apart from what `keymask eval` reports), at the clip's length: FID against
@@ -49,6 +50,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=RESOURCES_DIR / "models" / "default")
     parser.add_argument("--evaluator", type=Path, default=RESOURCES_DIR / "models" / "evaluator")
     parser.add_argument("--variants", nargs="+", default=["0", "1", "1:0.75:0.92"])
+    parser.add_argument("--development", type=Path, nargs="+",
+                        default=[EVAL / "pull_development.json", EVAL / "paraphrases.json"],
+                        help="hand-written prompt sets ({prompt, accepts} lists, or {prompts: [...]}); default: the "
+                             "two the shipped pull was chosen on (resources/eval/reading_development.json, written "
+                             "later, is a second development set)")
+    parser.add_argument("--list-wrong", action="store_true",
+                        help="print every development prompt whose motion the evaluator classifies wrongly, with the "
+                             "action it was read as")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--test-clips", type=int, default=256)
     parser.add_argument("--split", choices=("test", "val"), default="test",
@@ -72,8 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
 
-    entries = json.loads((EVAL / "pull_development.json").read_text())["prompts"]
-    entries += json.loads((EVAL / "paraphrases.json").read_text())
+    entries = []
+    for path in args.development:
+        document = json.loads(path.read_text())
+        entries += document["prompts"] if isinstance(document, dict) else document
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(), EvaluationSettings(split=args.split))
     pipeline = MotionPipeline.from_folder(args.model)
@@ -115,6 +126,12 @@ def main() -> None:
                                        embeddings=dict(zip(prompts, pulled(prompts, words["prompts"]))))
             classes = benchmark.classify(delivered_embedding(result.motions))
             right += [c in accepted(e["accepts"]) for c, e in zip(classes, entries)]
+            if args.list_wrong:
+                readings = pipeline.caption_index.read_actions(prompts, words["prompts"])
+                for prompt, reading, c, e in zip(prompts, readings, classes, entries):
+                    if c not in accepted(e["accepts"]):
+                        print(f"  seed {seed}: \"{prompt}\" read as \"{reading}\", moved as {c} "
+                              f"(accepts {', '.join(e['accepts'])})")
         result = pipeline(captions, frames=lengths, seed=0, settings=as_written, cleanup=CleanupSettings(),
                           text_embedding=pulled(captions, words["captions"]))
         motion = delivered_embedding(result.motions)

@@ -61,9 +61,10 @@ def add_parser(subparsers) -> None:
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
             token.add_argument("--ff-size", type=int, default=None,
-                               help="feed-forward width of each layer (default: 3 x --latent-dim); with "
-                                    "--init-from a narrower model, it starts as that model exactly (the new "
-                                    "units' outputs start at zero) and learns with more capacity")
+                               help="feed-forward width of each layer (default: that of the --init-from "
+                                    "model, else 3 x --latent-dim); wider than the --init-from model's, the run "
+                                    "starts as that model exactly (the new units' outputs start at zero) and "
+                                    "learns with more capacity")
         token.set_defaults(run=run_token_model, kind=kind.replace("-", "_"))
 
     evaluator = models.add_parser(

@@ -1,6 +1,9 @@
 """The benchmark: embedding statistics, the contrastive evaluator, its training, and `keymask eval`."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,6 +259,14 @@ def test_keymask_eval_reports_model_beside_real(small_dataset, tmp_path, capsys)
     first = json.loads(report.read_text())["model"]
     assert repeats["model"]["FID (vs train)"][0] == first["fid_train"]  # the first draw is the one tabled above
     assert len(set(repeats["model"]["FID (vs train)"])) > 1  # the other draws generate anew
+    assert repeats["model"]["Floating (cm)"][0] == first["physical"]["floating_cm"]
+    assert "| Foot skating ratio |" in out
+
+    # bench/paired.py pairs two such reports draw by draw: a report against itself differs by nothing.
+    paired = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "bench" / "paired.py"), str(report),
+                             str(report)], capture_output=True, text=True, check=True).stdout
+    assert "3 paired draws on the train split" in paired
+    assert "| FID (vs train) |" in paired and "| 0.0000 +- 0.0000 |" in paired
 
 
 def test_mean_and_interval_is_the_papers_95_percent_interval():

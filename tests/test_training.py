@@ -171,6 +171,34 @@ def test_a_wider_feed_forward_starts_as_the_narrower_model_and_then_learns(tmp_p
         load_weights(tmp_path / "narrow", other_width, "mask_transformer")
 
 
+def test_fine_tuning_takes_the_starting_models_feed_forward_width(small_dataset, tmp_path):
+    from keymask.core.models.residual_transformer import ResidualTransformer, ResidualTransformerConfig
+    from keymask.core.training.train_transformers import TokenTrainingConfig, starting_size, train_token_model
+
+    dataset = small_dataset[0].output_dir
+    train_rvq_vae(_config(dataset, tmp_path / "rvq", iterations=2), progress=False)
+    torch.manual_seed(1)
+    grown = ResidualTransformer(ResidualTransformerConfig(
+        num_tokens=16, code_dim=8, latent_dim=16, ff_size=40, n_layers=1, n_heads=4, text_dim=384,
+        num_quantizers=2, cond_drop_prob=0.2))
+    grown.save_pretrained(tmp_path / "grown" / "residual_transformer")
+    assert starting_size(str(tmp_path / "grown"), "residual_transformer") == {"ff_size": 40}
+    assert starting_size(str(tmp_path / "grown"), "mask_transformer") == {}
+    assert starting_size(None, "residual_transformer") == {}
+
+    # As `keymask train residual-transformer --init-from grown` asks, with no --ff-size.
+    config = TokenTrainingConfig(kind="residual_transformer", dataset_dir=str(dataset),
+                                 rvq_dir=str(tmp_path / "rvq" / "rvq_vae"), output_dir=str(tmp_path / "tuned"),
+                                 model_size={"latent_dim": 16, "n_layers": 1}, init_from=str(tmp_path / "grown"),
+                                 iterations=1, batch_size=4, warmup=1, lr=1e-3)
+    tuned = train_token_model(config, progress=False, stop_at_step=0)
+    assert tuned.config.ff_size == 40
+    for (name, a), b in zip(tuned.state_dict().items(), grown.state_dict().values()):
+        assert torch.equal(a, b), name
+    config.output_dir, config.model_size = str(tmp_path / "wider"), {"latent_dim": 16, "n_layers": 1, "ff_size": 56}
+    assert train_token_model(config, progress=False, stop_at_step=0).config.ff_size == 56
+
+
 def test_trained_parts_assemble_into_a_model_that_generates(small_dataset, tmp_path, capsys):
     from keymask.cli.main import main
     from keymask.core.generation.pipeline import MotionPipeline

@@ -237,7 +237,8 @@ class Benchmark:
 
 REPEATED = {"FID (vs train)": lambda s: s.fid_train, "R-precision top-1": lambda s: s.r_precision[0],
             "R-precision top-2": lambda s: s.r_precision[1], "R-precision top-3": lambda s: s.r_precision[2],
-            "Matching score": lambda s: s.matching, "Diversity": lambda s: s.diversity}
+            "Matching score": lambda s: s.matching, "Diversity": lambda s: s.diversity,
+            "Foot skating ratio": lambda s: s.physical.skating_ratio, "Floating (cm)": lambda s: s.physical.floating_cm}
 
 
 def mean_and_interval(values: Sequence[float]) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from keymask.core.models.length_estimator import LengthEstimator, LengthEstimato
 from keymask.core.models.mask_transformer import MaskTransformer, MaskTransformerConfig
 from keymask.core.models.residual_transformer import ResidualTransformer, ResidualTransformerConfig
 from keymask.core.models.rvq_vae import RVQVAE
+from keymask.core.models.saved import CONFIG_FILE, read_config
 from keymask.core.spec import HUMANML3D
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.core.text.prompts import TextEncoder
@@ -54,6 +55,19 @@ def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: in
     if kind == "length_estimator":
         return LengthEstimatorConfig(text_dim=text_dim, n_classes=HUMANML3D.max_tokens + 1)
     raise ValueError(f"Unknown model kind '{kind}'; choose one of {', '.join(KINDS)}.")
+
+
+def starting_size(init_from: str | None, kind: str) -> dict:
+    """The feed-forward width of the model a run starts from (`<init_from>/<kind>/config.json`, as a
+    model folder or a run folder holds it), so that fine-tuning a grown model needs no size option;
+    {} when there is none to read. An explicit size given with the run overrides it."""
+    if not init_from:
+        return {}
+    folder = Path(init_from) / kind
+    if not (folder / CONFIG_FILE).exists():
+        return {}
+    config_class = MaskTransformerConfig if kind == "mask_transformer" else ResidualTransformerConfig
+    return {"ff_size": read_config(folder, kind, config_class).ff_size}
 
 
 class TrainingObjective(torch.nn.Module):
@@ -107,7 +121,8 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
     clips = prepare_token_clips(Path(config.dataset_dir), "train", vq, text_encoder, output / "tokens_train.pt",
                                 progress=progress and env.is_main)
     model_config = config.model or default_model_config(
-        config.kind, vq, text_encoder.dim, **({} if config.kind == "length_estimator" else config.model_size or {}))
+        config.kind, vq, text_encoder.dim, **({} if config.kind == "length_estimator" else
+                                              starting_size(config.init_from, config.kind) | (config.model_size or {})))
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     objective = TrainingObjective(_build(config.kind, model_config), config.kind)
     records = manifest(config.dataset_dir) if config.balance_actions > 1 or config.pull_share > 0 else {}
