@@ -57,6 +57,9 @@ def add_parser(subparsers) -> None:
                            help="condition this share of the captions on the caption pulled part of the way "
                                 "toward the mean caption of its action, as generation pulls unseen wordings "
                                 "(SamplingSettings.action_pull; default: %(default)s)")
+        token.add_argument("--mix-captions", type=float, default=0.0, metavar="SHARE",
+                           help="condition this share of the captions on a random blend of two captions of the "
+                                "same clip, as a new wording lands between known ones (default: %(default)s)")
         if kind != "length-estimator":
             token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
             token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
@@ -178,6 +181,7 @@ def run_token_model(args) -> int:
 
     config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise,
                                  balance_actions=args.balance_actions, pull_share=args.pull_share,
+                                 mix_share=args.mix_captions,
                                  **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
                                  {"latent_dim": args.latent_dim, "n_layers": args.layers,

@@ -254,6 +254,23 @@ def test_pulled_captions_lie_between_the_caption_and_its_action_centroid():
     assert torch.equal(TokenCrops(clips, 4, pull_targets=targets, pull_share=1.0)[3][2], bow[0])
 
 
+def test_mixed_captions_are_unit_blends_of_two_captions_of_the_same_clip():
+    from keymask.core.training.tokens import TokenClips, TokenCrops
+
+    first = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), dim=-1)
+    other = torch.tensor([[0.0, 0.0, 1.0]])
+    clips = TokenClips(["a", "b"], [torch.zeros(3, 2, dtype=torch.long)] * 2, [["x", "y"], ["z"]], [first, other])
+    torch.manual_seed(0)
+    mixed = torch.stack([TokenCrops(clips, 4, mix_share=1.0)[0][2] for _ in range(200)])
+    assert torch.allclose(mixed.norm(dim=-1), torch.ones(200))
+    assert torch.allclose(mixed[:, 2], torch.zeros(200))  # never toward another clip's caption
+    between = (mixed[:, 0] > 0.05) & (mixed[:, 1] > 0.05)
+    assert between.float().mean() > 0.3  # blends, not only the captions themselves
+    as_written = torch.stack([TokenCrops(clips, 4, mix_share=0.0)[0][2] for _ in range(50)])
+    assert ((as_written == first[0]).all(-1) | (as_written == first[1]).all(-1)).all()
+    assert torch.equal(TokenCrops(clips, 4, mix_share=1.0)[1][2], other[0])  # one caption: itself
+
+
 class _CountingEncoder:
     """A text encoder that remembers every sentence it was asked to encode."""
 

@@ -64,12 +64,17 @@ class TokenCrops(Dataset):
     pull_share > 0: that share of the items is conditioned on the caption pulled toward its action,
     unit(e + w c) with w uniform in [0, 1) and c the clip's `pull_targets` row, as generation pulls
     prompts (CaptionIndex.pulled_toward_actions), so the model is trained on the embeddings it is
-    given. A clip without a target (None) keeps its caption."""
+    given. A clip without a target (None) keeps its caption.
+
+    mix_share > 0: that share of the items is conditioned on a random blend of two of the clip's
+    captions, unit(l e_a + (1 - l) e_b) with l uniform in [0, 1): a new wording of the same motion
+    tends to land between its known wordings, so the model is taught that region too."""
 
     def __init__(self, clips: TokenClips, max_tokens: int, text_noise: float = 0.0,
-                 pull_targets: list[torch.Tensor | None] | None = None, pull_share: float = 0.0):
+                 pull_targets: list[torch.Tensor | None] | None = None, pull_share: float = 0.0,
+                 mix_share: float = 0.0):
         self.clips, self.max_tokens, self.text_noise = clips, max_tokens, text_noise
-        self.pull_targets, self.pull_share = pull_targets, pull_share
+        self.pull_targets, self.pull_share, self.mix_share = pull_targets, pull_share, mix_share
 
     def __len__(self) -> int:
         return len(self.clips.tokens)
@@ -82,6 +87,11 @@ class TokenCrops(Dataset):
         ids[:length] = tokens[start: start + length]
         embeddings = self.clips.caption_embeddings[index]
         text = embeddings[int(torch.randint(0, len(embeddings), ()))]
+        if self.mix_share > 0 and float(torch.rand(())) < self.mix_share:
+            other = embeddings[int(torch.randint(0, len(embeddings), ()))]
+            share = float(torch.rand(()))
+            blend = share * text / text.norm() + (1 - share) * other / other.norm()
+            text = blend * (text.norm() / blend.norm().clamp_min(1e-8))
         if self.text_noise > 0:
             noisy = text + self.text_noise * torch.randn_like(text)
             text = noisy * (text.norm() / noisy.norm())

@@ -40,6 +40,7 @@ class TokenTrainingConfig(RunConfig):
     text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
     balance_actions: int = 1  # up to this many repeats per epoch of clips whose action is rare (action_repeats)
     pull_share: float = 0.0  # share of captions pulled toward their action's mean caption (tokens.TokenCrops)
+    mix_share: float = 0.0  # share of captions blended with another caption of the same clip (tokens.TokenCrops)
 
 
 def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: int = 256, n_layers: int = 4,
@@ -131,7 +132,7 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
     actions = [records[c]["content"] if records and records[c]["source"] != "joined" else None for c in clips.clip_ids]
     pull_targets = action_centroids(clips, [a or None for a in actions]) if config.pull_share > 0 else None
     crops = TokenCrops(clips, HUMANML3D.max_tokens, text_noise=config.text_noise, pull_targets=pull_targets,
-                       pull_share=config.pull_share)
+                       pull_share=config.pull_share, mix_share=config.mix_share)
 
     def make_batch(indices: torch.Tensor):
         return collate([crops[int(i)] for i in indices])
