@@ -102,7 +102,7 @@ def _fmt(value, digits=3) -> str:
     return f"{value:.{digits}f}"
 
 
-def markdown_tables(report) -> str:
+def markdown_tables(report, split: str = "test") -> str:
     real, model = report.real, report.model
     rows = [("FID (vs train)", real.fid_train, model and model.fid_train, "lower"),
             ("FID (vs test)", None, model and model.fid_test, "lower"),
@@ -117,7 +117,7 @@ def markdown_tables(report) -> str:
             ("Floating (cm)", real.physical.floating_cm, model and model.physical.floating_cm, "lower"),
             ("Jitter (m/s³)", real.physical.jitter, model and model.physical.jitter, "lower"),
             ("Bone-length drift", real.physical.bone_drift, model and model.physical.bone_drift, "lower")]
-    lines = ["| metric | real (test split) | model | ratio model/real | better |", "|---|---|---|---|---|"]
+    lines = [f"| metric | real ({split} split) | model | ratio model/real | better |", "|---|---|---|---|---|"]
     for name, real_value, model_value, better in rows:
         ratio = model_value / real_value if model_value is not None and real_value and abs(real_value) > 1e-6 else None
         lines.append(f"| {name} | {_fmt(real_value)} | {_fmt(model_value)} | {_fmt(ratio, 2)} | {better} |")
@@ -132,12 +132,12 @@ def markdown_tables(report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def repeated_table(draws) -> str:
+def repeated_table(draws, split: str = "test") -> str:
     """draws: (real Scores, model Scores) per draw -> a Markdown table of mean +- 95% interval."""
     from keymask.core.metrics.evaluation import REPEATED, mean_and_interval
 
     lines = ["", f"Over {len(draws)} draws (mean +- 95% interval):", "",
-             "| metric | real (test split) | model | model - real (per draw) |", "|---|---|---|---|"]
+             f"| metric | real ({split} split) | model | model - real (per draw) |", "|---|---|---|---|"]
     for name, value in REPEATED.items():
         real, model = ([value(scores[i]) for scores in draws] for i in (0, 1))
         cells = [mean_and_interval(real), mean_and_interval(model),
@@ -194,9 +194,9 @@ def run(args) -> int:
         report.paraphrases = benchmark.paraphrases(generate, entries, frames)
         mpjpe = reconstruction_mpjpe(pipeline.models.vq, dataset, args.split)
         report.extra["RVQ-VAE reconstruction MPJPE"] = f"{mpjpe * 1000:.1f} mm (root-aligned, {args.split} split)"
-    tables = markdown_tables(report)
+    tables = markdown_tables(report, args.split)
     if not args.real_only and args.repeats > 1:
-        tables += repeated_table(draws)
+        tables += repeated_table(draws, args.split)
     print(tables)
     if args.markdown:
         write_text(args.markdown, tables)

@@ -254,6 +254,7 @@ def test_keymask_eval_reports_model_beside_real(small_dataset, tmp_path, capsys)
                  "--topk", "0.5", "--repeats", "3", "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "Over 3 draws (mean +- 95% interval)" in out and "| R-precision top-3 |" in out
+    assert "| metric | real (train split) | model | model - real (per draw) |" in out  # the split scored
     repeats = json.loads(report.read_text())["repeats"]
     assert repeats["seeds"] == [0, 1, 2] and len(repeats["model"]["R-precision top-3"]) == 3
     first = json.loads(report.read_text())["model"]
