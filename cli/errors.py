@@ -15,3 +15,16 @@ def rotation_order(text: str) -> str:
     if sorted(order) != ["X", "Y", "Z"]:
         raise argparse.ArgumentTypeError(f"'{text}' is not a rotation order: give a permutation of XYZ such as ZXY")
     return order
+
+
+def share(text: str) -> float:
+    """An argparse type: a share of the data, a number from 0 to 1, refused in one sentence before any work."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a share: give a number from 0 to 1, such as 0.5")
+    return value

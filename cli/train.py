@@ -4,6 +4,8 @@ import argparse
 import os
 from pathlib import Path
 
+from keymask.cli.errors import share
+
 EPILOG = """\
 examples:
   keymask train rvq-vae --out runs/rvq                       # ~/.cache/keymask dataset, default size
@@ -53,11 +55,11 @@ def add_parser(subparsers) -> None:
         token.add_argument("--balance-actions", type=int, default=1, metavar="MOST",
                            help="show clips of rare actions up to MOST times per epoch, as often as the median "
                                 "action's (default: %(default)s, no balancing)")
-        token.add_argument("--pull-share", type=float, default=0.0, metavar="SHARE",
+        token.add_argument("--pull-share", type=share, default=0.0, metavar="SHARE",
                            help="condition this share of the captions on the caption pulled part of the way "
                                 "toward the mean caption of its action, as generation pulls unseen wordings "
                                 "(SamplingSettings.action_pull; default: %(default)s)")
-        token.add_argument("--mix-captions", type=float, default=0.0, metavar="SHARE",
+        token.add_argument("--mix-captions", type=share, default=0.0, metavar="SHARE",
                            help="condition this share of the captions on a random blend of two captions of the "
                                 "same clip, as a new wording lands between known ones (default: %(default)s)")
         if kind != "length-estimator":

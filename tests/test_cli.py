@@ -121,3 +121,14 @@ def test_a_feature_of_an_optional_install_names_the_install_command(tmp_path):
     trained = _without(["torch"], ["train", "evaluator", "--out", "runs/e"], tmp_path)
     assert trained.returncode == 1 and "Traceback" not in trained.stderr
     assert "pip install 'keymask-studio[train]'" in trained.stderr and trained.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("option", ["--mix-captions", "--pull-share"])
+def test_a_share_outside_zero_to_one_is_refused_before_training(option, tmp_path, capsys):
+    from keymask.cli.main import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "mask-transformer", "--rvq", str(tmp_path), "--out", str(tmp_path / "run"), option, "1.5"])
+    assert stopped.value.code == 2
+    assert "'1.5' is not a share: give a number from 0 to 1" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
