@@ -55,6 +55,10 @@ def add_parser(subparsers) -> None:
         token.add_argument("--balance-actions", type=int, default=1, metavar="MOST",
                            help="show clips of rare actions up to MOST times per epoch, as often as the median "
                                 "action's (default: %(default)s, no balancing)")
+        token.add_argument("--balance-power", type=float, default=0.5, metavar="P",
+                           help="with --balance-actions, a clip of an action with n clips shows (N / n) ** P "
+                                "times per epoch, N the commonest action's count (default: %(default)s, the "
+                                "square root; 1 shows every action equally often up to MOST)")
         token.add_argument("--pull-share", type=share, default=0.0, metavar="SHARE",
                            help="condition this share of the captions on the caption pulled part of the way "
                                 "toward the mean caption of its action, as generation pulls unseen wordings "
@@ -63,8 +67,10 @@ def add_parser(subparsers) -> None:
                            help="condition this share of the captions on a random blend of two captions of the "
                                 "same clip, as a new wording lands between known ones (default: %(default)s)")
         if kind != "length-estimator":
-            token.add_argument("--latent-dim", type=int, default=256, help="transformer width (default: %(default)s)")
-            token.add_argument("--layers", type=int, default=4, help="transformer layers (default: %(default)s)")
+            token.add_argument("--latent-dim", type=int, default=None,
+                               help="transformer width (default: that of the --init-from model, else 256)")
+            token.add_argument("--layers", type=int, default=None,
+                               help="transformer layers (default: those of the --init-from model, else 4)")
             token.add_argument("--ff-size", type=int, default=None,
                                help="feed-forward width of each layer (default: that of the --init-from "
                                     "model, else 3 x --latent-dim); wider than the --init-from model's, the run "
@@ -182,12 +188,13 @@ def run_token_model(args) -> int:
     from keymask.core.training.train_transformers import TokenTrainingConfig, train_token_model
 
     config = TokenTrainingConfig(kind=args.kind, rvq_dir=str(args.rvq), text_noise=args.text_noise,
-                                 balance_actions=args.balance_actions, pull_share=args.pull_share,
+                                 balance_actions=args.balance_actions, balance_power=args.balance_power,
+                                 pull_share=args.pull_share,
                                  mix_share=args.mix_captions,
                                  **_run_settings(args),
                                  model_size=None if args.kind == "length_estimator" else
-                                 {"latent_dim": args.latent_dim, "n_layers": args.layers,
-                                  **({} if args.ff_size is None else {"ff_size": args.ff_size})})
+                                 {name: value for name, value in (("latent_dim", args.latent_dim),
+                                  ("n_layers", args.layers), ("ff_size", args.ff_size)) if value is not None})
     train_token_model(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model: {args.out / args.kind}; log: {args.out / (args.kind + '.csv')}")

@@ -171,7 +171,7 @@ def test_a_wider_feed_forward_starts_as_the_narrower_model_and_then_learns(tmp_p
         load_weights(tmp_path / "narrow", other_width, "mask_transformer")
 
 
-def test_fine_tuning_takes_the_starting_models_feed_forward_width(small_dataset, tmp_path):
+def test_fine_tuning_takes_the_starting_models_sizes(small_dataset, tmp_path):
     from keymask.core.models.residual_transformer import ResidualTransformer, ResidualTransformerConfig
     from keymask.core.training.train_transformers import TokenTrainingConfig, starting_size, train_token_model
 
@@ -182,20 +182,21 @@ def test_fine_tuning_takes_the_starting_models_feed_forward_width(small_dataset,
         num_tokens=16, code_dim=8, latent_dim=16, ff_size=40, n_layers=1, n_heads=4, text_dim=384,
         num_quantizers=2, cond_drop_prob=0.2))
     grown.save_pretrained(tmp_path / "grown" / "residual_transformer")
-    assert starting_size(str(tmp_path / "grown"), "residual_transformer") == {"ff_size": 40}
+    assert starting_size(str(tmp_path / "grown"), "residual_transformer") == {"latent_dim": 16, "n_layers": 1,
+                                                                              "ff_size": 40}
     assert starting_size(str(tmp_path / "grown"), "mask_transformer") == {}
     assert starting_size(None, "residual_transformer") == {}
 
-    # As `keymask train residual-transformer --init-from grown` asks, with no --ff-size.
+    # As `keymask train residual-transformer --init-from grown` asks, with no size option.
     config = TokenTrainingConfig(kind="residual_transformer", dataset_dir=str(dataset),
                                  rvq_dir=str(tmp_path / "rvq" / "rvq_vae"), output_dir=str(tmp_path / "tuned"),
-                                 model_size={"latent_dim": 16, "n_layers": 1}, init_from=str(tmp_path / "grown"),
+                                 model_size=None, init_from=str(tmp_path / "grown"),
                                  iterations=1, batch_size=4, warmup=1, lr=1e-3)
     tuned = train_token_model(config, progress=False, stop_at_step=0)
-    assert tuned.config.ff_size == 40
+    assert (tuned.config.latent_dim, tuned.config.n_layers, tuned.config.ff_size) == (16, 1, 40)
     for (name, a), b in zip(tuned.state_dict().items(), grown.state_dict().values()):
         assert torch.equal(a, b), name
-    config.output_dir, config.model_size = str(tmp_path / "wider"), {"latent_dim": 16, "n_layers": 1, "ff_size": 56}
+    config.output_dir, config.model_size = str(tmp_path / "wider"), {"ff_size": 56}
     assert train_token_model(config, progress=False, stop_at_step=0).config.ff_size == 56
 
 
@@ -232,6 +233,17 @@ def test_rare_actions_are_repeated_in_every_epoch_and_joined_clips_shown_once():
     one_epoch = [next(stream)[1] for _ in range(sum(repeats) // 4)]  # (step, batch) pairs; the batch is item ids
     seen = [i for batch in one_epoch for i in batch]
     assert seen.count(104) == 8 and seen.count(100) == 5 and seen.count(0) <= 1
+
+
+def test_a_higher_balance_power_repeats_rare_actions_more_up_to_the_cap():
+    from keymask.core.training.train_transformers import action_repeats
+
+    actions = ["walk"] * 100 + ["hop"] * 4 + ["kick"] * 25
+    square_root = action_repeats(actions, most=40)
+    linear = action_repeats(actions, most=40, power=1.0)
+    assert (square_root[100], square_root[104]) == (5, 2)  # sqrt(100 / 4), sqrt(100 / 25)
+    assert (linear[100], linear[104]) == (25, 4) and linear[0] == 1
+    assert action_repeats(actions, most=10, power=1.0)[100] == 10
 
 
 def test_pulled_captions_lie_between_the_caption_and_its_action_centroid():

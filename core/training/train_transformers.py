@@ -39,6 +39,7 @@ class TokenTrainingConfig(RunConfig):
     model_size: dict | None = None  # overrides of the default sizes, e.g. {"latent_dim": 192, "n_layers": 4, "ff_size": 1280}
     text_noise: float = 0.0  # embedding-space augmentation of the captions (tokens.TokenCrops)
     balance_actions: int = 1  # up to this many repeats per epoch of clips whose action is rare (action_repeats)
+    balance_power: float = 0.5  # repeats grow as (commonest count / own count) ** balance_power
     pull_share: float = 0.0  # share of captions pulled toward their action's mean caption (tokens.TokenCrops)
     mix_share: float = 0.0  # share of captions blended with another caption of the same clip (tokens.TokenCrops)
 
@@ -59,16 +60,18 @@ def default_model_config(kind: str, vq: RVQVAE, text_dim: int, *, latent_dim: in
 
 
 def starting_size(init_from: str | None, kind: str) -> dict:
-    """The feed-forward width of the model a run starts from (`<init_from>/<kind>/config.json`, as a
-    model folder or a run folder holds it), so that fine-tuning a grown model needs no size option;
-    {} when there is none to read. An explicit size given with the run overrides it."""
+    """The sizes (width, layers, feed-forward width) of the model a run starts from
+    (`<init_from>/<kind>/config.json`, as a model folder or a run folder holds it), so that
+    fine-tuning needs no size option; {} when there is none to read. An explicit size given with the
+    run overrides it."""
     if not init_from:
         return {}
     folder = Path(init_from) / kind
     if not (folder / CONFIG_FILE).exists():
         return {}
     config_class = MaskTransformerConfig if kind == "mask_transformer" else ResidualTransformerConfig
-    return {"ff_size": read_config(folder, kind, config_class).ff_size}
+    config = read_config(folder, kind, config_class)
+    return {"latent_dim": config.latent_dim, "n_layers": config.n_layers, "ff_size": config.ff_size}
 
 
 class TrainingObjective(torch.nn.Module):
@@ -95,13 +98,14 @@ class TrainingObjective(torch.nn.Module):
         return self.model.save_pretrained(folder)
 
 
-def action_repeats(actions: list[str | None], most: int) -> list[int]:
-    """Per clip, how often an epoch shows it: the square root of (the commonest action's clip count
-    over its own action's), rounded, between 1 and `most`, so that an action with a handful of clips
-    is not drowned by one with hundreds. Clips without one action (None: joined ones) show once."""
+def action_repeats(actions: list[str | None], most: int, power: float = 0.5) -> list[int]:
+    """Per clip, how often an epoch shows it: (the commonest action's clip count over its own
+    action's) to the `power` (0.5: the square root), rounded, between 1 and `most`, so that an action
+    with a handful of clips is not drowned by one with hundreds (power 1 shows every action as often,
+    up to `most`). Clips without one action (None: joined ones) show once."""
     counts = Counter(a for a in actions if a is not None)
     largest = max(counts.values(), default=1)
-    return [1 if a is None else int(min(most, max(1, round(np.sqrt(largest / counts[a]))))) for a in actions]
+    return [1 if a is None else int(min(most, max(1, round((largest / counts[a]) ** power)))) for a in actions]
 
 
 def _build(kind: str, config):
@@ -142,7 +146,7 @@ def train_token_model(config: TokenTrainingConfig, text_encoder: TextEncoder | N
 
     repeats = None
     if config.balance_actions > 1:
-        repeats = action_repeats(actions, config.balance_actions)
+        repeats = action_repeats(actions, config.balance_actions, config.balance_power)
     batches = shuffled_batches(len(crops), config.batch_size, make_batch, config.seed, repeats)
     trained = run_training(config.kind, objective, batches, loss_function, config.loop_settings(),
                            config.output_dir, env, config.resumable_settings(), progress=progress,
