@@ -28,3 +28,16 @@ def share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a share: give a number from 0 to 1, such as 0.5")
     return value
+
+
+def power(text: str) -> float:
+    """An argparse type: an exponent from 0 up (0 turns its effect off), refused in one sentence before any work."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a power: give a number from 0 up, such as 0.5")
+    return value

@@ -4,7 +4,7 @@ import argparse
 import os
 from pathlib import Path
 
-from keymask.cli.errors import share
+from keymask.cli.errors import power, share
 
 EPILOG = """\
 examples:
@@ -55,7 +55,7 @@ def add_parser(subparsers) -> None:
         token.add_argument("--balance-actions", type=int, default=1, metavar="MOST",
                            help="show clips of rare actions up to MOST times per epoch, as often as the median "
                                 "action's (default: %(default)s, no balancing)")
-        token.add_argument("--balance-power", type=float, default=0.5, metavar="P",
+        token.add_argument("--balance-power", type=power, default=0.5, metavar="P",
                            help="with --balance-actions, a clip of an action with n clips shows (N / n) ** P "
                                 "times per epoch, N the commonest action's count (default: %(default)s, the "
                                 "square root; 1 shows every action equally often up to MOST)")

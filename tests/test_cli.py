@@ -132,3 +132,14 @@ def test_a_share_outside_zero_to_one_is_refused_before_training(option, tmp_path
     assert stopped.value.code == 2
     assert "'1.5' is not a share: give a number from 0 to 1" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_negative_balance_power_is_refused_before_training(tmp_path, capsys):
+    from keymask.cli.main import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "residual-transformer", "--rvq", str(tmp_path), "--out", str(tmp_path / "run"),
+              "--balance-power", "-1"])
+    assert stopped.value.code == 2
+    assert "'-1' is not a power: give a number from 0 up" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
