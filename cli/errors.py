@@ -17,27 +17,24 @@ def rotation_order(text: str) -> str:
     return order
 
 
-def share(text: str) -> float:
-    """An argparse type: a share of the data, a number from 0 to 1, refused in one sentence before any work."""
+def _number_within(text: str, low: float, high: float, refusal: str) -> float:
+    """An argparse type's check: text as a number from low to high (inclusive), else one sentence."""
     import argparse
 
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a share: give a number from 0 to 1, such as 0.5")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"'{text}' {refusal}")
     return value
+
+
+def share(text: str) -> float:
+    """An argparse type: a share of the data, a number from 0 to 1, refused in one sentence before any work."""
+    return _number_within(text, 0.0, 1.0, "is not a share: give a number from 0 to 1, such as 0.5")
 
 
 def power(text: str) -> float:
     """An argparse type: an exponent from 0 up (0 turns its effect off), refused in one sentence before any work."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a power: give a number from 0 up, such as 0.5")
-    return value
+    return _number_within(text, 0.0, float("inf"), "is not a power: give a number from 0 up, such as 0.5")
