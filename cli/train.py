@@ -122,9 +122,9 @@ def add_parser(subparsers) -> None:
         "caption-index", help="the index that tells which prompts a model has not learned",
         description="Embed up to --per-action training captions of every action into MODEL/caption_index/ and "
                     "choose the similarity threshold under which `keymask generate` says a prompt asks for "
-                    "something the model has not learned: the highest that calls at most 3%% of the "
+                    "something the model has not learned: the highest that calls at most 3% of the "
                     "calibration set's known prompts unknown. Its off-topic prompts (words that describe no "
-                    "motion) set the similarity floor: the lowest under which 95%% of them fall.",
+                    "motion) set the similarity floor: the lowest under which 95% of them fall.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("--model", type=Path, required=True, help="the model folder to add the index to")
     index.add_argument("--dataset", type=Path, default=None, help="the dataset the model was trained on")

@@ -39,6 +39,7 @@ BUILD_FORMAT = 3
 MIN_FRAMES = 12  # 0.6 s at 20 fps: three motion tokens
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 CAPTIONS_PER_CLIP = 12
+JOINED_SOURCE = "joined"  # the source of clips joined from two (their licence is their parts')
 
 
 @dataclass
@@ -220,7 +221,7 @@ def _joined_records(records: list[ClipRecord], options: BuildOptions) -> list[Cl
             write_npy(joint_file, positions.astype(np.float32))
             write_npy(feature_file, features.astype(np.float32))
         frames = int(np.load(feature_file, mmap_mode="r").shape[0])
-        made.append(ClipRecord(clip_id, source_clip, "joined", False, content, style, frames,
+        made.append(ClipRecord(clip_id, source_clip, JOINED_SOURCE, False, content, style, frames,
                                round(frames / options.spec.fps, 3), "train", clip_id,
                                "as the joined clips' sources", captions))
     return made
@@ -299,7 +300,7 @@ def build_dataset(options: BuildOptions, progress: bool = True) -> BuildSummary:
     if options.statistics_from is not None:
         mean, std = np.load(Path(options.statistics_from) / "mean.npy"), np.load(Path(options.statistics_from) / "std.npy")
     else:
-        real_train = [r for r in records if r.split == "train" and r.source != "joined"] or records
+        real_train = [r for r in records if r.split == "train" and r.source != JOINED_SOURCE] or records
         mean, std = feature_mean_std(
             np.concatenate([np.load(options.output_dir / "features" / f"{r.clip_id}.npy") for r in real_train]),
             FeatureLayout.from_spec(options.spec))

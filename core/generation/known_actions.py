@@ -147,11 +147,16 @@ class CaptionIndex:
             return units
         names = {name: row for row, name in enumerate(self._action_names)}
         targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units, side_margin)]]  # (P, dim)
-        nearest = (units @ self.embeddings.T).max(axis=-1, keepdims=True)  # (P, 1)
-        low, high = fade
-        weight = strength * np.clip((high - nearest) / (high - low), 0.0, 1.0)
+        weight = strength * self.unfamiliarity(units, fade)[:, None]  # (P, 1)
         pulled = units + weight * targets
         return (pulled / np.linalg.norm(pulled, axis=-1, keepdims=True)).astype(np.float32)
+
+    def unfamiliarity(self, text_embeddings: np.ndarray, fade: tuple[float, float] = PULL_FADE) -> np.ndarray:
+        """(P,) 1 for a prompt whose nearest training caption is at most fade[0] similar, 0 from fade[1]
+        up, linear between: how far generation leans on what the model knows of the action read."""
+        known, _ = self.similarities(text_embeddings)
+        low, high = fade
+        return np.clip((high - known.max(axis=-1)) / (high - low), 0.0, 1.0).astype(np.float32)
 
     def check(self, prompts: list[str], text_embeddings: np.ndarray, n_actions: int = 3) -> list[PromptCheck]:
         checks = []
