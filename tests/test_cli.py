@@ -1,3 +1,4 @@
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,19 @@ def test_a_negative_balance_power_is_refused_before_training(tmp_path, capsys):
     assert stopped.value.code == 2
     assert "'-1' is not a power: give a number from 0 up" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def _every_parser(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _every_parser(child)
+
+
+def test_no_help_text_shows_an_escaped_percent_sign():
+    parsers = list(_every_parser(build_parser()))
+    assert len(parsers) > 20  # every command and subcommand, not the top level alone
+    for parser in parsers:
+        text = parser.format_help()
+        assert "%%" not in text and "%(" not in text, parser.prog
