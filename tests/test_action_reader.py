@@ -161,3 +161,18 @@ def test_the_shipped_index_reads_wordings_its_own_encoder_misread():
     assert index.reader == NumpyMPNetEncoder.name and index.reader_centroids.shape == (len(index.action_names), 768)
     prompts = ["a tired man trudges ahead", "a pupil holds up the right hand to answer"]
     assert index.read_actions(prompts, pipeline.encode_text(prompts)) == ["walks forward", "raises the right hand"]
+
+
+def test_prompts_the_pull_does_not_move_are_not_read():
+    index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
+    index.__dict__["_reader_encoder"] = encoder = _TableEncoder({"someone bends to greet": [1, 0.05],
+                                                                  "a person walks forward": [0, 1]})
+    familiar = index.embeddings[:1]  # a training caption itself: similarity 1, above the fade
+    same = index.pulled_toward_actions(["a person walks forward"], familiar, 1.0, fade=(0.75, 0.92))
+    np.testing.assert_allclose(same, familiar, atol=1e-6)
+    assert encoder.calls == 0
+    mixed = index.pulled_toward_actions(["a person walks forward", "someone bends to greet"],
+                                        np.concatenate([familiar, _unit([[0.5, 0.5, 0.7]])]), 1.0, fade=(0.75, 0.92))
+    assert encoder.calls == 1 and "a person walks forward" not in index._read_embeddings
+    np.testing.assert_allclose(mixed[0], familiar[0], atol=1e-6)
+    assert not np.allclose(mixed[1], _unit([[0.5, 0.5, 0.7]])[0])  # the unfamiliar one (nearest caption 0.6) is pulled

@@ -191,10 +191,14 @@ class CaptionIndex:
         units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
         if strength <= 0:
             return units
+        weight = strength * self.unfamiliarity(units, fade)  # (P,)
+        moved = np.flatnonzero(weight > 0)  # only these are read (the reader costs a pass of its encoder)
+        if not len(moved):
+            return units
         names = {name: row for row, name in enumerate(self.action_names)}
-        targets = self._action_centroids[[names[a] for a in self.read_actions(prompts, units, side_margin)]]  # (P, dim)
-        weight = strength * self.unfamiliarity(units, fade)[:, None]  # (P, 1)
-        pulled = units + weight * targets
+        readings = self.read_actions([prompts[i] for i in moved], units[moved], side_margin)
+        pulled = units.copy()
+        pulled[moved] += weight[moved, None] * self._action_centroids[[names[a] for a in readings]]  # (M, dim)
         return (pulled / np.linalg.norm(pulled, axis=-1, keepdims=True)).astype(np.float32)
 
     def unfamiliarity(self, text_embeddings: np.ndarray, fade: tuple[float, float] = PULL_FADE) -> np.ndarray:
