@@ -59,7 +59,7 @@ def build_pipeline(size: str, backend: str) -> MotionPipeline:
         text_encoder = ClipTextEncoder.from_model(clip_model)
         name = "clip"
     else:
-        from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+        from keymask.core.text.numpy_sentence_encoders import NumpySentenceEncoder
 
         sizes = keymask_default()
         text_encoder = NumpySentenceEncoder()

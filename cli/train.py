@@ -254,7 +254,7 @@ def run_assemble(args) -> int:
 
 def run_caption_index(args) -> int:
     from keymask.core.paths import default_dataset_dir
-    from keymask.core.text.numpy_minilm import NumpyMPNetEncoder, NumpySentenceEncoder
+    from keymask.core.text.numpy_sentence_encoders import NumpyMPNetEncoder, NumpySentenceEncoder
     from keymask.core.training.caption_index import build_caption_index
     from keymask.resources import RESOURCES_DIR
 

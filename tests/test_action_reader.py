@@ -12,7 +12,11 @@ import pytest
 
 from keymask.core.generation.known_actions import CaptionIndex, action_centroids
 from keymask.core.text import prompts as prompt_module
-from keymask.core.text.numpy_minilm import NumpyMPNetEncoder, NumpySentenceEncoderModel, relative_position_buckets
+from keymask.core.text.numpy_sentence_encoders import (
+    NumpyMPNetEncoder,
+    NumpySentenceEncoderModel,
+    relative_position_buckets,
+)
 from keymask.core.text.prompts import TextEncoderUnavailable, _JoinedFiles, packaged_mpnet_folder
 
 SENTENCES = [

@@ -78,7 +78,7 @@ def test_generate_with_the_shipped_model_never_imports_torch(tmp_path):
 def test_the_shipped_model_gives_the_same_motion_on_both_backends():
     from keymask.core.backends.loading import load_models
     from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
-    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+    from keymask.core.text.numpy_sentence_encoders import NumpySentenceEncoder
 
     text = NumpySentenceEncoder()
     pipelines = [MotionPipeline(load_models(DEFAULT, backend=backend), text) for backend in ("numpy", "torch")]

@@ -131,7 +131,7 @@ class CaptionIndex:
         missing: prompts are then read with the index's own embeddings."""
         if self.reader is None:
             return None
-        from keymask.core.text.numpy_minilm import NumpyMPNetEncoder
+        from keymask.core.text.numpy_sentence_encoders import NumpyMPNetEncoder
 
         if self.reader != NumpyMPNetEncoder.name:
             raise TextEncoderUnavailable(f"Unknown action reader '{self.reader}' in the caption index.")

@@ -76,7 +76,7 @@ def load_text_encoder(name: str, clip_weights: str | Path | None = None, device:
         from keymask.core.text.encoders import ClipTextEncoder
 
         return ClipTextEncoder(clip_weights, device=device)
-    from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+    from keymask.core.text.numpy_sentence_encoders import NumpySentenceEncoder
 
     if name == NumpySentenceEncoder.name:
         return NumpySentenceEncoder()

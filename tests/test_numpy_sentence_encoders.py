@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from keymask.core.text.numpy_minilm import NumpySentenceEncoder, NumpySentenceEncoderModel
+from keymask.core.text.numpy_sentence_encoders import NumpySentenceEncoder, NumpySentenceEncoderModel
 from keymask.core.text.prompts import PromptError, packaged_minilm_folder
 
 LONG = ("a person starts by standing still with both arms hanging loosely at the sides, then slowly "
@@ -86,7 +86,7 @@ def test_empty_prompt_is_refused(numpy_encoder):
 
 def test_import_does_not_load_torch():
     code = ("import sys\n"
-            "import keymask.core.text.numpy_minilm as m\n"
+            "import keymask.core.text.numpy_sentence_encoders as m\n"
             "print('torch' in sys.modules)\n"
             "m.NumpySentenceEncoder().encode(['a person waves'])\n"
             "print('torch' in sys.modules)")
