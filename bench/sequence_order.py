@@ -1,9 +1,10 @@
 """Two actions in turn on hand-written development prompts, apart from bench/text.py's.
 
-    python bench/sequence_order.py [--model DIR] [--seeds 4]
+    python bench/sequence_order.py [--model DIR] [--seeds 4] [--prompts FILE]
 
 resources/eval/sequence_development.json holds 40 prompts of two actions in turn, each with the labels
-accepted for each action. Each is made as `keymask generate` makes it (core/generation/composition.py)
+accepted for each action; sequence_development_2.json 40 more, written later to check changes chosen
+on the first. Each is made as `keymask generate` makes it (core/generation/composition.py)
 and scored on the delivered joints as bench/text.py scores its two-action prompts: in order when, at
 some cut between 30% and 70% of the motion, the evaluator reads the part before as the first action
 and the rest as the second. Also printed: how many prompts are made as two parts, and how often the
@@ -37,10 +38,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=RESOURCES_DIR / "models" / "default")
     parser.add_argument("--evaluator", type=Path, default=RESOURCES_DIR / "models" / "evaluator")
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--prompts", type=Path, default=PROMPTS,
+                        help="a JSON file of two-action prompts (default: resources/eval/sequence_development.json)")
     args = parser.parse_args()
     started = time.perf_counter()
 
-    entries = json.loads(PROMPTS.read_text())["prompts"]
+    entries = json.loads(args.prompts.read_text())["prompts"]
     pipeline = MotionPipeline.from_folder(args.model)
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     benchmark = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(), EvaluationSettings(split="test"))

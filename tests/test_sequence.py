@@ -146,3 +146,25 @@ def test_too_long_or_too_many_motions_are_refused_before_any_work(default_pipeli
         generate_requests(default_pipeline, [Request("a person walks", frames=MAX_SECONDS * 20 + 4)])
     with pytest.raises(GenerationInputError, match="split the prompt file"):
         generate_requests(default_pipeline, [Request("a person walks")] * 2, samples=MAX_MOTIONS // 2 + 1)
+
+
+def test_the_two_action_development_sets_are_apart_from_each_other_and_the_benchmark():
+    import json
+    from pathlib import Path
+
+    from keymask.core.data.captions import CONTENT_PHRASES
+    from keymask.resources import RESOURCES_DIR
+
+    def prompts(path):
+        document = json.loads(Path(path).read_text())
+        return document["prompts"] if isinstance(document, dict) else document
+
+    first, second = (prompts(RESOURCES_DIR / "eval" / name)
+                     for name in ("sequence_development.json", "sequence_development_2.json"))
+    held_out = {e["prompt"].lower() for e in prompts(Path(__file__).parents[1] / "bench" / "data" / "text_prompts.json")}
+    first_prompts, second_prompts = {e["prompt"].lower() for e in first}, {e["prompt"].lower() for e in second}
+    assert len(first_prompts) == len(first) and len(second_prompts) == len(second) == 40
+    assert not first_prompts & second_prompts and not (first_prompts | second_prompts) & held_out
+    assert all(len(split_actions(e["prompt"])) == 2 for e in second)  # every one asks for two actions in turn
+    labels = {label for e in first + second for label in e["first"] + e["second"]}
+    assert labels <= set(CONTENT_PHRASES)
