@@ -225,7 +225,7 @@ def run_generate(args) -> int:
 
     from keymask.core.fileio import ensure_output_dir
     from keymask.core.generation.cleanup import CleanupSettings
-    from keymask.core.generation.composition import Request, check_requests, generate_requests
+    from keymask.core.generation.composition import Request, check_requests, generate_requests, plan_notes
     from keymask.core.generation.export import export_contact_sheet, export_motion, export_preview, output_paths
     from keymask.core.generation.sides import named_limb
     from keymask.core.text.prompts import clean_prompts
@@ -289,8 +289,8 @@ def run_generate(args) -> int:
     for k in mine:
         generated = generate_requests(pipeline, chunk_requests[k], samples=samples, seed=seed + k, settings=settings,
                                       cleanup=cleanup, progress=progress, embeddings=embeddings)
-        for prompt, parts in generated.plans.items():
-            print(f"keymask: \"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}", file=sys.stderr)
+        for note in plan_notes(generated):
+            print(f"keymask: {note}", file=sys.stderr)
         chunk_paths = [paths[i * samples + s] for i in chunks[k] for s in range(samples)]
         for motion, out in zip(generated.motions, chunk_paths):
             joints = motion.joints if body is None and path is None else _delivered(motion.joints, body, path)

@@ -106,7 +106,7 @@ class GenerateResult:
     motions: list[np.ndarray]  # (T, 22, 3) each
     seed: int
     edited: bool = False
-    warning: str = ""  # e.g. the prompt asks for an action the model has not learned
+    warning: str = ""  # what to tell: an action the model has not learned, how actions in turn were made
 
 
 @dataclass
@@ -237,10 +237,11 @@ class Worker(QObject):
                                              samples=job.samples, path=job.path, **common)
         else:
             from keymask.core.generation.cleanup import CleanupSettings
-            from keymask.core.generation.composition import Request, generate_requests
+            from keymask.core.generation.composition import Request, generate_requests, plan_notes
 
             result = generate_requests(pipeline, [Request(job.prompt, frames)], samples=job.samples,
                                        cleanup=CleanupSettings(), **common)
+            warning = " ".join(filter(None, (warning, *plan_notes(result))))
         motions = [m.joints for m in result.motions]
         if job.path is not None and not job.keys:  # as the command line's --path (with keys, generation follows it)
             from keymask.conditioning.keyed_generation import refine_motion

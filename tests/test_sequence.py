@@ -4,7 +4,7 @@ made as one continuous motion."""
 import numpy as np
 import pytest
 
-from keymask.core.generation.composition import Request, generate_requests, plan_actions
+from keymask.core.generation.composition import Request, generate_requests, plan_actions, plan_with_reason
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.text.sequence import split_actions, subject_of, with_subject
@@ -101,10 +101,36 @@ def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_acti
         assert plan_actions(_Pipeline(table, INDEX), prompt) == [prompt]
 
 
+def test_a_prompt_worded_as_actions_in_turn_but_made_as_one_says_why():
+    almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), "walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), "walks": _unit(1, 0.1, 0), "rests": _unit(0.1, 0.1, 1)}
+    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1)}
+    reasons = [plan_with_reason(_Pipeline(table, INDEX), next(iter(table)))[1]
+               for table in (almost_a_caption, weak_part, same)]
+    assert reasons == ["it is close to a sentence the model was trained on as one action",
+                       '"rests" is near no action the model knows', "its parts read as one action (walks forward)"]
+    no_index = _Pipeline(weak_part, None)
+    assert plan_with_reason(no_index, "walks, then rests") == (
+        ["walks, then rests"], "the model has no caption index to tell its parts' actions apart")
+    assert plan_with_reason(_Pipeline({}, INDEX), "a man walks") == (["a man walks"], None)  # one action: nothing to say
+    split = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    assert plan_with_reason(_Pipeline(split, INDEX), "a man walks, then bows") == (["a man walks", "a man bows"], None)
+
+
+def test_generate_says_when_a_prompt_of_actions_in_turn_is_made_as_one(tmp_path, capsys):
+    from keymask.cli.main import main
+
+    prompt = "the woman bows politely and then walks off"  # "walks off" alone is near no training caption
+    assert main(["generate", prompt, "--seed", "1", "-o", str(tmp_path / "m.bvh")]) == 0
+    assert (f'"{prompt}" is made as one action, not as actions in turn: "walks off" is near no action the model '
+            "knows.") in capsys.readouterr().err
+    assert (tmp_path / "m.bvh").exists()
+
+
 def test_the_shipped_model_makes_a_two_action_prompt_as_one_motion_of_both_parts(default_pipeline):
     prompt = "a person walks forward, then bows"
     generated = generate_requests(default_pipeline, [Request(prompt), Request("a person bows")], seed=3)
-    assert generated.plans == {prompt: ["a person walks forward", "a person bows"]}
+    assert generated.plans == {prompt: ["a person walks forward", "a person bows"]} and generated.kept_whole == {}
     walk_then_bow, bow = generated.motions
     assert walk_then_bow.prompt == prompt and bow.prompt == "a person bows"
     parts = default_pipeline.estimate_frames(["a person walks forward", "a person bows"], seed=3)

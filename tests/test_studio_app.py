@@ -246,6 +246,15 @@ def test_an_unlearned_action_is_said_beside_the_result(qtbot, window):
     assert "has not learned" in window.message_label.text() and "nearest known actions" in window.message_label.text()
 
 
+def test_how_a_prompt_of_actions_in_turn_is_made_is_said_beside_the_result(qtbot, window):
+    qtbot.keyClicks(window.prompt_edit, "a person walks forward, then bows")
+    window.estimate_box.setChecked(False)
+    window.seconds_spin.setValue(4.0)
+    generate(qtbot, window)
+    assert window.viewport.motion_count == 1 and len(window.project.motion) == 80
+    assert "is made as 2 actions in turn: a person walks forward | a person bows." in window.message_label.text()
+
+
 def test_with_the_estimate_on_the_greyed_length_shows_the_length_the_motion_got(qtbot, window):
     qtbot.keyClicks(window.prompt_edit, "a person walks forward slowly, turns around and walks back")
     assert window.estimate_box.isChecked() and not window.seconds_spin.isEnabled()

@@ -44,19 +44,29 @@ PART_KNOWN = 0.55  # nearest-caption similarity below which a part is not an act
 
 def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
     """The prompts of the motion's parts in time order: [prompt] when it asks for one action."""
+    return plan_with_reason(pipeline, prompt)[0]
+
+
+def plan_with_reason(pipeline: MotionPipeline, prompt: str) -> tuple[list[str], str | None]:
+    """(plan_actions' parts, why a prompt worded as actions in turn is made as one: None otherwise)."""
     index = pipeline.caption_index
     parts = split_actions(prompt)
-    if index is None or len(parts) == 1:
-        return [prompt]
+    if len(parts) == 1:
+        return [prompt], None
+    if index is None:
+        return [prompt], "the model has no caption index to tell its parts' actions apart"
     embeddings = pipeline.encode_text(clean_prompts([prompt, *parts]))
     nearest, _ = index.similarities(embeddings)
     best = nearest.max(axis=-1)  # (1 + parts,)
-    if best[0] >= WHOLE_PROMPT_KNOWN or best[1:].min() < PART_KNOWN:
-        return [prompt]
+    if best[0] >= WHOLE_PROMPT_KNOWN:
+        return [prompt], "it is close to a sentence the model was trained on as one action"
+    if best[1:].min() < PART_KNOWN:
+        return [prompt], f"\"{parts[int(best[1:].argmin())]}\" is near no action the model knows"
     actions = index.read_actions(parts, embeddings[1:])
-    if any(a == b for a, b in zip(actions, actions[1:])):
-        return [prompt]
-    return with_subject(parts)
+    same = next((a for a, b in zip(actions, actions[1:]) if a == b), None)
+    if same is not None:
+        return [prompt], f"its parts read as one action ({same})"
+    return with_subject(parts), None
 
 
 @dataclass
@@ -70,6 +80,8 @@ class Generated:
     motions: list[GeneratedMotion]  # samples of each request in turn; `prompt` is the request's prompt
     seed: int
     plans: dict[str, list[str]] = field(default_factory=dict)  # prompt -> its parts, for prompts of several
+    # prompt -> why it is made as one action, for prompts worded as actions in turn ("..., then ...")
+    kept_whole: dict[str, str] = field(default_factory=dict)
 
 
 def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, samples: int = 1,
@@ -85,7 +97,8 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
     """
     requests = check_requests(pipeline, requests, samples)
     prompts = [r.prompt for r in requests]
-    plans = {p: plan_actions(pipeline, p) for p in dict.fromkeys(prompts)}
+    planned = {p: plan_with_reason(pipeline, p) for p in dict.fromkeys(prompts)}
+    plans = {p: parts for p, (parts, _) in planned.items()}
     batched = [i for i, r in enumerate(requests) if len(plans[r.prompt]) == 1
                and (r.frames is None or r.frames <= pipeline.spec.max_frames)]
 
@@ -117,7 +130,16 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
             parts = list(zip(plans[request.prompt], part_frames.get(i, [None])))
             motions[i] = [on_named_side(pipeline, motion, parts) for motion in motions[i]]
     return Generated([m for i in range(len(requests)) for m in motions[i]], seed,
-                     {p: parts for p, parts in plans.items() if len(parts) > 1})
+                     {p: parts for p, parts in plans.items() if len(parts) > 1},
+                     {p: reason for p, (_, reason) in planned.items() if reason is not None})
+
+
+def plan_notes(generated: Generated) -> list[str]:
+    """One sentence for each prompt made as actions in turn, and for each worded so but made as one."""
+    notes = [f"\"{prompt}\" is made as {len(parts)} actions in turn: {' | '.join(parts)}."
+             for prompt, parts in generated.plans.items()]
+    return notes + [f"\"{prompt}\" is made as one action, not as actions in turn: {reason}."
+                    for prompt, reason in generated.kept_whole.items()]
 
 
 def on_named_side(pipeline: MotionPipeline, motion: GeneratedMotion,
