@@ -48,7 +48,8 @@ def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
 
 
 def plan_with_reason(pipeline: MotionPipeline, prompt: str) -> tuple[list[str], str | None]:
-    """(plan_actions' parts, why a prompt worded as actions in turn is made as one: None otherwise)."""
+    """(the motion's parts as plan_actions gives them, why a prompt worded as actions in turn ("..., then
+    ...") is made as one action; None when it is split or asks for one action)."""
     index = pipeline.caption_index
     parts = split_actions(prompt)
     if len(parts) == 1:
