@@ -17,6 +17,8 @@ examples:
   torchrun --nproc_per_node 4 -m keymask.cli.main generate --prompts big.txt --seed 1 -o out/m.bvh --resume
                                      # a large prompt file shared between processes (or machines)
   keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
+  keymask generate "a man bows, then walks forward" -o bow_walk.bvh     # actions in turn ("then", "after",
+                                     # "before"); it says how it read them, or why it made one action
   keymask generate "a person jumps" --key-pose crouch.json@1s --key-pose arms_up.json@2s -o jump.bvh
   keymask generate "a person walks" --key-pose turn3d.json@2.5s:root -o walk.bvh   # pose, place and facing
   keymask generate "a man kicks" --model checkpoints/t2m/t2m_nlayer8_nhead6_ld384_ff1024_cdp0.1_rvq6ns \\
