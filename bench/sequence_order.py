@@ -1,6 +1,6 @@
 """Two actions in turn on hand-written development prompts, apart from bench/text.py's.
 
-    python bench/sequence_order.py [--model DIR] [--seeds 4] [--prompts FILE]
+    python bench/sequence_order.py [--model DIR] [--seeds 4] [--prompts FILE] [--exemplar-share 1]
 
 resources/eval/sequence_development.json holds 40 prompts of two actions in turn, each with the labels
 accepted for each action; sequence_development_2.json 40 more, written later to check changes chosen
@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--prompts", type=Path, default=PROMPTS,
                         help="a JSON file of two-action prompts (default: resources/eval/sequence_development.json)")
+    parser.add_argument("--exemplar-share", type=float, default=SamplingSettings.exemplar_share,
+                        help="share of each part held to a training clip (default: %(default)s)")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -58,7 +60,8 @@ def main() -> None:
     ordered, first_right, second_right = [], [], []
     for seed in range(args.seeds):
         result = generate_requests(pipeline, [Request(e["prompt"]) for e in entries], seed=seed,
-                                   settings=SamplingSettings(), cleanup=CleanupSettings())
+                                   settings=SamplingSettings(exemplar_share=args.exemplar_share),
+                                   cleanup=CleanupSettings())
         motions = [delivered_joints(m.joints, fps=m.fps) for m in result.motions]
         joins = []  # frame of the planned join; the middle for prompts made as one action
         for plan, motion in zip(plans, motions):

@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                         help="pull of each prompt toward the captions of the trained action it reads as; 0 "
                              "conditions on the words alone (default: %(default)s)")
+    parser.add_argument("--exemplar-share", type=float, default=SamplingSettings.exemplar_share,
+                        help="share of each motion held to a training clip of the action its caption reads as "
+                             "(default: %(default)s; 0: from the words alone)")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score the decoder's raw joints (no smoothing or foot locking) in the physical metrics")
     parser.add_argument("--real-only", action="store_true", help="score the real data only")
@@ -170,7 +173,8 @@ def run(args) -> int:
         sampling = SamplingSettings(guidance_scale=args.guidance, temperature=args.temperature,
                                     residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
                                     residual_topk_filter_thres=args.residual_topk, steps=args.steps,
-                                    residual_guidance_scale=args.residual_guidance, action_pull=args.action_pull)
+                                    residual_guidance_scale=args.residual_guidance, action_pull=args.action_pull,
+                                    exemplar_share=args.exemplar_share)
     except ValueError as error:
         raise sampling_error(error) from None
     evaluator = MotionTextEvaluator.from_pretrained(_evaluator_folder(args))

@@ -67,6 +67,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--action-pull", type=float, default=SamplingSettings.action_pull,
                           help="how far each prompt is pulled toward the captions of the trained action it reads as, so that "
                                "unseen wordings are understood; 0 follows the words alone (default: %(default)s)")
+    sampling.add_argument("--exemplar-share", type=float, default=SamplingSettings.exemplar_share,
+                          help="share of the motion held to a real training clip of the action the prompt reads as, "
+                               "from the clips whose captions are nearest it (the seed picks one); 1 plays that clip "
+                               "as the tokenizer encodes it, 0 makes the motion from the words alone "
+                               "(default: %(default)s)")
     sampling.add_argument("--temperature", type=float, default=SamplingSettings.temperature,
                           help="sampling temperature; 0 takes the most likely token (default: %(default)s)")
     sampling.add_argument("--residual-temperature", type=float, default=SamplingSettings.residual_temperature,
@@ -187,7 +192,7 @@ def load_pipeline(model: Path | None, clip_weights: Path | None = None, backend:
 SAMPLING_FLAGS = {"steps": "--steps", "guidance_scale": "--guidance", "residual_guidance_scale": "--residual-guidance",
                   "residual_temperature": "--residual-temperature", "temperature": "--temperature",
                   "topk_filter_thres": "--topk", "residual_topk_filter_thres": "--residual-topk",
-                  "action_pull": "--action-pull"}
+                  "action_pull": "--action-pull", "exemplar_share": "--exemplar-share"}
 
 
 def sampling_error(error: ValueError) -> CommandError:
@@ -203,6 +208,7 @@ def _settings(args):
                                 residual_temperature=args.residual_temperature, topk_filter_thres=args.topk,
                                 residual_topk_filter_thres=args.residual_topk, greedy=args.greedy,
                                 sample_length=args.sample_length, action_pull=args.action_pull,
+                                exemplar_share=args.exemplar_share,
                                 mirror_to_named_side=not args.keep_side)
     except ValueError as error:
         raise sampling_error(error) from None

@@ -4,7 +4,7 @@ import argparse
 import os
 from pathlib import Path
 
-from keymask.cli.errors import power, share
+from keymask.cli.errors import CommandError, power, share
 
 EPILOG = """\
 examples:
@@ -139,6 +139,17 @@ def add_parser(subparsers) -> None:
                             "novelty_calibration.json)")
     index.set_defaults(run=run_caption_index)
 
+    exemplars = models.add_parser(
+        "exemplars", help="the training clips a prompt's motion is made from",
+        description="Encode the training split's clips of every action the caption index reads (run `keymask train "
+                    "caption-index` first) with the model's tokenizer into MODEL/exemplars/, one token file per "
+                    "source under its licence, with the model's embeddings of their captions. `keymask generate` "
+                    "then holds one of the clips whose captions are nearest the prompt (--exemplar-share).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    exemplars.add_argument("--model", type=Path, required=True, help="the model folder to add the exemplars to")
+    exemplars.add_argument("--dataset", type=Path, default=None, help="the dataset the model was trained on")
+    exemplars.set_defaults(run=run_exemplars)
+
 
 def _add_run_arguments(parser: argparse.ArgumentParser, *, iterations: int, batch_size: int, batch_items: str) -> None:
     """The options every training run has (RunConfig's fields, plus where the data is and a time limit)."""
@@ -249,6 +260,24 @@ def run_assemble(args) -> int:
         length_estimator=LengthEstimator.from_pretrained(args.length) if args.length else None,
         info={"license": dataset_license(args.dataset or default_dataset_dir())})
     print(f"model folder: {save_models(models, args.out)}")
+    return 0
+
+
+def run_exemplars(args) -> int:
+    from keymask.core.generation.pipeline import MotionPipeline
+    from keymask.core.paths import default_dataset_dir
+    from keymask.core.training.exemplar_library import build_exemplar_library
+
+    pipeline = MotionPipeline.from_folder(args.model)
+    try:
+        library = build_exemplar_library(args.dataset or default_dataset_dir(), pipeline,
+                                         progress=lambda done, total: print(f"captions embedded: {done}/{total}",
+                                                                            flush=True))
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    folder = library.save(args.model)
+    print(f"exemplars: {folder} ({len(library.clip_tokens)} clips of {len(set(library.clip_actions.tolist()))} actions; sources "
+          f"{', '.join(library.licences)})")
     return 0
 
 

@@ -78,6 +78,7 @@ def test_edit_keeps_frames_of_a_bvh(model_args, tmp_path, capsys, bandai_clip):
     (["generate", "a person walks", "--residual-temperature", "nan"], "--residual-temperature must be 0 or more"),
     (["generate", "a person walks", "--topk", "1"], "--topk keeps the top"),
     (["generate", "a person walks", "--steps", "0"], "--steps must be at least 1"),
+    (["generate", "a person walks", "--exemplar-share", "1.5"], "--exemplar-share is a share of token positions"),
     (["generate"], "one prompt"),
     (["edit", "missing.bvh", "jump", "--keep", "0-1s"], "does not exist"),  # exit 1: a run-time failure
     (["edit", "IN", "jump", "--keep", "5-1s"], "ends before it starts"),

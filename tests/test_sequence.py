@@ -6,7 +6,7 @@ import pytest
 
 from keymask.core.generation.composition import Request, generate_requests, plan_actions, plan_with_reason
 from keymask.core.generation.known_actions import CaptionIndex
-from keymask.core.generation.pipeline import MotionPipeline
+from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
 from keymask.core.text.sequence import split_actions, subject_of, with_subject
 from keymask.resources import RESOURCES_DIR
 
@@ -160,7 +160,8 @@ def test_the_length_is_the_estimators_median_unless_drawn(default_pipeline):
     drawn = [default_pipeline.estimate_frames(prompts, seed=seed, sample_length=True) for seed in range(4)]
     assert all(np.array_equal(median[0], m) for m in median)
     assert any(not np.array_equal(drawn[0], d) for d in drawn)
-    generated = default_pipeline(prompts, seed=5)
+    # words alone: with exemplars, a motion takes its clip's length
+    generated = default_pipeline(prompts, seed=5, settings=SamplingSettings(exemplar_share=0.0))
     assert [len(m.joints) for m in generated.motions] == list(median[0])
 
 

@@ -73,7 +73,8 @@ def test_mirrored_features_describe_the_mirror_image(default_pipeline):
 def test_generation_mirrors_exactly_the_motions_of_the_other_side(default_pipeline):
     prompt = "someone kicks with the right leg"
     made = {mirror: generate_requests(default_pipeline, [Request(prompt)], samples=4, seed=0,
-                                      settings=SamplingSettings(mirror_to_named_side=mirror)).motions
+                                      settings=SamplingSettings(mirror_to_named_side=mirror,
+                                                                exemplar_share=0.0)).motions
             for mirror in (True, False)}
     plain_sides = [side_that_moves(m.joints, "leg") for m in made[False]]
     assert "left" in plain_sides  # this seed makes a left kick among the four: the case under test
@@ -111,9 +112,17 @@ def test_a_motion_of_several_actions_is_mirrored_when_the_part_naming_a_side_mov
 def test_generate_says_which_motion_is_a_mirror_image(tmp_path, capsys):
     from keymask.cli.main import main
 
-    arguments = ["generate", "someone kicks with the right leg", "--samples", "4", "--seed", "0"]
+    arguments = ["generate", "someone kicks with the right leg", "--samples", "4", "--seed", "0",
+                 "--exemplar-share", "0"]
     assert main([*arguments, "-o", str(tmp_path / "k.bvh")]) == 0  # the seed of the mirroring test above
     said = capsys.readouterr().err
     assert "is mirrored left for right, so that the right leg moves as the prompt says" in said
     assert main([*arguments, "--keep-side", "-o", str(tmp_path / "kept.bvh")]) == 0
     assert "mirrored" not in capsys.readouterr().err
+
+
+def test_motions_made_from_training_clips_take_the_named_side(default_pipeline):
+    # the same prompt and seed whose words-alone motions include a left kick (the mirroring test above)
+    made = generate_requests(default_pipeline, [Request("someone kicks with the right leg")], samples=4, seed=0,
+                             settings=SamplingSettings(mirror_to_named_side=False)).motions
+    assert [side_that_moves(m.joints, "leg") for m in made] == ["right"] * 4

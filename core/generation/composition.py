@@ -2,7 +2,8 @@
 
 A prompt that asks for actions one after another ("walks forward, then bows") is split into
 them (core/text/sequence.py) and each part conditions its own stretch of one continuous motion
-(long_motion.generate_chain), at the length the length estimator gives that part. The split is
+(long_motion.generate_chain), at the length the length estimator gives that part, starting from a
+training clip of that part's own (exemplars.py) as a single prompt does. The split is
 kept only where the caption index says each part is an action of its own:
 - the whole prompt is not almost a training caption (those include single actions told in
   phases, "walks forward then turns to the right");
@@ -122,8 +123,13 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
         part_frames[i] = lengths
         motions[i] = []
         for sample in range(samples):
+            # each part starts from a training clip of its own (fitting clips to the parts' estimated lengths
+            # put fewer development sequences in order: model card)
+            clips = (pipeline.choose_exemplars(parts, None, 1, settings or SamplingSettings(), seed + 1000 * sample)
+                     if len(parts) > 1 else None)
             motion = generate_chain(pipeline, list(zip(parts, lengths)), seed=seed + 1000 * sample,
-                                    settings=settings, cleanup=cleanup, progress=progress, cancel=cancel)
+                                    settings=settings, cleanup=cleanup, exemplar_clips=clips, progress=progress,
+                                    cancel=cancel)
             motion.prompt, motion.sample = request.prompt, sample
             motions[i].append(motion)
     if (settings or SamplingSettings()).mirror_to_named_side:

@@ -6,14 +6,17 @@ fixed-token mechanism) and decodes the rest; the tokens of all windows are then 
 features in ONE pass of the convolutional decoder, so the joins are as smooth as any other
 frame, and the features (root velocities, not positions) integrate into one continuous path.
 Tokens given in `fixed` (absolute token position -> (Q,) ids, e.g. key poses) are held fixed in
-whichever window holds them.
+whichever window holds them. A part may start from a training clip (`exemplar_clips`, exemplars.py),
+held at the settings' share of the positions its first window makes.
 """
 
 import numpy as np
 
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
+from keymask.core.generation.exemplars import held_positions
 from keymask.core.generation.pipeline import (
+    EXEMPLAR_STREAM,
     Cancel,
     FixedTokens,
     GeneratedMotion,
@@ -45,11 +48,12 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
                    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
                    change_overlap_tokens: int = ACTION_CHANGE_OVERLAP_TOKENS, seed: int = 0,
                    settings: SamplingSettings | None = None, cleanup: CleanupSettings | None = None,
-                   fixed: dict[int, np.ndarray] | None = None, progress: Progress | None = None,
-                   cancel: Cancel | None = None) -> GeneratedMotion:
+                   fixed: dict[int, np.ndarray] | None = None, exemplar_clips: list[np.ndarray | None] | None = None,
+                   progress: Progress | None = None, cancel: Cancel | None = None) -> GeneratedMotion:
     """One motion made of `parts` (prompt, frames) in turn, each new window conditioned on its own
     part's prompt and continuing the motion so far (`change_overlap_tokens` of it where a part
-    starts, `overlap_tokens` elsewhere); cleanup as in MotionPipeline."""
+    starts, `overlap_tokens` elsewhere); exemplar_clips: (N, Q) tokens (or None) per part, held in its
+    first window where nothing else is; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
     if not parts:
@@ -69,7 +73,8 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
     fixed = fixed or {}
     tokens = np.zeros((0, pipeline.num_quantizers), dtype=np.int64)
     index = 0
-    for (prompt, _), count in zip(parts, counts):
+    share = (settings or SamplingSettings()).exemplar_share
+    for part, ((prompt, _), count) in enumerate(zip(parts, counts)):
         part_start, part_end = len(tokens), len(tokens) + count
         while len(tokens) < part_end:
             overlap = change_overlap_tokens if len(tokens) == part_start else overlap_tokens
@@ -81,6 +86,12 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
             for position, ids in fixed.items():
                 if len(tokens) <= position < start + len(held):
                     held[position - start] = ids
+            clip = exemplar_clips[part] if exemplar_clips and len(tokens) == part_start else None
+            if clip is not None and share > 0:
+                ids, mask = held_positions([clip], np.array([fresh]), share, pipeline.num_quantizers,
+                                           np.random.default_rng([seed, EXEMPLAR_STREAM, 2, part]))
+                free = (held[len(carried):] < 0).all(axis=-1) & mask[0, :, 0]  # (fresh,)
+                held[len(carried):][free] = ids[0][free]
             window_fixed = FixedTokens(np.maximum(held, 0)[None], (held >= 0)[None]) if (held >= 0).any() else None
             result = pipeline([prompt], frames=len(held) * spec.frames_per_token, fixed=window_fixed,
                               seed=seed + index, settings=settings, text_embedding=texts[prompt][None],

@@ -2,7 +2,8 @@
 
 `MotionPipeline.__call__` is written as numbered steps over small helpers (style item 7). Any
 set of token positions can be held fixed while the rest is decoded (`FixedTokens`): temporal
-editing, continuation, long motions and key poses all go through that one mechanism.
+editing, continuation, long motions, key poses and the training clips a prompt's motion is made
+from (exemplars.py) all go through that one mechanism.
 """
 
 import secrets
@@ -16,12 +17,15 @@ from keymask.core.backends.interface import MotionModels
 from keymask.core.errors import UsageError
 from keymask.core.features import recover_from_ric
 from keymask.core.generation.cleanup import CleanupSettings, clean_motion
+from keymask.core.generation.exemplars import ExemplarLibrary, held_positions
 from keymask.core.generation.known_actions import CaptionIndex, PromptCheck
 from keymask.core.generation.masked_decoding import decode_base_tokens, decode_residual_layers
 from keymask.core.generation.sampling import SamplingSettings
 from keymask.core.models.saved import CLIP_TEXT_ENCODER
 from keymask.core.spec import HUMANML3D, MotionSpec
 from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable, clean_prompts
+
+EXEMPLAR_STREAM = 1  # the seed's random stream that picks exemplar clips, apart from decoding's
 
 # progress(stage, done, total): stage is "text", "tokens", "residual" or "decode"
 Progress = Callable[[str, int, int], None]
@@ -92,7 +96,7 @@ def as_numpy(array) -> np.ndarray:
 
 class MotionPipeline:
     def __init__(self, models: MotionModels, text_encoder: TextEncoder, spec: MotionSpec = HUMANML3D,
-                 caption_index: CaptionIndex | None = None):
+                 caption_index: CaptionIndex | None = None, exemplars: ExemplarLibrary | None = None):
         if text_encoder.dim != models.mask_transformer.config.text_dim:
             raise GenerationInputError(f"The text encoder gives {text_encoder.dim}-d features but the model expects "
                                        f"{models.mask_transformer.config.text_dim}-d ones.")
@@ -100,6 +104,7 @@ class MotionPipeline:
         self.text_encoder = text_encoder
         self.spec = spec
         self.caption_index = caption_index
+        self.exemplars = exemplars
 
     def encode_text(self, prompts: Sequence[str]) -> np.ndarray:
         """(P, text_dim) float32 embeddings of prompts already cleaned by `clean_prompts`."""
@@ -113,7 +118,7 @@ class MotionPipeline:
 
         models = load_models(folder, backend=backend, device=device)
         return cls(models, load_text_encoder(models.text_encoder, clip_weights, device),
-                   caption_index=CaptionIndex.load(folder))
+                   caption_index=CaptionIndex.load(folder), exemplars=ExemplarLibrary.load(folder))
 
     @property
     def num_quantizers(self) -> int:
@@ -130,7 +135,9 @@ class MotionPipeline:
 
         frames: length per prompt (or one for all), in 20 fps frames, rounded to whole tokens
         (4 frames); None asks the length estimator. fixed: token ids held fixed, (B, N, Q) with
-        B = prompts x samples. text_embedding (P, dim) skips the text encoder (tests, parity).
+        B = prompts x samples; without them, a model with exemplars holds a training clip's tokens
+        (SamplingSettings.exemplar_share), and its length is the clip's when frames is None.
+        text_embedding (P, dim) skips the text encoder (tests, parity).
         cleanup: smooth the joints and lock planted feet (cleanup.py); None gives the decoder's
         joints as they are (features are never changed).
         """
@@ -147,13 +154,17 @@ class MotionPipeline:
         # 2. Encode the text, once per prompt.
         if text_embedding is None:
             text_embedding = self.encode_text(prompts)
-        text_embedding = self.conditioning_text(prompts, as_numpy(text_embedding), settings.action_pull)
+        words = as_numpy(text_embedding)
+        text_embedding = self.conditioning_text(prompts, words, settings.action_pull)
         text = np.repeat(text_embedding.astype(np.float32), samples, axis=0)  # (B, text_dim)
         if progress:
             progress("text", 1, 1)
 
-        # 3. Lengths in tokens.
+        # 3. Lengths in tokens; with exemplars, a training clip per motion, whose length it takes.
         token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, rng, fixed)  # (B,)
+        if fixed is None:
+            fixed, token_lengths = self._exemplar_tokens(prompts, words, samples, settings, seed, token_lengths,
+                                                         lengths_given=frames is not None)
 
         # 4. Fixed tokens (never masked) and the rest to decode.
         fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
@@ -224,6 +235,19 @@ class MotionPipeline:
         tokens = np.clip(self._estimate_token_counts(text, greedy, rng, sample_length), 1, self.spec.max_tokens)
         return tokens * self.spec.frames_per_token
 
+    def delivered_frames(self, prompts: Sequence[str], settings: SamplingSettings | None = None,
+                         seed: int = 0) -> np.ndarray:
+        """(P,) the length in frames a motion of each prompt gets when none is given, as `__call__` chooses
+        it for one sample: its exemplar clip's (exemplars.py), else the length estimator's."""
+        settings = settings or SamplingSettings()
+        prompts = clean_prompts(prompts)
+        frames = self.estimate_frames(prompts, seed=seed, greedy=settings.greedy, sample_length=settings.sample_length,
+                                      action_pull=settings.action_pull)
+        step = self.spec.frames_per_token
+        clips = self.choose_exemplars(prompts, None, 1, settings, seed, frames // step) or [None] * len(prompts)
+        return np.array([f if clip is None else min(len(clip), self.spec.max_tokens) * step
+                         for f, clip in zip(frames, clips)], dtype=np.int64)
+
     def decode_tokens(self, ids: np.ndarray) -> np.ndarray:
         """(B, N, Q) ids (-1 on padding) -> (B, 4 N, D) un-normalised features."""
         normalised = self.models.vq.decode(np.asarray(ids, dtype=np.int64))
@@ -238,6 +262,33 @@ class MotionPipeline:
                                        f"({self.spec.frames_per_token} frames).")
         normalised = (features[:usable] - self.models.mean) / self.models.std
         return self.models.vq.encode(normalised[None])
+
+    def choose_exemplars(self, prompts: list[str], words: np.ndarray | None, samples: int,
+                         settings: SamplingSettings, seed: int, token_lengths=None) -> list[np.ndarray | None] | None:
+        """(prompts x samples) the tokens (N, Q) of a training clip to hold for each motion (exemplars.py), None
+        where a prompt has none; None when the settings or the model use no exemplars. words (P, dim):
+        the prompts' embeddings by the model's encoder, when the caller has them; token_lengths
+        (prompts x samples,): the lengths the clips should fit."""
+        if settings.exemplar_share <= 0 or self.exemplars is None or self.caption_index is None:
+            return None
+        words = self.encode_text(prompts) if words is None else np.asarray(words, dtype=np.float32)
+        rng = np.random.default_rng([seed, EXEMPLAR_STREAM])
+        return self.exemplars.choose(prompts, words, self.caption_index.read_actions, samples, rng, token_lengths)
+
+    def _exemplar_tokens(self, prompts: list[str], words: np.ndarray, samples: int, settings: SamplingSettings,
+                         seed: int, token_lengths: np.ndarray, lengths_given: bool):
+        """(FixedTokens or None, (B,) token lengths): each motion's exemplar, chosen to fit its length (given,
+        or the estimator's), held at the settings' share of positions; a motion of no given length then
+        takes its clip's."""
+        clips = self.choose_exemplars(prompts, words, samples, settings, seed, token_lengths)
+        if clips is None or all(clip is None for clip in clips):
+            return None, token_lengths
+        if not lengths_given:
+            token_lengths = np.array([length if clip is None else min(len(clip), self.spec.max_tokens)
+                                      for clip, length in zip(clips, token_lengths)], dtype=np.int64)
+        rng = np.random.default_rng([seed, EXEMPLAR_STREAM, 1])
+        ids, mask = held_positions(clips, token_lengths, settings.exemplar_share, self.num_quantizers, rng)
+        return FixedTokens(ids, mask), token_lengths
 
     def _token_lengths(self, frames, n_prompts: int, samples: int, text: np.ndarray,
                        settings: SamplingSettings, rng: np.random.Generator,

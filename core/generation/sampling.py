@@ -33,6 +33,11 @@ class SamplingSettings:
     # (CaptionIndex.pulled_toward_actions) before it conditions the model; 0 conditions on the words
     # alone. Chosen on a hand-written development set apart from bench/text.py (model card).
     action_pull: float = 1.0
+    # Share of token positions held to a training clip of the action a prompt reads as, from the group
+    # of clips whose captions are nearest the prompt (exemplars.py); 0 decodes from the text alone. Used
+    # where nothing else is held (not with key poses, edits or the windows that continue a motion).
+    # Chosen on hand-written development prompts apart from bench/text.py (model card).
+    exemplar_share: float = 1.0
     # A motion for a prompt that names a side for a hand or a leg ("waves with the left hand") is
     # replaced by its mirror image when it moves the other side's (core/generation/sides.py).
     mirror_to_named_side: bool = True
@@ -44,6 +49,8 @@ class SamplingSettings:
             value = getattr(self, name)
             if value is not None and not value >= 0:  # also refuses nan
                 raise ValueError(f"{name} must be 0 or more, got {value}.")
+        if not 0 <= self.exemplar_share <= 1:
+            raise ValueError(f"exemplar_share is a share of token positions, from 0 to 1; got {self.exemplar_share}.")
         for name in ("topk_filter_thres", "residual_topk_filter_thres"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 1:
