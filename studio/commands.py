@@ -31,6 +31,7 @@ FIELDS = {
     "samples": ("settings", "Change number of samples"),
     "guidance": ("settings", "Change guidance"),
     "steps": ("settings", "Change steps"),
+    "exemplar_share": ("settings", "Change real clip share"),
     "export": ("export", "Change export settings"),
 }
 _MERGE_ID = 1000  # + the field's position in FIELDS

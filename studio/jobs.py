@@ -42,7 +42,8 @@ def generation_job(project: Project) -> GenerateJob:
                           k.ease_frames(FPS)) for k in p.keys)
     job = GenerateJob(prompt=p.prompt, frames=None if p.seconds is None else int(round(p.seconds * FPS)),
                       samples=p.samples, seed=p.seed,
-                      settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance), keys=keys, path=p.root_path)
+                      settings=SamplingSettings(steps=p.steps, guidance_scale=p.guidance,
+                                                exemplar_share=p.exemplar_share), keys=keys, path=p.root_path)
     if p.keep_spans and p.motion is not None:
         spans = tuple((int(round(a * FPS)), int(round(b * FPS))) for a, b in p.keep_spans)
         job = replace(job, frames=None, source=p.motion, keep=spans)

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.estimate_box, self.seed_spin = motion.estimate_box, motion.seed_spin
         self.new_seed_button, self.samples_spin = motion.new_seed_button, motion.samples_spin
         self.guidance_spin, self.steps_spin = motion.guidance_spin, motion.steps_spin
+        self.exemplar_spin = motion.exemplar_spin
         self.advanced_button, self.advanced = motion.advanced_button, motion.advanced
         self.generate_button, self.cancel_button = motion.generate_button, motion.cancel_button
         self.progress_bar, self.message_label = motion.progress_bar, motion.message_label
@@ -181,6 +182,7 @@ class MainWindow(QMainWindow):
         self.samples_spin.valueChanged.connect(lambda v: self._set("samples", v))
         self.guidance_spin.valueChanged.connect(lambda v: self._set("guidance", v))
         self.steps_spin.valueChanged.connect(lambda v: self._set("steps", v))
+        self.exemplar_spin.valueChanged.connect(lambda v: self._set("exemplar_share", v))
         self.generate_button.clicked.connect(self.foreground_jobs.generate)
         self.cancel_button.clicked.connect(self.jobs.cancel)
 

@@ -129,6 +129,9 @@ class MotionGroup(QGroupBox):
         self.samples_spin = QSpinBox(minimum=1, maximum=8)
         self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.5, decimals=1)
         self.steps_spin = QSpinBox(minimum=1, maximum=50)
+        self.exemplar_spin = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.25, decimals=2)
+        self.exemplar_spin.setToolTip("Share of the motion held to a real training clip of the action the prompt "
+                                      "reads as (1: the clip; 0: made from the words alone)")
         self.advanced_button = QToolButton(text="Advanced", checkable=True)
         self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -137,6 +140,7 @@ class MotionGroup(QGroupBox):
         fold.setContentsMargins(16, 0, 0, 0)
         fold.addRow("Guidance", self.guidance_spin)
         fold.addRow("Steps", self.steps_spin)
+        fold.addRow("Real clip share", self.exemplar_spin)
         self.advanced.hide()
         self.advanced_button.toggled.connect(self.fold_advanced)
         self.new_seed_button.clicked.connect(self.new_seed)
@@ -187,7 +191,8 @@ class MotionGroup(QGroupBox):
         self.seconds_spin.setEnabled(project.seconds is not None)
         self.show_length(project)
         for spin, value in ((self.seed_spin, project.seed), (self.samples_spin, project.samples),
-                            (self.guidance_spin, project.guidance), (self.steps_spin, project.steps)):
+                            (self.guidance_spin, project.guidance), (self.steps_spin, project.steps),
+                            (self.exemplar_spin, project.exemplar_share)):
             spin.setValue(value)
 
     def show_length(self, project: Project) -> None:

@@ -91,6 +91,7 @@ class Project:
     samples: int = 1
     guidance: float = SamplingSettings.guidance_scale  # classifier-free guidance of the masked transformer
     steps: int = SamplingSettings.steps  # masked-decoding iterations
+    exemplar_share: float = SamplingSettings.exemplar_share  # share of the motion held to a real training clip
     keys: list[KeyPose] = field(default_factory=list)
     keep_spans: list[tuple[float, float]] = field(default_factory=list)  # seconds, [start, end) to keep when editing
     motions: list[np.ndarray] = field(default_factory=list)  # (T, 22, 3) float32 each, one per sample
@@ -136,6 +137,7 @@ def project_to_json(project: Project) -> dict:
         "samples": int(project.samples),
         "guidance": float(project.guidance),
         "steps": int(project.steps),
+        "exemplar_share": float(project.exemplar_share),
         "keys": [_key_to_json(key) for key in project.keys],
         "keep_spans": [[float(a), float(b)] for a, b in project.keep_spans],
         "chosen_sample": int(project.chosen_sample),
@@ -166,6 +168,7 @@ def project_from_json(data, name: str = "<data>") -> Project:
         samples=read.integer("samples", 1, minimum=1),
         guidance=read.number("guidance", SamplingSettings.guidance_scale, minimum=0),
         steps=read.integer("steps", SamplingSettings.steps, minimum=1),
+        exemplar_share=read.number("exemplar_share", SamplingSettings.exemplar_share, minimum=0, maximum=1),
         keys=[_key_from_json(item, f"{where} (key {i + 1})") for i, item in enumerate(read.typed("keys", list, []))],
         keep_spans=[_span_from_json(item, where) for item in read.typed("keep_spans", list, [])],
         motions=[_array_from_json(item, f"{where} (motion {i + 1})")
@@ -289,7 +292,8 @@ class _Reader:
                                    f"{_KIND_WORDS[kind]}.")
         return value
 
-    def number(self, name: str, default, optional: bool = False, minimum: float | None = None) -> float | None:
+    def number(self, name: str, default, optional: bool = False, minimum: float | None = None,
+               maximum: float | None = None) -> float | None:
         value = self.data.get(name, default)
         if value is None and optional:
             return None
@@ -297,6 +301,8 @@ class _Reader:
             raise ProjectFileError(f"{self.where} has a \"{name}\" of {_short(value)}, which is not a number.")
         if minimum is not None and value < minimum:
             raise ProjectFileError(f"{self.where} has a \"{name}\" of {value}; it must be at least {minimum:g}.")
+        if maximum is not None and value > maximum:
+            raise ProjectFileError(f"{self.where} has a \"{name}\" of {value}; it must be at most {maximum:g}.")
         return float(value)
 
     def integer(self, name: str, default: int, minimum: int | None = None) -> int:

@@ -380,10 +380,16 @@ class MotionViewport(QWidget):
             low, high = np.array([-0.5, 0.0, -0.5]), np.array([0.5, 1.8, 0.5])
         centre = (low + high) / 2
         radius = max(float(np.linalg.norm(high - low)) / 2, 1.0)
-        fov = np.radians(self._view.opts["fov"])
-        distance = 1.1 * radius / np.tan(fov / 2)
-        self._view.setCameraPosition(pos=_scene(centre), distance=distance, elevation=12.0, azimuth=-75.0)
+        self._view.setCameraPosition(pos=_scene(centre), distance=self._fitting_distance(1.1 * radius),
+                                     elevation=12.0, azimuth=-75.0)
         self._follow_root()
+
+    def _fitting_distance(self, radius: float) -> float:
+        """How far the camera stands to see a sphere of `radius` whole, from any side: the field of view
+        is horizontal, so a window wider than tall sees less up and down."""
+        half_width = np.tan(np.radians(self._view.opts["fov"]) / 2)
+        aspect = self._view.height() / max(self._view.width(), 1)
+        return radius / (half_width * min(1.0, aspect))
 
     def set_view(self, name: str) -> None:
         """Look from the "front", the "side" or the "top" (Blender's numpad 1, 3, 7), keeping centre and distance."""
@@ -400,8 +406,7 @@ class MotionViewport(QWidget):
         joints = self.drawn_joints(self._selected)  # (J, 3)
         low, high = joints.min(axis=0), joints.max(axis=0)
         radius = max(float(np.linalg.norm(high - low)) / 2, 0.5)
-        distance = 1.3 * radius / np.tan(np.radians(self._view.opts["fov"]) / 2)
-        self._view.setCameraPosition(pos=_scene((low + high) / 2), distance=distance)
+        self._view.setCameraPosition(pos=_scene((low + high) / 2), distance=self._fitting_distance(1.3 * radius))
         self._follow_root()
 
     def widget_points(self, points: np.ndarray) -> np.ndarray:

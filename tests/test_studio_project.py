@@ -61,6 +61,7 @@ def full_project() -> Project:
                        facing=0.75, source={"file": "crouch.json"})
     return Project(
         prompt="a person jumps over a puddle", seconds=4.5, seed=123, samples=3, guidance=3.5, steps=12,
+        exemplar_share=0.5,
         keys=[key_at(1.0, name="take-off"), KeyPose(time=2.25, pose3d=pose3d, constrain="root", name="landing")],
         keep_spans=[(0.0, 1.5), (3.0, 4.0)],
         motions=[rng.normal(size=(80, 22, 3)).astype(np.float32) for _ in range(3)],
@@ -77,6 +78,7 @@ def test_a_project_survives_a_save_and_load(tmp_path):
     loaded = load_project(path)
     assert project_to_json(loaded) == project_to_json(project)
     assert loaded.seconds == 4.5 and loaded.seed == 123 and loaded.samples == 3 and loaded.chosen_sample == 2
+    assert loaded.exemplar_share == 0.5
     assert loaded.export == ExportSettings(fps=30, units="cm", rotation_order="XYZ", rig="/clips/walk_mixamo.bvh",
                                            use_rig=True)
     for a, b in zip(loaded.motions, project.motions):
@@ -117,6 +119,7 @@ BROKEN = {
     "a seed of text": (json.dumps(_document(seed="seven")), "\"seed\" of \"seven\", which is not a whole number"),
     "no samples": (json.dumps(_document(samples=0)), "\"samples\" of 0; it must be at least 1"),
     "a negative guidance": (json.dumps(_document(guidance=-1)), "\"guidance\" of -1; it must be at least 0"),
+    "a clip share above 1": (json.dumps(_document(exemplar_share=2)), "\"exemplar_share\" of 2; it must be at most 1"),
     "a negative length": (json.dumps(_document(seconds=-2)), "length of -2.0 seconds"),
     "a bad span": (json.dumps(_document(keep_spans=[[2, 1]])), "keep span [2, 1]"),
     "a missing sample": (json.dumps(_document(chosen_sample=5)), "chooses sample 6 of only 3 motions"),
@@ -214,6 +217,7 @@ def check_undo_redo(stack: QUndoStack, project: Project, command) -> tuple[dict,
 
 @pytest.mark.parametrize("name, value", [("prompt", "a person waves"), ("seconds", 3.0), ("seconds", None),
                                          ("seed", 42), ("samples", 4), ("guidance", 2.5), ("steps", 20),
+                                         ("exemplar_share", 0.25),
                                          ("export", ExportSettings(fps=60, units="cm"))])
 def test_every_setting_is_undone_and_redone(stack, name, value):
     project = full_project()

@@ -250,7 +250,7 @@ def test_viewport_click_on_a_figure_chooses_it_and_a_drag_orbits(viewport, qtbot
     chests = [np.round(viewport.widget_points(viewport.drawn_joints(i))[9] - offset).astype(int) for i in range(3)]
     for index, (x, y) in enumerate(chests):  # each figure drawn bright (chosen) where its points fall
         viewport.set_selected(index)
-        assert image_pixels(viewport.grab_image())[y - 2:y + 3, x - 2:x + 3].min(axis=(0, 1)).max() > 180
+        assert image_pixels(viewport.grab_image())[y - 1:y + 2, x - 1:x + 2].min(axis=(0, 1)).max() > 180
     viewport.set_selected(0)
     for index in (2, 0, 1):
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(*chests[index]))
