@@ -19,6 +19,8 @@ examples:
   keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
   keymask generate "a man bows, then walks forward" -o bow_walk.bvh     # actions in turn ("then", "after",
                                      # "before"); it says how it read them, or why it made one action
+  keymask generate "an old man shuffles ahead" --exemplar-share 0.5 -o shuffle.bvh   # half a real clip,
+                                     # half made by the model (1, the default: the clip; 0: words alone)
   keymask generate "a person jumps" --key-pose crouch.json@1s --key-pose arms_up.json@2s -o jump.bvh
   keymask generate "a person walks" --key-pose turn3d.json@2.5s:root -o walk.bvh   # pose, place and facing
   keymask generate "a man kicks" --model checkpoints/t2m/t2m_nlayer8_nhead6_ld384_ff1024_cdp0.1_rvq6ns \\
@@ -33,6 +35,8 @@ at least 0.2 s apart, and work at any time, also past 9.8 s (chained windows).
   keymask generate "a person jumps" --key-pose actor_pose.json@1s:hold=0.3 -o jump.bvh  # on the actor's body
   keymask generate "a person waves" --key-pose wave.json@2s --body my_rig.bvh -o wave.bvh
 
+By default a motion is made from a real training clip of the action the words name, the one of the
+clips whose captions are nearest the prompt that the seed picks (--exemplar-share).
 Each motion is written as BVH plus its joint positions (.npy, (T, 22, 3) metres, 20 fps).
 The seed is printed: pass it back with --seed to get the same motions again."""
 

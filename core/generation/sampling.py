@@ -33,8 +33,8 @@ class SamplingSettings:
     # (CaptionIndex.pulled_toward_actions) before it conditions the model; 0 conditions on the words
     # alone. Chosen on a hand-written development set apart from bench/text.py (model card).
     action_pull: float = 1.0
-    # Share of token positions held to a training clip of the action a prompt reads as, from the group
-    # of clips whose captions are nearest the prompt (exemplars.py); 0 decodes from the text alone. Used
+    # Share of token positions held to a training clip of the action a prompt reads as, one of those
+    # whose captions are nearest the prompt (exemplars.py); 0 decodes from the text alone. Used
     # where nothing else is held (not with key poses, edits or the windows that continue a motion).
     # Chosen on hand-written development prompts apart from bench/text.py (model card).
     exemplar_share: float = 1.0
