@@ -297,6 +297,7 @@ def run_generate(args) -> int:
             print(f"keymask: every motion{' of this process' if world > 1 else ''} is already written; nothing to do.")
             return 0
     motions = []  # (prompt, joints), kept for --preview and --sheet
+    sources: set[str] = set()  # of the training clips the motions are made from
     bar, progress = _progress_bar()
     for k in mine:
         generated = generate_requests(pipeline, chunk_requests[k], samples=samples, seed=seed + k, settings=settings,
@@ -309,6 +310,7 @@ def run_generate(args) -> int:
             written, _ = export_motion(joints, out, fps=fps, units=args.units, rotation_order=args.order.upper(),
                                        rig=rig, hand_pose=args.hand_pose)
             bar.write(f"{written[0]}  ({len(joints) / fps:.1f} s) {motion.prompt}")
+            sources.update(motion.sources)
             if motion.mirrored:
                 side, limb = named_limb(motion.prompt) or ("named", "side")
                 bar.write(f"keymask: {written[0].name} is mirrored left for right, so that the {side} {limb} moves as "
@@ -318,6 +320,9 @@ def run_generate(args) -> int:
         if len(mine) > 1 and not sys.stderr.isatty():  # logs of long runs get a line per chunk instead of a bar
             print(f"keymask: chunk {mine.index(k) + 1} of {len(mine)} written", file=sys.stderr, flush=True)
     bar.close()
+    if sources:
+        print("keymask: made from motion capture clips of " + "; ".join(pipeline.exemplars.credit(sources))
+              + " (--exemplar-share 0: from the words alone)", file=sys.stderr)
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
         print(f"preview: {gif}")

@@ -47,7 +47,7 @@ def test_familiar_prompts_take_the_clips_of_the_nearest_captions_and_others_thos
     assert read == [prompts[1]]  # familiar prompts are not read
     rng = np.random.default_rng(0)
     picks = [library.choose(prompts[:1], embeddings[:1], read_actions, 2, rng) for _ in range(20)]
-    picked = {int(clip[0, 0]) for pair in picks for clip in pair}
+    picked = {clip for pair in picks for clip in pair}
     assert picked <= {0, 1, 2} and len(picked) > 1  # among the 3 nearest; each sample picks its own
     assert library.choose(["x"], embeddings[1:2], lambda p, e: ["jumps"], 1, rng) == [None]  # no clip of it
 
@@ -104,6 +104,7 @@ def test_shipped_model_plays_a_clip_of_the_action_read_at_share_one(pipeline):
     assert None not in clips  # each motion is a whole training clip, at the clip's length
     assert {library.actions[library.clip_actions[c]] for c in clips} == {"walks forward"}
     assert len(set(clips)) > 1  # samples take clips of their own
+    assert all(m.sources == (library.clip_sources[c],) for m, c in zip(result.motions, clips))  # for the credit
     again = pipeline([prompt], samples=4, seed=3, settings=SamplingSettings(exemplar_share=1.0))
     assert [_clip_index(library, m.tokens) for m in again.motions] == clips  # the seed decides
 
@@ -112,7 +113,7 @@ def test_share_zero_decodes_from_the_words_and_other_fixed_tokens_are_never_mixe
     library = pipeline.exemplars
     words = pipeline([prompt := "a person bows politely"], frames=80, seed=1,
                      settings=SamplingSettings(exemplar_share=0.0)).motions[0]
-    assert _clip_index(library, words.tokens) is None
+    assert _clip_index(library, words.tokens) is None and words.sources == ()
     ids = np.zeros((1, 20, pipeline.num_quantizers), dtype=np.int64)
     mask = np.zeros(ids.shape, dtype=bool)
     ids[0, 5], mask[0, 5] = words.tokens[5], True  # e.g. a key pose's tokens
@@ -164,7 +165,7 @@ def test_each_action_in_turn_starts_from_a_clip_of_its_own(pipeline):
         clips = [t for t, a in zip(library.clip_tokens, library.clip_actions) if library.actions[a] == action]
         return [i for i in range(len(tokens) - 3) if any(np.array_equal(tokens[i:i + 4], c[:4]) for c in clips)]
 
-    assert starts_of("walks forward")[:1] == [0]
+    assert starts_of("walks forward")[:1] == [0] and generated.motions[0].sources == ("bandai",)
     bows = starts_of("bows")
     assert bows and bows[0] > 0
     plain = generate_requests(pipeline, [Request("a man walks forward, then bows")], seed=0,
@@ -180,3 +181,14 @@ def test_delivered_frames_are_the_lengths_generation_gives(pipeline):
         assert list(pipeline.delivered_frames(prompts, settings, seed=4)) == [len(m.joints) for m in made.motions]
     np.testing.assert_array_equal(pipeline.delivered_frames(prompts, SamplingSettings(exemplar_share=0.0)),
                                   pipeline.estimate_frames(prompts))
+
+
+def test_generate_credits_the_sources_of_the_clips_it_made_motions_from(tmp_path, capsys):
+    from keymask.cli.main import main
+
+    assert main(["generate", "a person waves with the right hand", "--seed", "0", "-o", str(tmp_path / "w.bvh")]) == 0
+    said = capsys.readouterr().err
+    assert "made from motion capture clips of Bandai Namco Research Motion Dataset" in said and "CC BY-NC 4.0" in said
+    assert main(["generate", "a person waves with the right hand", "--seed", "0", "--exemplar-share", "0",
+                 "-o", str(tmp_path / "words.bvh")]) == 0
+    assert "made from motion capture clips" not in capsys.readouterr().err

@@ -109,8 +109,8 @@ class ExemplarLibrary:
 
     def choose(self, prompts: list[str], text_embeddings: np.ndarray,
                read_actions: Callable[[list[str], np.ndarray], list[str]], samples: int,
-               rng: np.random.Generator, token_lengths=None) -> list[np.ndarray | None]:
-        """(prompts x samples) the tokens (N, Q) of one of each prompt's nearest clips (the TOP nearest, or as
+               rng: np.random.Generator, token_lengths=None) -> list[int | None]:
+        """(prompts x samples) the index of one of each prompt's nearest clips (the TOP nearest, or as
         many as the samples asked; with token_lengths (prompts x samples,) asked, those of the
         LENGTH_FIT_POOL nearest whose lengths are nearest), picked by `rng` for each sample; None for a
         prompt with no clip of its action."""
@@ -122,8 +122,12 @@ class ExemplarLibrary:
                 misfit = np.abs(np.array([len(self.clip_tokens[c]) for c in clips]) - token_lengths[p * samples])
                 clips = clips[np.argsort(misfit, kind="stable")[:top]]
             for _ in range(samples):
-                chosen.append(self.clip_tokens[int(rng.choice(clips))] if len(clips) else None)
+                chosen.append(int(rng.choice(clips)) if len(clips) else None)
         return chosen
+
+    def credit(self, sources) -> list[str]:
+        """The licence and credit line of each of these sources, as their clips' tokens keep them."""
+        return [self.licences[source] for source in sorted(set(sources))]
 
 
 def held_positions(clips: list[np.ndarray | None], token_lengths: np.ndarray, share: float, n_quantizers: int,

@@ -72,6 +72,7 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
     # 1. Tokens, window by window; each new window keeps the previous `overlap` tokens fixed.
     fixed = fixed or {}
     tokens = np.zeros((0, pipeline.num_quantizers), dtype=np.int64)
+    sources: set[str] = set()  # of training clips the windows hold (exemplars.py)
     index = 0
     share = (settings or SamplingSettings()).exemplar_share
     for part, ((prompt, _), count) in enumerate(zip(parts, counts)):
@@ -97,6 +98,7 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
                               seed=seed + index, settings=settings, text_embedding=texts[prompt][None],
                               progress=progress, cancel=cancel)
             tokens = np.concatenate([tokens, result.motions[0].tokens[len(carried):]])
+            sources.update(result.motions[0].sources)
             index += 1
 
     # 2. All tokens through the decoder at once, then joints.
@@ -105,4 +107,5 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
     if cleanup is not None:
         joints = clean_motion(joints, cleanup)
     prompt = parts[0][0] if len(parts) == 1 else ", then ".join(prompt for prompt, _ in parts)
-    return GeneratedMotion(prompt=prompt, sample=0, tokens=tokens, features=features, joints=joints, fps=spec.fps)
+    return GeneratedMotion(prompt=prompt, sample=0, tokens=tokens, features=features, joints=joints, fps=spec.fps,
+                           sources=tuple(sorted(sources)))

@@ -56,6 +56,7 @@ class GeneratedMotion:
     joints: np.ndarray  # (T, J, 3) metres, Y up, starting at the origin facing +Z
     fps: int = HUMANML3D.fps
     mirrored: bool = False  # the mirror image of the motion made, so that it moves the side the prompt names
+    sources: tuple[str, ...] = ()  # the sources of the training clips it is made from (exemplars.py)
 
     @property
     def seconds(self) -> float:
@@ -162,9 +163,10 @@ class MotionPipeline:
 
         # 3. Lengths in tokens; with exemplars, a training clip per motion, whose length it takes.
         token_lengths = self._token_lengths(frames, len(prompts), samples, text, settings, rng, fixed)  # (B,)
+        sources = [()] * batch
         if fixed is None:
-            fixed, token_lengths = self._exemplar_tokens(prompts, words, samples, settings, seed, token_lengths,
-                                                         lengths_given=frames is not None)
+            fixed, token_lengths, sources = self._exemplar_tokens(prompts, words, samples, settings, seed,
+                                                                  token_lengths, lengths_given=frames is not None)
 
         # 4. Fixed tokens (never masked) and the rest to decode.
         fixed_ids, fixed_mask = self._check_fixed(fixed, batch, int(token_lengths.max()))
@@ -204,7 +206,7 @@ class MotionPipeline:
             motions.append(GeneratedMotion(
                 prompt=prompts[i // samples], sample=i % samples, tokens=all_ids[i, :n],
                 features=motion_features, joints=joints,
-                fps=self.spec.fps,
+                fps=self.spec.fps, sources=sources[i],
             ))
         return GenerationResult(motions=motions, seed=seed, settings=settings)
 
@@ -245,7 +247,7 @@ class MotionPipeline:
                                       action_pull=settings.action_pull)
         step = self.spec.frames_per_token
         clips = self.choose_exemplars(prompts, None, 1, settings, seed, frames // step) or [None] * len(prompts)
-        return np.array([f if clip is None else min(len(clip), self.spec.max_tokens) * step
+        return np.array([f if clip is None else min(len(self.exemplars.clip_tokens[clip]), self.spec.max_tokens) * step
                          for f, clip in zip(frames, clips)], dtype=np.int64)
 
     def decode_tokens(self, ids: np.ndarray) -> np.ndarray:
@@ -264,8 +266,8 @@ class MotionPipeline:
         return self.models.vq.encode(normalised[None])
 
     def choose_exemplars(self, prompts: list[str], words: np.ndarray | None, samples: int,
-                         settings: SamplingSettings, seed: int, token_lengths=None) -> list[np.ndarray | None] | None:
-        """(prompts x samples) the tokens (N, Q) of a training clip to hold for each motion (exemplars.py), None
+                         settings: SamplingSettings, seed: int, token_lengths=None) -> list[int | None] | None:
+        """(prompts x samples) the training clip to hold for each motion (its index in `self.exemplars`), None
         where a prompt has none; None when the settings or the model use no exemplars. words (P, dim):
         the prompts' embeddings by the model's encoder, when the caller has them; token_lengths
         (prompts x samples,): the lengths the clips should fit."""
@@ -277,18 +279,21 @@ class MotionPipeline:
 
     def _exemplar_tokens(self, prompts: list[str], words: np.ndarray, samples: int, settings: SamplingSettings,
                          seed: int, token_lengths: np.ndarray, lengths_given: bool):
-        """(FixedTokens or None, (B,) token lengths): each motion's exemplar, chosen to fit its length (given,
-        or the estimator's), held at the settings' share of positions; a motion of no given length then
-        takes its clip's."""
-        clips = self.choose_exemplars(prompts, words, samples, settings, seed, token_lengths)
-        if clips is None or all(clip is None for clip in clips):
-            return None, token_lengths
+        """(FixedTokens or None, (B,) token lengths, (B,) sources): each motion's exemplar, chosen to fit its
+        length (given, or the estimator's), held at the settings' share of positions; a motion of no given
+        length then takes its clip's."""
+        chosen = self.choose_exemplars(prompts, words, samples, settings, seed, token_lengths)
+        if chosen is None or all(clip is None for clip in chosen):
+            return None, token_lengths, [()] * len(token_lengths)
+        clips = [None if c is None else self.exemplars.clip_tokens[c] for c in chosen]
+        sources = [() if c is None else (self.exemplars.clip_sources[c],) for c in chosen]
         if not lengths_given:
             token_lengths = np.array([length if clip is None else min(len(clip), self.spec.max_tokens)
                                       for clip, length in zip(clips, token_lengths)], dtype=np.int64)
         rng = np.random.default_rng([seed, EXEMPLAR_STREAM, 1])
         ids, mask = held_positions(clips, token_lengths, settings.exemplar_share, self.num_quantizers, rng)
-        return FixedTokens(ids, mask), token_lengths
+        sources = [s if held.any() else () for s, held in zip(sources, mask[..., 0])]
+        return FixedTokens(ids, mask), token_lengths, sources
 
     def _token_lengths(self, frames, n_prompts: int, samples: int, text: np.ndarray,
                        settings: SamplingSettings, rng: np.random.Generator,
