@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--list-wrong", action="store_true",
                         help="print every development prompt whose motion the evaluator classifies wrongly, with the "
                              "action it was read as")
+    parser.add_argument("--exemplar-share", type=float, default=SamplingSettings.exemplar_share,
+                        help="share of each motion held to a training clip (default: %(default)s); the clip is chosen "
+                             "by the pulled embedding here, by the words' own in `keymask generate`")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--test-clips", type=int, default=256)
     parser.add_argument("--split", choices=("test", "val"), default="test",
@@ -110,7 +113,7 @@ def main() -> None:
         variant_started = time.perf_counter()
         # pulled here, by the variant
         as_written = SamplingSettings(action_pull=0.0, guidance_scale=guidance, temperature=temperature,
-                                      topk_filter_thres=topk, steps=steps,
+                                      topk_filter_thres=topk, steps=steps, exemplar_share=args.exemplar_share,
                                       residual_guidance_scale=residual, residual_temperature=residual_temperature,
                                       residual_topk_filter_thres=residual_topk)
         strength, *fade = (float(v) for v in variant.split(":"))
