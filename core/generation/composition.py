@@ -125,15 +125,11 @@ def generate_requests(pipeline: MotionPipeline, requests: Sequence[Request], *, 
         for sample in range(samples):
             # each part starts from a training clip of its own (fitting clips to the parts' estimated lengths
             # put fewer development sequences in order: model card)
-            chosen = (pipeline.choose_exemplars(parts, None, 1, settings or SamplingSettings(), seed + 1000 * sample)
-                      if len(parts) > 1 else None)
-            clips = None if chosen is None else [None if c is None else pipeline.exemplars.clip_tokens[c] for c in chosen]
+            clips = (pipeline.choose_exemplars(parts, None, 1, settings or SamplingSettings(), seed + 1000 * sample)
+                     if len(parts) > 1 else None)
             motion = generate_chain(pipeline, list(zip(parts, lengths)), seed=seed + 1000 * sample,
                                     settings=settings, cleanup=cleanup, exemplar_clips=clips, progress=progress,
                                     cancel=cancel)
-            if chosen is not None:
-                motion.sources = tuple(sorted({*motion.sources, *(pipeline.exemplars.clip_sources[c]
-                                                                  for c in chosen if c is not None)}))
             motion.prompt, motion.sample = request.prompt, sample
             motions[i].append(motion)
     if (settings or SamplingSettings()).mirror_to_named_side:

@@ -48,12 +48,12 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
                    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
                    change_overlap_tokens: int = ACTION_CHANGE_OVERLAP_TOKENS, seed: int = 0,
                    settings: SamplingSettings | None = None, cleanup: CleanupSettings | None = None,
-                   fixed: dict[int, np.ndarray] | None = None, exemplar_clips: list[np.ndarray | None] | None = None,
+                   fixed: dict[int, np.ndarray] | None = None, exemplar_clips: list[int | None] | None = None,
                    progress: Progress | None = None, cancel: Cancel | None = None) -> GeneratedMotion:
     """One motion made of `parts` (prompt, frames) in turn, each new window conditioned on its own
     part's prompt and continuing the motion so far (`change_overlap_tokens` of it where a part
-    starts, `overlap_tokens` elsewhere); exemplar_clips: (N, Q) tokens (or None) per part, held in its
-    first window where nothing else is; cleanup as in MotionPipeline."""
+    starts, `overlap_tokens` elsewhere); exemplar_clips: a clip of `pipeline.exemplars` (or None) per
+    part, held in its first window where nothing else is; cleanup as in MotionPipeline."""
     spec = pipeline.spec
     window = spec.max_tokens
     if not parts:
@@ -89,10 +89,13 @@ def generate_chain(pipeline: MotionPipeline, parts: list[tuple[str, int]], *,
                     held[position - start] = ids
             clip = exemplar_clips[part] if exemplar_clips and len(tokens) == part_start else None
             if clip is not None and share > 0:
-                ids, mask = held_positions([clip], np.array([fresh]), share, pipeline.num_quantizers,
-                                           np.random.default_rng([seed, EXEMPLAR_STREAM, 2, part]))
+                rng = np.random.default_rng([seed, EXEMPLAR_STREAM, 2, part])
+                ids, mask = held_positions([pipeline.exemplars.clip_tokens[clip]], np.array([fresh]), share,
+                                           pipeline.num_quantizers, rng)
                 free = (held[len(carried):] < 0).all(axis=-1) & mask[0, :, 0]  # (fresh,)
                 held[len(carried):][free] = ids[0][free]
+                if free.any():
+                    sources.add(pipeline.exemplars.clip_sources[clip])
             window_fixed = FixedTokens(np.maximum(held, 0)[None], (held >= 0)[None]) if (held >= 0).any() else None
             result = pipeline([prompt], frames=len(held) * spec.frames_per_token, fixed=window_fixed,
                               seed=seed + index, settings=settings, text_embedding=texts[prompt][None],
