@@ -20,7 +20,7 @@ import numpy as np
 
 from keymask.core.features import joints_to_features
 from keymask.core.generation.cleanup import CleanupSettings
-from keymask.core.generation.composition import Request, generate_requests, plan_actions
+from keymask.core.generation.composition import Request, generate_requests, part_frames, plan_actions
 from keymask.core.generation.export import delivered_joints
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions
@@ -58,14 +58,14 @@ def main() -> None:
         return benchmark.classify(embed_motions(evaluator, [joints_to_features(j) for j in motions]))
 
     ordered, first_right, second_right = [], [], []
+    settings = SamplingSettings(exemplar_share=args.exemplar_share)
     for seed in range(args.seeds):
-        result = generate_requests(pipeline, [Request(e["prompt"]) for e in entries], seed=seed,
-                                   settings=SamplingSettings(exemplar_share=args.exemplar_share),
+        result = generate_requests(pipeline, [Request(e["prompt"]) for e in entries], seed=seed, settings=settings,
                                    cleanup=CleanupSettings())
         motions = [delivered_joints(m.joints, fps=m.fps) for m in result.motions]
         joins = []  # frame of the planned join; the middle for prompts made as one action
         for plan, motion in zip(plans, motions):
-            first = pipeline.estimate_frames(plan[:1], seed=seed)[0] if len(plan) == 2 else len(motion) // 2
+            first = part_frames(pipeline, plan, None, seed, settings.action_pull)[0] if len(plan) == 2 else len(motion) // 2
             joins.append(int(min(first, len(motion) - 2)))
         cuts = parts_at_cuts(benchmark, evaluator, motions)
         before = classify([m[: j + 1] for m, j in zip(motions, joins)])

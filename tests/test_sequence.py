@@ -4,7 +4,7 @@ made as one continuous motion."""
 import numpy as np
 import pytest
 
-from keymask.core.generation.composition import Request, generate_requests, plan_actions, plan_with_reason
+from keymask.core.generation.composition import Request, generate_requests, part_frames, plan_actions, plan_with_reason
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
 from keymask.core.text.sequence import split_actions, subject_of, with_subject
@@ -88,14 +88,24 @@ INDEX = CaptionIndex(np.stack([_unit(1, 0, 0), _unit(0, 1, 0)]), ["walks forward
 
 
 def test_a_sequence_of_different_known_actions_is_planned_as_its_parts():
-    table = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    table = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0),
+             "a man bows": _unit(0.1, 1, 0)}
     assert plan_actions(_Pipeline(table, INDEX), "a man walks, then bows") == ["a man walks", "a man bows"]
+
+
+def test_the_parts_are_read_as_actions_as_the_sentences_they_are_made_as():
+    # "strolls" alone reads nearer bowing, "a person strolls" as walking: one action told twice
+    table = {"walks, then strolls": _unit(1, 1, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(0.4, 1, 0),
+             "a person walks": _unit(1, 0.1, 0), "a person strolls": _unit(1, 0.3, 0)}
+    assert plan_with_reason(_Pipeline(table, INDEX), "walks, then strolls") == (
+        ["walks, then strolls"], "its parts read as one action (walks forward)")
 
 
 def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_action_or_both_parts_are_one():
     almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), "walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
     weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), "walks": _unit(1, 0.1, 0), "rests": _unit(0.1, 0.1, 1)}
-    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1)}
+    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1),
+            "a person walks": _unit(1, 0.1, 0), "a person strolls": _unit(1, 0.2, 0.1)}
     for table in (almost_a_caption, weak_part, same):
         prompt = next(iter(table))
         assert plan_actions(_Pipeline(table, INDEX), prompt) == [prompt]
@@ -104,7 +114,8 @@ def test_a_sequence_stays_whole_when_it_is_a_training_sentence_a_part_is_no_acti
 def test_a_prompt_worded_as_actions_in_turn_but_made_as_one_says_why():
     almost_a_caption = {"walks, then bows": _unit(1, 0.05, 0), "walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
     weak_part = {"walks, then rests": _unit(1, 0.5, 0.5), "walks": _unit(1, 0.1, 0), "rests": _unit(0.1, 0.1, 1)}
-    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1)}
+    same = {"walks, then strolls": _unit(1, 0.5, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(1, 0.2, 0.1),
+            "a person walks": _unit(1, 0.1, 0), "a person strolls": _unit(1, 0.2, 0.1)}
     reasons = [plan_with_reason(_Pipeline(table, INDEX), next(iter(table)))[1]
                for table in (almost_a_caption, weak_part, same)]
     assert reasons == ["it is close to a sentence the model was trained on as one action",
@@ -113,7 +124,8 @@ def test_a_prompt_worded_as_actions_in_turn_but_made_as_one_says_why():
     assert plan_with_reason(no_index, "walks, then rests") == (
         ["walks, then rests"], "the model has no caption index to tell its parts' actions apart")
     assert plan_with_reason(_Pipeline({}, INDEX), "a man walks") == (["a man walks"], None)  # one action: nothing to say
-    split = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0)}
+    split = {"a man walks, then bows": _unit(1, 1, 0), "a man walks": _unit(1, 0.1, 0), "bows": _unit(0.1, 1, 0),
+             "a man bows": _unit(0.1, 1, 0)}
     assert plan_with_reason(_Pipeline(split, INDEX), "a man walks, then bows") == (["a man walks", "a man bows"], None)
 
 
@@ -133,13 +145,27 @@ def test_the_shipped_model_makes_a_two_action_prompt_as_one_motion_of_both_parts
     assert generated.plans == {prompt: ["a person walks forward", "a person bows"]} and generated.kept_whole == {}
     walk_then_bow, bow = generated.motions
     assert walk_then_bow.prompt == prompt and bow.prompt == "a person bows"
-    parts = default_pipeline.estimate_frames(["a person walks forward", "a person bows"], seed=3)
-    assert len(walk_then_bow.joints) == int(parts.sum())
+    parts = part_frames(default_pipeline, ["a person walks forward", "a person bows"], None, 3,
+                        SamplingSettings().action_pull)
+    assert len(walk_then_bow.joints) == sum(parts)
     # It walks first (the pelvis travels) and then slows down to bow where it stopped.
     speed = np.linalg.norm(np.diff(walk_then_bow.joints[:, 0, [0, 2]], axis=0), axis=-1)  # m per frame
-    first = int(parts[0])
+    first = parts[0]
     settled = speed[first + (len(speed) - first) // 2:]
     assert speed[:first].mean() > 0.02 and speed[:first].mean() > 2 * settled.mean()
+
+
+def test_parts_share_the_estimated_length_with_their_ratio_softened(default_pipeline):
+    parts = ["a person does a squat", "a person does jumping jacks"]
+    estimated = default_pipeline.estimate_frames(parts, seed=0).astype(float)
+    frames = part_frames(default_pipeline, parts, None, 0, 0.0)
+    step = default_pipeline.spec.frames_per_token
+    assert all(f % step == 0 for f in frames) and abs(sum(frames) - estimated.sum()) <= step
+    ratio = estimated.max() / estimated.min()
+    assert ratio > 2  # the case this is for: one action's clips run far longer than the other's
+    assert abs(max(frames) / min(frames) - np.sqrt(ratio)) < 0.25 * np.sqrt(ratio)
+    assert np.argmax(frames) == np.argmax(estimated)  # the longer action stays the longer
+    assert sum(part_frames(default_pipeline, parts, 200, 0, 0.0)) == 200
 
 
 def test_a_length_is_shared_between_the_parts(default_pipeline):
