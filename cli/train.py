@@ -126,7 +126,8 @@ def add_parser(subparsers) -> None:
                     "calibration set's known prompts unknown. Its off-topic prompts (words that describe no "
                     "motion) set the similarity floor: the lowest under which 95% of them fall. The reader, a "
                     "stronger sentence encoder, then embeds the same captions to read which trained action a prompt "
-                    "asks for (the action generation pulls it toward).",
+                    "asks for (the action generation pulls it toward), with the wordings of "
+                    "resources/text/reader_wordings.txt that no caption uses.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("--model", type=Path, required=True, help="the model folder to add the index to")
     index.add_argument("--reader", choices=("all-mpnet-base-v2", "none"), default="all-mpnet-base-v2",
@@ -290,7 +291,8 @@ def run_caption_index(args) -> int:
     calibration = args.calibration or RESOURCES_DIR / "eval" / "novelty_calibration.json"
     index, measured = build_caption_index(args.dataset or default_dataset_dir(), NumpySentenceEncoder(), calibration,
                                           RESOURCES_DIR / "text" / "other_activities.txt", per_action=args.per_action,
-                                          reader=None if args.reader == "none" else NumpyMPNetEncoder())
+                                          reader=None if args.reader == "none" else NumpyMPNetEncoder(),
+                                          wordings_file=RESOURCES_DIR / "text" / "reader_wordings.txt")
     folder = index.save(args.model)
     off_topic = "" if measured.off_topic_flagged is None else f", off-topic flagged {measured.off_topic_flagged:.0%}"
     print(f"caption index: {folder} ({len(index.actions)} captions); threshold {measured.threshold:.3f}, similarity floor "

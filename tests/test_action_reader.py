@@ -167,6 +167,47 @@ def test_the_shipped_index_reads_wordings_its_own_encoder_misread():
     assert index.read_actions(prompts, pipeline.encode_text(prompts)) == ["walks forward", "raises the right hand"]
 
 
+def test_a_wording_no_caption_uses_reads_as_its_action():
+    # "walks off" is nearer the bows' mean (a leaving, to the reader) than the walks'; its wording is nearer still
+    index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
+    encoder = _TableEncoder({"someone walks off": [0.8, 0.6], "a person walks off": [0.7, 0.7],
+                             "a person bows deeply": [1, 0.02]})
+    index.__dict__["_reader_encoder"] = encoder
+    own = _unit([[0.5, 0.5, 0.1]])
+    assert index.read_actions(["someone walks off"], own) == ["bows"]
+    index.reader_wordings = (("walks forward", "a person walks off"), ("bows", "a person bows deeply"),
+                             ("sits down", "a person takes a seat"))  # an action the index has not: left out
+    del index.__dict__["_read_embeddings"], index.__dict__["_reader_wording_embeddings"]  # as loaded with them
+    assert index.read_actions(["someone walks off"], own) == ["walks forward"]
+    scores = index._reading_scores(["someone walks off"], own)
+    assert scores[0, 1] == pytest.approx(float((_unit([[0.8, 0.6]]) @ _unit([[0.7, 0.7]]).T)[0, 0]))  # the wording, not the mean
+
+
+def test_reader_wordings_round_trip_and_are_read_from_their_file(tmp_path):
+    from keymask.core.training.caption_index import reader_wordings
+
+    source = tmp_path / "wordings.txt"
+    source.write_text("# a comment\nwalks forward\twalks off\n\nruns forward\t runs away \n")
+    assert reader_wordings(source) == (("walks forward", "a person walks off"), ("runs forward", "a person runs away"))
+    index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
+    index.reader_wordings = reader_wordings(source)
+    index.save(tmp_path)
+    assert CaptionIndex.load(tmp_path).reader_wordings == index.reader_wordings
+    source.write_text("walks forward walks off\n")
+    with pytest.raises(ValueError, match="line 1: expected an action phrase, a tab and a wording"):
+        reader_wordings(source)
+
+
+def test_the_shipped_index_reads_leaving_as_walking_not_as_a_goodbye():
+    from keymask.core.generation.pipeline import MotionPipeline
+    from keymask.resources import RESOURCES_DIR
+
+    pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
+    prompts = ["the old man walks away", "a woman walks off", "a person waves goodbye", "someone says farewell"]
+    assert pipeline.caption_index.read_actions(prompts, pipeline.encode_text(prompts)) == [
+        "walks forward", "walks forward", "waves goodbye", "waves goodbye"]
+
+
 def test_prompts_the_pull_does_not_move_are_not_read():
     index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
     index.__dict__["_reader_encoder"] = encoder = _TableEncoder({"someone bends to greet": [1, 0.05],

@@ -18,7 +18,9 @@ mean embedding is nearest. Generation pulls the prompt toward that action's capt
 composition.py uses it to tell whether the parts of "..., then ..." are different actions. An index
 may hold a reader: the same captions' mean embeddings by a stronger sentence encoder
 (all-mpnet-base-v2), used for this reading only, since the model is conditioned on its own encoder's
-embeddings (README: reading development paraphrases right 168 -> 177 of 185). The sentence encoder hears
+embeddings (README: reading development paraphrases right 168 -> 177 of 185), and a few wordings of
+trained actions that no caption uses ("walks away", resources/text/reader_wordings.txt): an action
+reads as near as the nearer of its captions' mean and its wordings. The sentence encoder hears
 "left" and "right" as almost the same word, so a prompt that names one side is never read as an
 action of the other side. (Conditioning the model on that caption instead of the prompt was
 measured and not kept: the model card says why.)
@@ -79,6 +81,8 @@ class CaptionIndex:
     similarity_floor: float = 0.0  # prompts whose nearest caption is less similar than this are unknown
     reader: str | None = None  # the sentence encoder that reads prompts as actions; None: the embeddings' own
     reader_centroids: np.ndarray | None = None  # (A, reader dim) unit, in `action_names` order
+    # (action phrase, sentence): wordings of trained actions that no caption uses, read by the reader only
+    reader_wordings: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
@@ -91,7 +95,8 @@ class CaptionIndex:
         reader = info.get("reader")  # indexes made before 2026-12-04 have none
         return cls(embeddings, list(info["actions"]), others, float(info["threshold"]),
                    float(info.get("similarity_floor", 0.0)),  # indexes made before 2026-12-03 have none
-                   reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None)
+                   reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None,
+                   tuple(tuple(pair) for pair in info.get("reader_wordings", ())))  # none before 2026-12-04
 
     def save(self, model_folder: str | Path) -> Path:
         folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
@@ -100,7 +105,8 @@ class CaptionIndex:
         if self.reader is not None:
             write_npy(folder / READING_FILE, self.reader_centroids.astype(np.float16))
         write_json(folder / "index.json", {"threshold": self.threshold, "similarity_floor": self.similarity_floor,
-                                           "actions": self.actions, "reader": self.reader})
+                                           "actions": self.actions, "reader": self.reader,
+                                           "reader_wordings": [list(pair) for pair in self.reader_wordings]})
         return folder
 
     def similarities(self, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +167,22 @@ class CaptionIndex:
             self._read_embeddings.update(zip(missing, np.asarray(encoder.encode(missing), dtype=np.float32)))
         units = np.stack([self._read_embeddings[p] for p in prompts])
         units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
-        return units @ self.reader_centroids.T
+        scores = units @ self.reader_centroids.T  # (P, A)
+        columns, wordings = self._reader_wording_embeddings
+        if len(columns):
+            np.maximum.at(scores.T, columns, (units @ wordings.T).T)  # each action: the nearer of mean and wordings
+        return scores
+
+    @cached_property
+    def _reader_wording_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """((W,) column in `action_names` of each reader wording, (W, reader dim) its unit embedding by the reader)."""
+        names = {name: column for column, name in enumerate(self.action_names)}
+        pairs = [(names[action], sentence) for action, sentence in self.reader_wordings if action in names]
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.reader_centroids.shape[1]), dtype=np.float32)
+        embedded = np.asarray(self._reader_encoder.encode([sentence for _, sentence in pairs]), dtype=np.float32)
+        return (np.array([column for column, _ in pairs]),
+                embedded / np.maximum(np.linalg.norm(embedded, axis=-1, keepdims=True), 1e-8))
 
     def read_actions(self, prompts: list[str], text_embeddings: np.ndarray,
                      side_margin: float = NAMED_SIDE_MARGIN) -> list[str]:

@@ -75,21 +75,38 @@ def other_activities(path: Path) -> list[str]:
     return [f"A person {line}." for line in lines if line and not line.startswith("#")]
 
 
+def reader_wordings(path: Path) -> tuple[tuple[str, str], ...]:
+    """(action phrase, sentence) for each line "phrase<TAB>wording" of `path` ('#' comments)."""
+    pairs = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        action, tab, wording = line.partition("\t")
+        if not tab or not action.strip() or not wording.strip():
+            raise ValueError(f"{path}, line {number}: expected an action phrase, a tab and a wording; got {line!r}.")
+        pairs.append((action.strip(), f"a person {wording.strip()}"))
+    return tuple(pairs)
+
+
 def _unit_embeddings(text_encoder, texts: list[str]) -> np.ndarray:
     embeddings = np.asarray(text_encoder.encode(texts), dtype=np.float32)
     return embeddings / np.linalg.norm(embeddings, axis=-1, keepdims=True)
 
 
 def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path, others_file: Path,
-                        per_action: int = 48, reader=None) -> tuple[CaptionIndex, Calibration]:
+                        per_action: int = 48, reader=None,
+                        wordings_file: Path | None = None) -> tuple[CaptionIndex, Calibration]:
     """The index of `text_encoder` (the model's) over the training captions; `reader`: a sentence encoder
-    that reads prompts as actions instead of it (None: the model's own)."""
+    that reads prompts as actions instead of it (None: the model's own), with the wordings of
+    `wordings_file` (reader_wordings) besides the captions."""
     captions, actions = training_captions(Path(dataset_dir), per_action)
     index = CaptionIndex(_unit_embeddings(text_encoder, captions), actions,
                          _unit_embeddings(text_encoder, other_activities(others_file)), threshold=0.0)
     if reader is not None:
         index.reader = reader.name
         index.reader_centroids = action_centroids(_unit_embeddings(reader, captions), actions)
+        if wordings_file is not None:
+            index.reader_wordings = reader_wordings(wordings_file)
     calibration = json.loads(Path(calibration_file).read_text())
     off_topic = calibration.get("off_topic", [])
     embedded = {kind: text_encoder.encode(calibration[kind]) for kind in ("known", "unknown", "off_topic")
