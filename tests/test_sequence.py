@@ -4,7 +4,14 @@ made as one continuous motion."""
 import numpy as np
 import pytest
 
-from keymask.core.generation.composition import Request, generate_requests, part_frames, plan_actions, plan_with_reason
+from keymask.core.generation.composition import (
+    WORDING_KNOWN,
+    Request,
+    generate_requests,
+    part_frames,
+    plan_actions,
+    plan_with_reason,
+)
 from keymask.core.generation.known_actions import CaptionIndex
 from keymask.core.generation.pipeline import MotionPipeline, SamplingSettings
 from keymask.core.text.sequence import split_actions, subject_of, with_subject
@@ -93,6 +100,14 @@ def test_a_sequence_of_different_known_actions_is_planned_as_its_parts():
     assert plan_actions(_Pipeline(table, INDEX), "a man walks, then bows") == ["a man walks", "a man bows"]
 
 
+def test_a_part_near_no_caption_counts_when_its_sentence_is_a_wording_the_reader_knows(default_pipeline):
+    # "walks off" as written is near no training caption; "the woman walks off" is a reader wording
+    assert plan_with_reason(default_pipeline, "the woman bows politely and then walks off") == (
+        ["the woman bows politely", "the woman walks off"], None)
+    wordings = default_pipeline.caption_index.wording_similarity(["the woman walks off", "someone lowers it"])
+    assert wordings[0] >= WORDING_KNOWN > wordings[1]
+
+
 def test_the_parts_are_read_as_actions_as_the_sentences_they_are_made_as():
     # "strolls" alone reads nearer bowing, "a person strolls" as walking: one action told twice
     table = {"walks, then strolls": _unit(1, 1, 0.2), "walks": _unit(1, 0.1, 0), "strolls": _unit(0.4, 1, 0),
@@ -132,9 +147,9 @@ def test_a_prompt_worded_as_actions_in_turn_but_made_as_one_says_why():
 def test_generate_says_when_a_prompt_of_actions_in_turn_is_made_as_one(tmp_path, capsys):
     from keymask.cli.main import main
 
-    prompt = "the woman bows politely and then walks off"  # "walks off" alone is near no training caption
+    prompt = "someone raises an arm and then lowers it"  # "lowers it" is near no training caption or wording
     assert main(["generate", prompt, "--seed", "1", "-o", str(tmp_path / "m.bvh")]) == 0
-    assert (f'"{prompt}" is made as one action, not as actions in turn: "walks off" is near no action the model '
+    assert (f'"{prompt}" is made as one action, not as actions in turn: "lowers it" is near no action the model '
             "knows.") in capsys.readouterr().err
     assert (tmp_path / "m.bvh").exists()
 

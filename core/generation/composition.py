@@ -7,7 +7,9 @@ single prompt does. The split is kept only where the caption index says each par
 its own:
 - the whole prompt is not almost a training caption (those include single actions told in
   phases, "walks forward then turns to the right");
-- every part, as written, is near some training caption (not "stays still" or "lowers it");
+- every part, as written, is near some training caption (not "stays still" or "lowers it"), or,
+  as a sentence with the prompt's subject, near a wording the action reader knows ("the woman walks
+  off", known_actions.py);
 - consecutive parts, made sentences with the prompt's subject ("the woman bows, then walks off"
   -> "the woman walks off", text/sequence.with_subject), are read as different actions
   ("crouches, then lies flat" is one lie-down).
@@ -47,6 +49,7 @@ MAX_SECONDS = 600  # one motion; longer ones are refused in one sentence before 
 MAX_MOTIONS = 4096  # motions in one call (prompts x samples); each keeps its tokens, features and joints
 WHOLE_PROMPT_KNOWN = 0.9  # nearest-caption similarity above which a prompt is one trained sentence
 PART_KNOWN = 0.5  # nearest-caption similarity below which a part is not an action of its own
+WORDING_KNOWN = 0.8  # ... unless, as a sentence, it is this near a wording of the action reader's ("walks off")
 
 
 def plan_actions(pipeline: MotionPipeline, prompt: str) -> list[str]:
@@ -68,10 +71,14 @@ def plan_with_reason(pipeline: MotionPipeline, prompt: str) -> tuple[list[str], 
     best = nearest.max(axis=-1)  # (1 + parts,)
     if best[0] >= WHOLE_PROMPT_KNOWN:
         return [prompt], "it is close to a sentence the model was trained on as one action"
-    if best[1:].min() < PART_KNOWN:
-        return [prompt], f"\"{parts[int(best[1:].argmin())]}\" is near no action the model knows"
     sentences = with_subject(parts)
-    actions = index.read_actions(sentences, pipeline.encode_text(clean_prompts(sentences)))
+    cleaned = clean_prompts(sentences)
+    weak = [part for part, near, sentence_is_wording in
+            zip(parts, best[1:], index.wording_similarity(cleaned) >= WORDING_KNOWN)
+            if near < PART_KNOWN and not sentence_is_wording]
+    if weak:
+        return [prompt], f"\"{weak[0]}\" is near no action the model knows"
+    actions = index.read_actions(cleaned, pipeline.encode_text(cleaned))
     same = next((a for a, b in zip(actions, actions[1:]) if a == b), None)
     if same is not None:
         return [prompt], f"its parts read as one action ({same})"

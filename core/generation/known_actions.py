@@ -155,23 +155,38 @@ class CaptionIndex:
     def _reading_scores(self, prompts: list[str], text_embeddings: np.ndarray) -> np.ndarray:
         """(P, A) cosine similarity of each prompt to each action's mean caption, by the reader when
         there is one, else by the given (P, dim) embeddings."""
-        encoder = self._reader_encoder
-        if encoder is None:
+        units = self._reader_units(prompts)
+        if units is None:
             units = np.asarray(text_embeddings, dtype=np.float32)
             units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
             return units @ self._action_centroids.T
+        scores = units @ self.reader_centroids.T  # (P, A)
+        columns, wordings = self._reader_wording_embeddings
+        if len(columns):
+            np.maximum.at(scores.T, columns, (units @ wordings.T).T)  # each action: the nearer of mean and wordings
+        return scores
+
+    def wording_similarity(self, prompts: list[str]) -> np.ndarray:
+        """(P,) each prompt's similarity to the nearest reader wording, by the reader; 0 without either."""
+        units = self._reader_units(prompts)
+        columns, wordings = self._reader_wording_embeddings if units is not None else ((), None)
+        if not len(columns):
+            return np.zeros(len(prompts), dtype=np.float32)
+        return (units @ wordings.T).max(axis=-1)
+
+    def _reader_units(self, prompts: list[str]) -> np.ndarray | None:
+        """(P, reader dim) unit embeddings of the prompts by the reader (each prompt encoded once); None
+        without a reader."""
+        encoder = self._reader_encoder
+        if encoder is None:
+            return None
         missing = list(dict.fromkeys(p for p in prompts if p not in self._read_embeddings))
         if missing:
             if len(self._read_embeddings) > 4096:  # a long session's prompts; the next ones are read again
                 self._read_embeddings.clear()
             self._read_embeddings.update(zip(missing, np.asarray(encoder.encode(missing), dtype=np.float32)))
         units = np.stack([self._read_embeddings[p] for p in prompts])
-        units = units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
-        scores = units @ self.reader_centroids.T  # (P, A)
-        columns, wordings = self._reader_wording_embeddings
-        if len(columns):
-            np.maximum.at(scores.T, columns, (units @ wordings.T).T)  # each action: the nearer of mean and wordings
-        return scores
+        return units / np.maximum(np.linalg.norm(units, axis=-1, keepdims=True), 1e-8)
 
     @cached_property
     def _reader_wording_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
