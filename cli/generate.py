@@ -321,8 +321,8 @@ def run_generate(args) -> int:
             print(f"keymask: chunk {mine.index(k) + 1} of {len(mine)} written", file=sys.stderr, flush=True)
     bar.close()
     if sources:
-        print("keymask: made from motion capture clips of " + "; ".join(pipeline.exemplars.credit(sources))
-              + " (--exemplar-share 0: from the words alone)", file=sys.stderr)
+        print(f"keymask: {pipeline.exemplars.credit_sentence(sources)} (--exemplar-share 0: from the words alone)",
+              file=sys.stderr)
     if args.preview:
         gif = export_preview(motions, args.output.with_suffix(".gif"), fps=fps)
         print(f"preview: {gif}")

@@ -148,6 +148,7 @@ class ForegroundJobs(QObject):
             text = "Regenerate outside kept spans" if result.edited else "Generate"
             w.push(commands.SetMotions(w.project, result.motions, text))
             w.message_label.setText(self._generated_message(job, result))
+            w.show_credit(result.credited_sources, result.credit)
         elif isinstance(job, (PhotoJob, ImagineJob)):
             w.apply_found_pose(result.pose, "Pose from photo" if isinstance(job, PhotoJob) else "Imagined pose")
             w.message_label.setText(result.note or "Pose found.")
@@ -155,6 +156,7 @@ class ForegroundJobs(QObject):
             w.message_label.setText("Wrote " + ", ".join(str(p) for p in result))
         elif isinstance(job, OpenMotionJob):
             self._opened(Path(job.path), result)
+            w.show_credit((), "")
 
     def _opened(self, path: Path, opened: OpenedMotion) -> None:
         w = self.window

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtGui import QUndoStack
-from PyQt6.QtWidgets import QMainWindow, QMessageBox, QSplitter
+from PyQt6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
 
 from keymask.conditioning.lifting.lift import lift_pose
 from keymask.conditioning.paths import check_path
@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self.setStyleSheet(FOCUS_STYLE)
         self.statusBar()  # there from the start: the first message does not shrink the window's contents
+        self.credit_label = QLabel()  # the sources of the clips the last generated motion was made from
+        self.statusBar().addPermanentWidget(self.credit_label)
         self.resize(1400, 860)
         self.project_view.show_everything()
         if project_path is not None:
@@ -387,6 +389,12 @@ class MainWindow(QMainWindow):
         box = self.message_box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=self)
         box.finished.connect(lambda _: setattr(self, "message_box", None))
         box.open()
+
+    def show_credit(self, sources: tuple[str, ...], credit: str) -> None:
+        """Name the sources of the training clips the last generated motion was made from in the status bar,
+        their licences and citations (`credit`, as the command line prints it) in its tooltip; () clears it."""
+        self.credit_label.setText(f"Made from clips of {'; '.join(sources)} (hover: licence)" if sources else "")
+        self.credit_label.setToolTip(credit[:1].upper() + credit[1:])
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

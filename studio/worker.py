@@ -107,6 +107,8 @@ class GenerateResult:
     seed: int
     edited: bool = False
     warning: str = ""  # what to tell: an action the model has not learned, how actions in turn were made
+    credit: str = ""  # the sources of the training clips the motions were made from, with their licences
+    credited_sources: tuple[str, ...] = ()  # their names alone
 
 
 @dataclass
@@ -247,7 +249,11 @@ class Worker(QObject):
             from keymask.conditioning.keyed_generation import refine_motion
 
             motions = [refine_motion(joints, [], path=job.path) for joints in motions]
-        return GenerateResult([m.astype(np.float32) for m in motions], result.seed, warning=warning)
+        sources = {source for motion in result.motions for source in motion.sources}
+        library = pipeline.exemplars
+        return GenerateResult([m.astype(np.float32) for m in motions], result.seed, warning=warning,
+                              credit=library.credit_sentence(sources) if sources else "",
+                              credited_sources=tuple(library.source_names(sources)) if sources else ())
 
     @staticmethod
     def _frames(job: GenerateJob, spec) -> int | None:

@@ -192,3 +192,11 @@ def test_generate_credits_the_sources_of_the_clips_it_made_motions_from(tmp_path
     assert main(["generate", "a person waves with the right hand", "--seed", "0", "--exemplar-share", "0",
                  "-o", str(tmp_path / "words.bvh")]) == 0
     assert "made from motion capture clips" not in capsys.readouterr().err
+
+
+def test_each_source_is_named_by_the_start_of_its_credit_line(pipeline):
+    library = pipeline.exemplars
+    assert library.source_names(["hdm05", "bandai", "hdm05"]) == ["Bandai Namco Research Motion Dataset", "HDM05"]
+    assert library.source_names(["cmu"]) == ["CMU Graphics Lab Motion Capture Database"]
+    assert library.credit_sentence([]) == ""
+    assert library.credit_sentence(["cmu"]) == "made from motion capture clips of " + library.licences["cmu"]

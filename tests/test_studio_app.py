@@ -978,7 +978,10 @@ def test_a_mixamo_bvh_opens_is_edited_like_a_generated_motion_and_exports_onto_i
     path, shown_by_rig = mixamo_clip
     menu = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
     assert "Open &motion…" in menu
+    window.show_credit(("HDM05",), "made from motion capture clips of HDM05 (Universitaet Bonn), CC BY-SA 3.0")
+    assert window.credit_label.text() == "Made from clips of HDM05 (hover: licence)"
     open_motion_with_keys(qtbot, window, monkeypatch, path)
+    assert window.credit_label.text() == "" and window.credit_label.toolTip() == ""  # the opened motion is the file's
     motion = window.project.motion
     assert motion.shape == (60, 22, 3) and window.timeline.length == 60 and window.viewport.frame_count == 60
     np.testing.assert_allclose(motion, shown_by_rig, atol=0.01)  # the file's joints, mapped onto ours

@@ -57,6 +57,9 @@ def test_the_side_panel_stays_put_when_the_first_messages_come(qtbot, open_windo
     type_prompt_and_generate(qtbot, window)
     qtbot.wait(50)
     assert "1 motion(s) of" in window.message_label.text()
+    # made from training clips: the status bar names their sources, its tooltip their licences as the command line
+    assert window.credit_label.text().startswith("Made from clips of ") and window.credit_label.isVisible()
+    assert "CC BY" in window.credit_label.toolTip() and "Cite:" in window.credit_label.toolTip()
     assert not scroll.verticalScrollBar().isVisible()
     assert ([in_window(b) for b in key_buttons], window.canvas.height()) == before
     viewport = QRect(scroll.viewport().mapTo(window, QPoint(0, 0)), scroll.viewport().size())

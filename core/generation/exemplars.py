@@ -14,6 +14,7 @@ Tokens are stored one file per source, each under its source's licence (index.js
 """
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -128,6 +129,14 @@ class ExemplarLibrary:
     def credit(self, sources) -> list[str]:
         """The licence and credit line of each of these sources, as their clips' tokens keep them."""
         return [self.licences[source] for source in sorted(set(sources))]
+
+    def source_names(self, sources) -> list[str]:
+        """The name each of these sources' credit line starts with ("HDM05"), for a line with no room for more."""
+        return [re.split(r" \(|,", line, maxsplit=1)[0] for line in self.credit(sources)]
+
+    def credit_sentence(self, sources) -> str:
+        """What the CLI and the studio say of motions made from clips of these sources ("" for none)."""
+        return "made from motion capture clips of " + "; ".join(self.credit(sources)) if sources else ""
 
 
 def held_positions(clips: list[np.ndarray | None], token_lengths: np.ndarray, share: float, n_quantizers: int,
