@@ -4,7 +4,8 @@
 
 resources/eval/sequence_development.json holds 40 prompts of two actions in turn, each with the labels
 accepted for each action; sequence_development_2.json 40 more, written later to check changes chosen
-on the first. Each is made as `keymask generate` makes it (core/generation/composition.py)
+on the first; sequence_development_3.json 40 more, written after both had chosen the eighteenth
+session's changes. Each is made as `keymask generate` makes it (core/generation/composition.py)
 and scored on the delivered joints as bench/text.py scores its two-action prompts: in order when, at
 some cut between 30% and 70% of the motion, the evaluator reads the part before as the first action
 and the rest as the second. Also printed: how many prompts are made as two parts, and how often the
