@@ -199,4 +199,5 @@ def test_each_source_is_named_by_the_start_of_its_credit_line(pipeline):
     assert library.source_names(["hdm05", "bandai", "hdm05"]) == ["Bandai Namco Research Motion Dataset", "HDM05"]
     assert library.source_names(["cmu"]) == ["CMU Graphics Lab Motion Capture Database"]
     assert library.credit_sentence([]) == ""
-    assert library.credit_sentence(["cmu"]) == "made from motion capture clips of " + library.licences["cmu"]
+    assert library.credit_sentence(["cmu"]) == "made from motion capture clips of " + library.licences["cmu"].rstrip(".")
+    assert ".;" not in library.credit_sentence(["cmu", "hdm05", "bandai"])

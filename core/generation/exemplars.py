@@ -136,7 +136,8 @@ class ExemplarLibrary:
 
     def credit_sentence(self, sources) -> str:
         """What the CLI and the studio say of motions made from clips of these sources ("" for none)."""
-        return "made from motion capture clips of " + "; ".join(self.credit(sources)) if sources else ""
+        return "made from motion capture clips of " + "; ".join(line.rstrip(".") for line in self.credit(sources)) \
+            if sources else ""
 
 
 def held_positions(clips: list[np.ndarray | None], token_lengths: np.ndarray, share: float, n_quantizers: int,
