@@ -40,6 +40,7 @@ from keymask.core.text.prompts import TextEncoder, TextEncoderUnavailable
 
 INDEX_FOLDER = "caption_index"
 READING_FILE = "reading.npy"  # the reader's action centroids
+WORDINGS_FILE = "reader_wordings.npy"  # the reader's embeddings of its wordings
 # Nearest-caption similarity at or below which a prompt is pulled fully toward its action, and from
 # which up it is not pulled; chosen with `python bench/action_pull.py` (model card).
 PULL_FADE = (0.75, 0.92)
@@ -83,6 +84,7 @@ class CaptionIndex:
     reader_centroids: np.ndarray | None = None  # (A, reader dim) unit, in `action_names` order
     # (action phrase, sentence): wordings of trained actions that no caption uses, read by the reader only
     reader_wordings: tuple[tuple[str, str], ...] = ()
+    reader_wording_units: np.ndarray | None = None  # (W, reader dim) unit; None: embedded when first read
 
     @classmethod
     def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
@@ -93,10 +95,11 @@ class CaptionIndex:
         embeddings = np.load(folder / "embeddings.npy").astype(np.float32)
         others = np.load(folder / "others.npy").astype(np.float32)
         reader = info.get("reader")  # indexes made before 2026-12-04 have none
+        wordings = tuple(tuple(pair) for pair in info.get("reader_wordings", ()))  # none before 2026-12-04
         return cls(embeddings, list(info["actions"]), others, float(info["threshold"]),
                    float(info.get("similarity_floor", 0.0)),  # indexes made before 2026-12-03 have none
-                   reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None,
-                   tuple(tuple(pair) for pair in info.get("reader_wordings", ())))  # none before 2026-12-04
+                   reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None, wordings,
+                   np.load(folder / WORDINGS_FILE).astype(np.float32) if (folder / WORDINGS_FILE).exists() else None)
 
     def save(self, model_folder: str | Path) -> Path:
         folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
@@ -104,6 +107,8 @@ class CaptionIndex:
         write_npy(folder / "others.npy", self.others.astype(np.float16))
         if self.reader is not None:
             write_npy(folder / READING_FILE, self.reader_centroids.astype(np.float16))
+            if self.reader_wordings:
+                write_npy(folder / WORDINGS_FILE, self._reader_wording_units().astype(np.float16))
         write_json(folder / "index.json", {"threshold": self.threshold, "similarity_floor": self.similarity_floor,
                                            "actions": self.actions, "reader": self.reader,
                                            "reader_wordings": [list(pair) for pair in self.reader_wordings]})
@@ -190,14 +195,22 @@ class CaptionIndex:
 
     @cached_property
     def _reader_wording_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
-        """((W,) column in `action_names` of each reader wording, (W, reader dim) its unit embedding by the reader)."""
+        """((W,) column in `action_names` of each reader wording of a known action, (W, reader dim) its unit
+        embedding by the reader)."""
         names = {name: column for column, name in enumerate(self.action_names)}
-        pairs = [(names[action], sentence) for action, sentence in self.reader_wordings if action in names]
-        if not pairs:
+        known = [row for row, (action, _) in enumerate(self.reader_wordings) if action in names]
+        if not known:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.reader_centroids.shape[1]), dtype=np.float32)
-        embedded = np.asarray(self._reader_encoder.encode([sentence for _, sentence in pairs]), dtype=np.float32)
-        return (np.array([column for column, _ in pairs]),
-                embedded / np.maximum(np.linalg.norm(embedded, axis=-1, keepdims=True), 1e-8))
+        columns = np.array([names[self.reader_wordings[row][0]] for row in known])
+        return columns, self._reader_wording_units()[known]
+
+    def _reader_wording_units(self) -> np.ndarray:
+        """(W, reader dim) unit embeddings of all the reader wordings: as stored, else by the reader."""
+        if self.reader_wording_units is None:
+            embedded = np.asarray(self._reader_encoder.encode([sentence for _, sentence in self.reader_wordings]),
+                                  dtype=np.float32)
+            self.reader_wording_units = embedded / np.maximum(np.linalg.norm(embedded, axis=-1, keepdims=True), 1e-8)
+        return self.reader_wording_units
 
     def read_actions(self, prompts: list[str], text_embeddings: np.ndarray,
                      side_margin: float = NAMED_SIDE_MARGIN) -> list[str]:

@@ -107,6 +107,7 @@ def build_caption_index(dataset_dir: Path, text_encoder, calibration_file: Path,
         index.reader_centroids = action_centroids(_unit_embeddings(reader, captions), actions)
         if wordings_file is not None:
             index.reader_wordings = reader_wordings(wordings_file)
+            index.reader_wording_units = _unit_embeddings(reader, [sentence for _, sentence in index.reader_wordings])
     calibration = json.loads(Path(calibration_file).read_text())
     off_topic = calibration.get("off_topic", [])
     embedded = {kind: text_encoder.encode(calibration[kind]) for kind in ("known", "unknown", "off_topic")
