@@ -206,9 +206,10 @@ def test_the_shipped_index_reads_leaving_as_walking_not_as_a_goodbye():
     from keymask.resources import RESOURCES_DIR
 
     pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
-    prompts = ["the old man walks away", "a woman walks off", "a person waves goodbye", "someone says farewell"]
+    prompts = ["the old man walks away", "a woman walks off", "a person waves goodbye", "someone says farewell",
+               "a woman sneaks away", "a man runs away"]  # each leaving by its own gait
     assert pipeline.caption_index.read_actions(prompts, pipeline.encode_text(prompts)) == [
-        "walks forward", "walks forward", "waves goodbye", "waves goodbye"]
+        "walks forward", "walks forward", "waves goodbye", "waves goodbye", "sneaks forward", "runs forward"]
 
 
 def test_prompts_the_pull_does_not_move_are_not_read():
