@@ -1,6 +1,6 @@
 """Two actions in turn on hand-written development prompts, apart from bench/text.py's.
 
-    python bench/sequence_order.py [--model DIR] [--seeds 4] [--prompts FILE] [--exemplar-share 1]
+    python bench/sequence_order.py [--model DIR] [--seeds 4] [--prompts FILE] [--exemplar-share 1] [--list-wrong]
 
 resources/eval/sequence_development.json holds 40 prompts of two actions in turn, each with the labels
 accepted for each action; sequence_development_2.json 40 more, written later to check changes chosen
@@ -43,6 +43,9 @@ def main() -> None:
                         help="a JSON file of two-action prompts (default: resources/eval/sequence_development.json)")
     parser.add_argument("--exemplar-share", type=float, default=SamplingSettings.exemplar_share,
                         help="share of each part held to a training clip (default: %(default)s)")
+    parser.add_argument("--list-wrong", action="store_true",
+                        help="print each motion not in order: its seed, where its parts join (share of the motion) and "
+                             "how the evaluator reads the part before and after the join")
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -76,6 +79,9 @@ def main() -> None:
             ordered.append(in_order(cuts, i, first, second))
             first_right.append(before[i] in first)
             second_right.append(after[i] in second)
+            if args.list_wrong and not ordered[-1]:
+                print(f"  not in order (seed {seed}, {len(plans[i])} part(s), join at {joins[i] / len(motions[i]):.2f}): "
+                      f"{before[i]} | {after[i]}: {entry['prompt']}")
         print(f"seed {seed}: {np.mean(ordered[-len(entries):]):.3f} in order ({time.perf_counter() - started:.0f} s)",
               flush=True)
 
