@@ -177,6 +177,7 @@ def test_a_wording_no_caption_uses_reads_as_its_action():
     assert index.read_actions(["someone walks off"], own) == ["bows"]
     index.reader_wordings = (("walks forward", "a person walks off"), ("bows", "a person bows deeply"),
                              ("sits down", "a person takes a seat"))  # an action the index has not: left out
+    index.reader_wording_units = encoder.encode([sentence for _, sentence in index.reader_wordings])
     del index.__dict__["_read_embeddings"], index.__dict__["_reader_wording_embeddings"]  # as loaded with them
     assert index.read_actions(["someone walks off"], own) == ["walks forward"]
     scores = index._reading_scores(["someone walks off"], own)
@@ -191,8 +192,8 @@ def test_reader_wordings_round_trip_and_are_read_from_their_file(tmp_path):
     assert reader_wordings(source) == (("walks forward", "a person walks off"), ("runs forward", "a person runs away"))
     index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
     index.reader_wordings = reader_wordings(source)
-    index.__dict__["_reader_encoder"] = _TableEncoder({"a person walks off": [0, 1], "a person runs away": [0.6, 0.8]})
-    index.save(tmp_path)  # the wordings' embeddings are stored: no encoder runs to read them again
+    index.reader_wording_units = _unit([[0, 1], [0.6, 0.8]])
+    index.save(tmp_path)  # with the wordings' embeddings: no encoder runs to read them again
     loaded = CaptionIndex.load(tmp_path)
     assert loaded.reader_wordings == index.reader_wordings
     np.testing.assert_allclose(loaded.reader_wording_units, [[0, 1], [0.6, 0.8]], atol=1e-3)

@@ -84,7 +84,7 @@ class CaptionIndex:
     reader_centroids: np.ndarray | None = None  # (A, reader dim) unit, in `action_names` order
     # (action phrase, sentence): wordings of trained actions that no caption uses, read by the reader only
     reader_wordings: tuple[tuple[str, str], ...] = ()
-    reader_wording_units: np.ndarray | None = None  # (W, reader dim) unit; None: embedded when first read
+    reader_wording_units: np.ndarray | None = None  # (W, reader dim) unit embeddings of them by the reader
 
     @classmethod
     def load(cls, model_folder: str | Path) -> "CaptionIndex | None":
@@ -99,7 +99,7 @@ class CaptionIndex:
         return cls(embeddings, list(info["actions"]), others, float(info["threshold"]),
                    float(info.get("similarity_floor", 0.0)),  # indexes made before 2026-12-03 have none
                    reader, np.load(folder / READING_FILE).astype(np.float32) if reader else None, wordings,
-                   np.load(folder / WORDINGS_FILE).astype(np.float32) if (folder / WORDINGS_FILE).exists() else None)
+                   np.load(folder / WORDINGS_FILE).astype(np.float32) if wordings else None)
 
     def save(self, model_folder: str | Path) -> Path:
         folder = ensure_output_dir(Path(model_folder) / INDEX_FOLDER)
@@ -108,7 +108,7 @@ class CaptionIndex:
         if self.reader is not None:
             write_npy(folder / READING_FILE, self.reader_centroids.astype(np.float16))
             if self.reader_wordings:
-                write_npy(folder / WORDINGS_FILE, self._reader_wording_units().astype(np.float16))
+                write_npy(folder / WORDINGS_FILE, self.reader_wording_units.astype(np.float16))
         write_json(folder / "index.json", {"threshold": self.threshold, "similarity_floor": self.similarity_floor,
                                            "actions": self.actions, "reader": self.reader,
                                            "reader_wordings": [list(pair) for pair in self.reader_wordings]})
@@ -174,10 +174,9 @@ class CaptionIndex:
     def wording_similarity(self, prompts: list[str]) -> np.ndarray:
         """(P,) each prompt's similarity to the nearest reader wording, by the reader; 0 without either."""
         units = self._reader_units(prompts)
-        columns, wordings = self._reader_wording_embeddings if units is not None else ((), None)
-        if not len(columns):
+        if units is None or not len(self._reader_wording_embeddings[0]):
             return np.zeros(len(prompts), dtype=np.float32)
-        return (units @ wordings.T).max(axis=-1)
+        return (units @ self._reader_wording_embeddings[1].T).max(axis=-1)
 
     def _reader_units(self, prompts: list[str]) -> np.ndarray | None:
         """(P, reader dim) unit embeddings of the prompts by the reader (each prompt encoded once); None
@@ -201,16 +200,7 @@ class CaptionIndex:
         known = [row for row, (action, _) in enumerate(self.reader_wordings) if action in names]
         if not known:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.reader_centroids.shape[1]), dtype=np.float32)
-        columns = np.array([names[self.reader_wordings[row][0]] for row in known])
-        return columns, self._reader_wording_units()[known]
-
-    def _reader_wording_units(self) -> np.ndarray:
-        """(W, reader dim) unit embeddings of all the reader wordings: as stored, else by the reader."""
-        if self.reader_wording_units is None:
-            embedded = np.asarray(self._reader_encoder.encode([sentence for _, sentence in self.reader_wordings]),
-                                  dtype=np.float32)
-            self.reader_wording_units = embedded / np.maximum(np.linalg.norm(embedded, axis=-1, keepdims=True), 1e-8)
-        return self.reader_wording_units
+        return np.array([names[self.reader_wordings[row][0]] for row in known]), self.reader_wording_units[known]
 
     def read_actions(self, prompts: list[str], text_embeddings: np.ndarray,
                      side_margin: float = NAMED_SIDE_MARGIN) -> list[str]:
