@@ -32,6 +32,15 @@ def default_pipeline():
     ("He waves goodbye before walking away.", ["He waves goodbye", "walking away"]),
     ("The boxer bows, but only after throwing a few punches.", ["throwing a few punches", "The boxer bows"]),
     ("a woman jogs, then stops, then raises both hands", ["a woman jogs", "stops", "raises both hands"]),
+    ("A man walks forward, followed by a deep bow.", ["A man walks forward", "a deep bow"]),
+    ("jumping jacks followed by squats", ["jumping jacks", "squats"]),
+    ("a person kicks and later squats", ["a person kicks", "squats"]),
+    ("the dancer spins, and finally bows", ["the dancer spins", "bows"]),
+    ("a guy punches the air, and when he is done he bows", ["a guy punches the air", "he bows"]),
+    ("Having waved goodbye, the boy walks away.", ["waved goodbye", "the boy walks away"]),
+    ("After finishing the jumping jacks, she waves.", ["the jumping jacks", "she waves"]),
+    ("the man starts by jogging and ends by lying down", ["the man is jogging", "the man is lying down"]),
+    ("She begins with a bow and finishes with a wave", ["She does a bow", "She does a wave"]),
 ])
 def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
     assert split_actions(prompt) == parts
@@ -42,6 +51,8 @@ def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
     "Someone is late for the bus and hurries after it at a run.",
     "a dog runs after the ball",
     "a person walks forward",
+    "a person finally sits down",
+    "the man eventually stops walking",
 ])
 def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
     assert split_actions(prompt) == [prompt]
@@ -227,12 +238,15 @@ def test_the_two_action_development_sets_are_apart_from_each_other_and_the_bench
         document = json.loads(Path(path).read_text())
         return document["prompts"] if isinstance(document, dict) else document
 
-    first, second = (prompts(RESOURCES_DIR / "eval" / name)
-                     for name in ("sequence_development.json", "sequence_development_2.json"))
+    sets = [prompts(RESOURCES_DIR / "eval" / name) for name in (
+        "sequence_development.json", "sequence_development_2.json", "sequence_development_3.json",
+        "sequence_development_4.json")]
     held_out = {e["prompt"].lower() for e in prompts(Path(__file__).parents[1] / "bench" / "data" / "text_prompts.json")}
-    first_prompts, second_prompts = {e["prompt"].lower() for e in first}, {e["prompt"].lower() for e in second}
-    assert len(first_prompts) == len(first) and len(second_prompts) == len(second) == 40
-    assert not first_prompts & second_prompts and not (first_prompts | second_prompts) & held_out
-    assert all(len(split_actions(e["prompt"])) == 2 for e in second)  # every one asks for two actions in turn
-    labels = {label for e in first + second for label in e["first"] + e["second"]}
+    written = [{e["prompt"].lower() for e in entries} for entries in sets]
+    assert [len(w) for w in written] == [len(entries) for entries in sets] and all(len(w) >= 40 for w in written)
+    everything = set().union(*written)
+    assert len(everything) == sum(map(len, written)) and not everything & held_out
+    for entries in sets[1:]:  # every one asks for two actions in turn
+        assert all(len(split_actions(e["prompt"])) == 2 for e in entries)
+    labels = {label for entries in sets for e in entries for label in e["first"] + e["second"]}
     assert labels <= set(CONTENT_PHRASES)

@@ -6,7 +6,8 @@
     split_actions("A man waves while walking.")                     -> ["A man waves while walking."]
 
 Only words that say "one after the other" split a prompt: "then", "after that", "afterwards",
-"before"/"after" leading a clause, or "before"/"after" followed by a verb in -ing or a pronoun
+"followed by", "and later" / "finally" / "eventually", "when done", "before"/"after"/"having" leading
+a clause, "starts by ... and ends by ...", or "before"/"after" followed by a verb in -ing or a pronoun
 ("after he squats"). Simultaneous actions ("while", "as", "and") stay one prompt. Pure text, no model.
 
 `with_subject` gives every part a subject, the prompt's own where it names one ("the woman bows, then
@@ -17,9 +18,20 @@ off" reads as no action in particular.
 import re
 
 _THEN = re.compile(
-    r"(?:[,;.]\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|afterward|after\s+this|next)\b[,]?\s*",
+    r"(?:[,;.]\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|afterward|after\s+this|next)\b[,]?\s*"
+    # "later", "finally" ... only after "and" or a comma ("a person finally sits down" is one action)
+    r"|(?:[,;.]\s*(?:and\s+)?|\s+and\s+)(?:later|finally|eventually|subsequently)\b[,]?\s*"
+    r"|,?\s+followed\s+by\s+"
+    r"|(?:[,;.]\s*|\s+)(?:and\s+)?(?:when|once)\s+(?:(?:he|she|they|it|the\s+\w+)\s+(?:is|are|has|have)\s+)?"
+    r"(?:done|finished)\b[,]?\s*",
     re.IGNORECASE)
-_LEADING = re.compile(r"^(?P<word>after|once|before)\s+(?P<clause>[^,]+?),\s*(?P<rest>.+)$", re.IGNORECASE)
+_LEADING = re.compile(r"^(?P<word>after|once|before|having)\s+(?P<clause>[^,]+?),\s*(?P<rest>.+)$", re.IGNORECASE)
+# "the man starts by jogging and ends by lying down", "she begins with a bow and finishes with a wave"
+_START_END = re.compile(
+    r"^(?P<subject>.*?)\s*\b(?:starts|begins|start|begin)\s+(?:off\s+)?(?:by|with)\s+(?P<first>.+?),?\s+"
+    r"(?:and\s+)?(?:then\s+)?(?:ends|finishes|end|finish)\s+(?:up\s+)?(?:by|with)\s+(?P<last>.+)$", re.IGNORECASE)
+# what "after finishing the squats" or "once done with his squats" leaves of an action: "the squats"
+_FINISHING = re.compile(r"^(?:finishing|completing|finished|completed|done)(?:\s+with)?\s+", re.IGNORECASE)
 _INFIX = re.compile(
     r"^(?P<main>.+?),?\s+(?:but\s+)?(?:only\s+)?(?P<word>after|before)\s+"
     r"(?P<clause>(?:\w+ing\b|(?:he|she|they|we|i)\s+\w+).*)$", re.IGNORECASE)
@@ -33,11 +45,12 @@ _SUBJECT = re.compile(
     r"baby|robot|zombie|ninja|knight|clown|mime|performer|gymnast|swimmer|skater|teacher|officer)\b",
     re.IGNORECASE)
 DEFAULT_SUBJECT = "a person"
-_NOUN_PHRASE = re.compile(r"^(?:a|an|the|some|few|several|many|two|three|\d+)\b", re.IGNORECASE)
+_NOUN_PHRASE = re.compile(r"^(?:a|an|the|some|few|several|many|two|three|\d+|his|her|their|its|my|your)\b",
+                          re.IGNORECASE)
 
 
 def _tidy(part: str) -> str:
-    part = _FIRST.sub("", part.strip(" ,;"))
+    part = _FINISHING.sub("", _FIRST.sub("", part.strip(" ,;")))
     return part.rstrip(" ,;.")
 
 
@@ -47,7 +60,12 @@ def split_actions(prompt: str) -> list[str]:
     parts = [p for p in _THEN.split(text) if _tidy(p)]
     if len(parts) > 1:
         return [a for p in parts for a in split_actions(_tidy(p))]
-    # "after X, Y" and "Y after X": X happens first; "before" turns the order round.
+    match = _START_END.match(text)
+    if match and _tidy(match["first"]) and _tidy(match["last"]):
+        subject = match["subject"].strip()
+        return [_tidy(part) if not subject else f"{subject} {_linking_verb(_tidy(part))}{_tidy(part)}"
+                for part in (match["first"], match["last"])]
+    # "after X, Y", "having done X, Y" and "Y after X": X happens first; "before" turns the order round.
     for pattern, earlier, later in ((_LEADING, "clause", "rest"), (_INFIX, "clause", "main")):
         match = pattern.match(text)
         if match and _tidy(match[earlier]) and _tidy(match[later]):
