@@ -18,7 +18,7 @@ examples:
                                      # a large prompt file shared between processes (or machines)
   keymask generate "a person walks in a circle" --seconds 60 -o long.bvh   # past 9.8 s: chained windows
   keymask generate "a man bows, then walks forward" -o bow_walk.bvh     # actions in turn ("then", "after",
-                                     # "before", "followed by", "and later"); it says how it read them,
+                                     # "before", "followed by", "but first"); it says how it read them,
                                      # or why it made one action
   keymask generate "an old man shuffles ahead" --exemplar-share 0.5 -o shuffle.bvh   # half a real clip,
                                      # half made by the model (1, the default: the clip; 0: words alone)

@@ -41,6 +41,15 @@ def default_pipeline():
     ("After finishing the jumping jacks, she waves.", ["the jumping jacks", "she waves"]),
     ("the man starts by jogging and ends by lying down", ["the man is jogging", "the man is lying down"]),
     ("She begins with a bow and finishes with a wave", ["She does a bow", "She does a wave"]),
+    ("a man bows, after which he walks away", ["a man bows", "he walks away"]),
+    ("the woman waves prior to lying down", ["the woman waves", "lying down"]),
+    ("a person runs forward, but first he bows", ["he bows", "a person runs forward"]),
+    ("upon finishing a few squats, the girl waves", ["a few squats", "the girl waves"]),
+    ("as soon as he has bowed, the man runs", ["he has bowed", "the man runs"]),
+    ("the boy kicks; after a pause, he hops", ["the boy kicks", "he hops"]),
+    ("a dancer dances, and at the end she bows", ["a dancer dances", "she bows"]),
+    ("first, a man throws something, and second, he walks backwards", ["a man throws something", "he walks backwards"]),
+    ("a woman lies down after a short walk", ["a short walk", "a woman lies down"]),
 ])
 def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
     assert split_actions(prompt) == parts
@@ -53,6 +62,7 @@ def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
     "a person walks forward",
     "a person finally sits down",
     "the man eventually stops walking",
+    "On the stage, a man dances",
 ])
 def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
     assert split_actions(prompt) == [prompt]
@@ -65,6 +75,7 @@ def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
     (["a few jumping jacks", "a man lies down"], ["a man does a few jumping jacks", "a man lies down"]),
     (["He waves goodbye", "walking away"], ["He waves goodbye", "He is walking away"]),
     (["the kid hops in place", "he runs off"], ["the kid hops in place", "he runs off"]),
+    (["the teen gives a big wave", "lies down"], ["the teen gives a big wave", "the teen lies down"]),
 ])
 def test_every_part_gets_the_prompts_subject(parts, sentences):
     assert with_subject(parts) == sentences
@@ -240,7 +251,7 @@ def test_the_two_action_development_sets_are_apart_from_each_other_and_the_bench
 
     sets = [prompts(RESOURCES_DIR / "eval" / name) for name in (
         "sequence_development.json", "sequence_development_2.json", "sequence_development_3.json",
-        "sequence_development_4.json")]
+        "sequence_development_4.json", "sequence_development_5.json")]
     held_out = {e["prompt"].lower() for e in prompts(Path(__file__).parents[1] / "bench" / "data" / "text_prompts.json")}
     written = [{e["prompt"].lower() for e in entries} for entries in sets]
     assert [len(w) for w in written] == [len(entries) for entries in sets] and all(len(w) >= 40 for w in written)

@@ -6,9 +6,11 @@
     split_actions("A man waves while walking.")                     -> ["A man waves while walking."]
 
 Only words that say "one after the other" split a prompt: "then", "after that", "afterwards",
-"followed by", "and later" / "finally" / "eventually", "when done", "before"/"after"/"having" leading
-a clause, "starts by ... and ends by ...", or "before"/"after" followed by a verb in -ing or a pronoun
-("after he squats"). Simultaneous actions ("while", "as", "and") stay one prompt. Pure text, no model.
+"after which", "followed by", "and later" / "finally" / "at the end", "when done", "after a pause";
+"before", "after", "having", "upon", "as soon as" or "prior to" leading a clause; "starts by ... and
+ends by ..."; "but first"; or "before" / "after" / "prior to" followed by a verb in -ing, a pronoun or
+"a ..." ("after he squats", "after a short walk"). Simultaneous actions ("while", "as", "and") stay
+one prompt. Pure text, no model.
 
 `with_subject` gives every part a subject, the prompt's own where it names one ("the woman bows, then
 walks off" -> "the woman walks off"): the model was trained on whole sentences, and a bare "walks
@@ -18,14 +20,19 @@ off" reads as no action in particular.
 import re
 
 _THEN = re.compile(
-    r"(?:[,;.]\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|afterward|after\s+this|next)\b[,]?\s*"
-    # "later", "finally" ... only after "and" or a comma ("a person finally sits down" is one action)
-    r"|(?:[,;.]\s*(?:and\s+)?|\s+and\s+)(?:later|finally|eventually|subsequently)\b[,]?\s*"
+    r"(?:[,;.]\s*|\s+)(?:and\s+)?(?:then|after\s+that|after\s+which|afterwards|afterward|after\s+this|next)\b[,]?\s*"
+    # "later", "finally", "at the end" ... only after "and" or a comma ("a person finally sits down" is one action)
+    r"|(?:[,;.]\s*(?:and\s+)?|\s+and\s+)(?:later|finally|eventually|subsequently|(?:at|in)\s+the\s+end|second(?:ly)?)"
+    r"\b[,]?\s*"
     r"|,?\s+followed\s+by\s+"
     r"|(?:[,;.]\s*|\s+)(?:and\s+)?(?:when|once)\s+(?:(?:he|she|they|it|the\s+\w+)\s+(?:is|are|has|have)\s+)?"
-    r"(?:done|finished)\b[,]?\s*",
+    r"(?:done|finished)\b[,]?\s*"
+    r"|(?:[,;.]\s*|\s+)(?:and\s+)?after\s+a\s+(?:short\s+|brief\s+|long\s+)?(?:pause|moment|while|break|rest)\b[,]?\s*",
     re.IGNORECASE)
-_LEADING = re.compile(r"^(?P<word>after|once|before|having)\s+(?P<clause>[^,]+?),\s*(?P<rest>.+)$", re.IGNORECASE)
+_LEADING = re.compile(r"^(?P<word>after|once|before|having|upon|as\s+soon\s+as|prior\s+to)\s+(?P<clause>[^,]+?),\s*"
+                      r"(?P<rest>.+)$", re.IGNORECASE)
+# "Y, but first X": X happens first
+_BUT_FIRST = re.compile(r"^(?P<main>.+?),?\s+but\s+first,?\s+(?P<clause>.+)$", re.IGNORECASE)
 # "the man starts by jogging and ends by lying down", "she begins with a bow and finishes with a wave"
 _START_END = re.compile(
     r"^(?P<subject>.*?)\s*\b(?:starts|begins|start|begin)\s+(?:off\s+)?(?:by|with)\s+(?P<first>.+?),?\s+"
@@ -33,15 +40,16 @@ _START_END = re.compile(
 # what "after finishing the squats" or "once done with his squats" leaves of an action: "the squats"
 _FINISHING = re.compile(r"^(?:finishing|completing|finished|completed|done)(?:\s+with)?\s+", re.IGNORECASE)
 _INFIX = re.compile(
-    r"^(?P<main>.+?),?\s+(?:but\s+)?(?:only\s+)?(?P<word>after|before)\s+"
-    r"(?P<clause>(?:\w+ing\b|(?:he|she|they|we|i)\s+\w+).*)$", re.IGNORECASE)
+    r"^(?P<main>.+?),?\s+(?:but\s+)?(?:only\s+)?(?P<word>after|before|prior\s+to)\s+"
+    r"(?P<clause>(?:\w+ing\b|(?:he|she|they|we|i)\s+\w+|(?:a|an|some)\s+\w+).*)$", re.IGNORECASE)
 _FIRST = re.compile(r"^(?:at\s+first|first(?:\s+of\s+all)?)\s*,?\s*", re.IGNORECASE)
 _PRONOUN = re.compile(r"^(?:he|she|they|we|i|you|someone|somebody|a\s+person)\b", re.IGNORECASE)
 # A subject: a determiner or possessive, up to three words, then a word for a person ("the old man").
 _SUBJECT = re.compile(
     r"^(?:(?:a|an|the|this|that|my|our|your|his|her|their|one|some)\s+)(?:[\w'-]+\s+){0,3}?"
     r"(?:man|woman|person|boy|girl|child|kid|guy|lady|gentleman|player|dancer|athlete|soldier|boxer|actor|"
-    r"figure|human|character|runner|walker|fighter|student|worker|teenager|toddler|adult|senior|elder|friend|"
+    r"figure|human|character|runner|walker|fighter|student|worker|teenager|teen|youngster|toddler|adult|senior|elder|"
+    r"friend|mother|father|mom|dad|grandma|grandpa|warrior|pirate|cowboy|"
     r"baby|robot|zombie|ninja|knight|clown|mime|performer|gymnast|swimmer|skater|teacher|officer)\b",
     re.IGNORECASE)
 DEFAULT_SUBJECT = "a person"
@@ -65,12 +73,14 @@ def split_actions(prompt: str) -> list[str]:
         subject = match["subject"].strip()
         return [_tidy(part) if not subject else f"{subject} {_linking_verb(_tidy(part))}{_tidy(part)}"
                 for part in (match["first"], match["last"])]
-    # "after X, Y", "having done X, Y" and "Y after X": X happens first; "before" turns the order round.
-    for pattern, earlier, later in ((_LEADING, "clause", "rest"), (_INFIX, "clause", "main")):
+    # "after X, Y", "having done X, Y", "Y after X" and "Y, but first X": X happens first; "before" and
+    # "prior to" turn the order round.
+    for pattern, earlier, later in ((_LEADING, "clause", "rest"), (_BUT_FIRST, "clause", "main"),
+                                    (_INFIX, "clause", "main")):
         match = pattern.match(text)
         if match and _tidy(match[earlier]) and _tidy(match[later]):
             order = [_tidy(match[earlier]), _tidy(match[later])]
-            if match["word"].lower() == "before":
+            if (match.groupdict().get("word") or "").lower().split()[:1] in (["before"], ["prior"]):
                 order.reverse()
             return [a for p in order for a in split_actions(p)]
     return [prompt]
