@@ -63,6 +63,8 @@ def test_sequences_split_into_their_actions_in_time_order(prompt, parts):
     "a person finally sits down",
     "the man eventually stops walking",
     "On the stage, a man dances",
+    "a person then sits down",  # "a person" alone is no action
+    "He then bows.",
 ])
 def test_prompts_of_one_action_or_of_simultaneous_actions_stay_whole(prompt):
     assert split_actions(prompt) == [prompt]

@@ -65,7 +65,7 @@ def _tidy(part: str) -> str:
 def split_actions(prompt: str) -> list[str]:
     """The actions `prompt` asks for, in the order they happen; one item when it asks for one."""
     text = " ".join(prompt.split())
-    parts = [p for p in _THEN.split(text) if _tidy(p)]
+    parts = _join_bare_subjects([p for p in _THEN.split(text) if _tidy(p)])
     if len(parts) > 1:
         return [a for p in parts for a in split_actions(_tidy(p))]
     match = _START_END.match(text)
@@ -84,6 +84,23 @@ def split_actions(prompt: str) -> list[str]:
                 order.reverse()
             return [a for p in order for a in split_actions(p)]
     return [prompt]
+
+
+def _join_bare_subjects(parts: list[str]) -> list[str]:
+    """Parts with one that only names who acts joined to the next ("a person then sits down" is one
+    action: ["a person", "sits down"] -> ["a person sits down"])."""
+    joined: list[str] = []
+    for part in parts:
+        if joined and _is_bare_subject(joined[-1]):
+            joined[-1] = f"{_tidy(joined[-1])} {part.strip()}"
+        else:
+            joined.append(part)
+    return joined
+
+
+def _is_bare_subject(part: str) -> bool:
+    subject = subject_of(_tidy(part))
+    return subject is not None and subject.strip().lower() == _tidy(part).lower()
 
 
 def subject_of(text: str) -> str | None:
