@@ -80,7 +80,7 @@ def split_actions(prompt: str) -> list[str]:
         match = pattern.match(text)
         if match and _tidy(match[earlier]) and _tidy(match[later]):
             order = [_tidy(match[earlier]), _tidy(match[later])]
-            if (match.groupdict().get("word") or "").lower().split()[:1] in (["before"], ["prior"]):
+            if (match.groupdict().get("word") or "").lower() in ("before", "prior to"):  # text's spaces are single
                 order.reverse()
             return [a for p in order for a in split_actions(p)]
     return [prompt]
