@@ -85,6 +85,9 @@ def add_parser(subparsers) -> None:
                     "(the part the HumanML3D evaluator plays in the papers' FID and R-precision).")
     _add_run_arguments(evaluator, iterations=1500, batch_size=96, batch_items="clips")
     evaluator.add_argument("--width", type=int, default=192, help="encoder width (default: %(default)s)")
+    evaluator.add_argument("--body-variants", type=int, default=0,
+                           help="also train on each clip carried onto this many random bodies (mixes of the body "
+                                "presets), so that it reads movement rather than proportions (default: %(default)s)")
     evaluator.set_defaults(run=run_evaluator)
 
     lifter = models.add_parser(
@@ -222,7 +225,8 @@ def run_evaluator(args) -> int:
     from keymask.core.metrics.evaluator import EvaluatorConfig
     from keymask.core.training.train_evaluator import EvaluatorTrainingConfig, train_evaluator
 
-    config = EvaluatorTrainingConfig(model=EvaluatorConfig(hidden_dim=args.width), **_run_settings(args))
+    config = EvaluatorTrainingConfig(model=EvaluatorConfig(hidden_dim=args.width), body_variants=args.body_variants,
+                                     **_run_settings(args))
     train_evaluator(config, stop_after_seconds=_time_limit(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"evaluator: {args.out / 'evaluator'}; log: {args.out / 'evaluator.csv'}")

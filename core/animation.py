@@ -114,6 +114,15 @@ def body_preset(name: str) -> Body:
     return Body.from_dict({**presets[name], "name": name})
 
 
+def mixed_body(rng: np.random.Generator, concentration: float = 0.5) -> Body:
+    """A body whose rest offsets are a random convex mix (Dirichlet weights) of the presets that are
+    one body's proportions (the model's template and each source's median actor, not their average):
+    for training what must not depend on proportions. Lower concentration: mixes nearer one preset."""
+    names = [name for name in body_presets() if name != "average"]
+    weights = rng.dirichlet(np.full(len(names), concentration))
+    return Body(sum(w * body_preset(name).offsets for w, name in zip(weights, names)), name="mixed")
+
+
 @dataclass(frozen=True)
 class Animation:
     root: np.ndarray  # (T, 3) pelvis position, metres

@@ -14,7 +14,7 @@ from keymask.conditioning.pose_files import write_keypose3d
 from keymask.conditioning.poses import KeyPose3D
 from keymask.conditioning.refine import bone_direction_error, pose_error
 from keymask.core.facing import canonical_pose
-from keymask.core.animation import BodyError, animate, body_of, body_preset, body_presets
+from keymask.core.animation import BodyError, animate, body_of, body_preset, body_presets, mixed_body
 from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.resources import RESOURCES_DIR
@@ -37,6 +37,15 @@ def test_presets_differ_in_size_and_the_model_body_is_the_template():
     assert 1.40 < heights["model"] < 1.55 and heights["hdm05-actor"] > heights["bandai-actor"] + 0.2
     with pytest.raises(BodyError, match="No body preset 'giant'"):
         body_preset("giant")
+
+
+def test_a_mixed_body_lies_between_the_presets_and_differs_by_seed():
+    heights = [body_preset(name).height() for name in body_presets() if name != "average"]
+    bodies = [mixed_body(np.random.default_rng(seed)) for seed in range(3)]
+    for body in bodies:
+        assert min(heights) - 1e-9 <= body.height() <= max(heights) + 1e-9
+    assert not np.allclose(bodies[0].offsets, bodies[1].offsets)
+    assert np.allclose(mixed_body(np.random.default_rng(0)).offsets, bodies[0].offsets)
 
 
 def test_a_body_comes_from_a_pose_file_and_from_a_rig_rest_pose_or_frame(tmp_path):

@@ -130,6 +130,26 @@ def test_evaluator_training_resumes_bit_for_bit(small_dataset, tmp_path):
     assert np.allclose(MotionTextEvaluator.from_pretrained(tmp_path / "resumed" / "evaluator").feature_mean, mean)
 
 
+def test_body_variants_add_each_clip_on_other_bodies_with_its_captions(small_dataset, tmp_path):
+    from keymask.core.text.encoders import SentenceEncoder
+    from keymask.core.training.train_evaluator import prepare_captioned_clips, with_body_variants
+
+    dataset = small_dataset[0].output_dir
+    clips = prepare_captioned_clips(dataset, "train", SentenceEncoder(), progress=False)
+    varied = with_body_variants(clips, dataset, 1, seed=0)
+    n = len(clips.features)
+    assert len(varied.features) == 2 * n and varied.clip_ids == clips.clip_ids * 2
+    assert torch.equal(varied.labels[n:], clips.labels)
+    assert all(torch.equal(a, b) for a, b in zip(varied.caption_embeddings[n:], clips.caption_embeddings))
+    for original, moved in zip(clips.features[:3], varied.features[n:n + 3]):
+        # features are taken on the template skeleton (HumanML3D's process), yet another body's proportions
+        # still move them: the root's height and speed scale with the legs, the hip and chest turns change
+        assert moved.shape == original.shape and (moved - original).abs().max() > 1e-3
+    again = with_body_variants(clips, dataset, 1, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(again.features, varied.features))  # a resumed run sees the same
+    assert _train_tiny_evaluator(dataset, tmp_path / "varied", iterations=2, body_variants=1) is not None
+
+
 @pytest.fixture(scope="module")
 def benchmark(small_dataset, tmp_path_factory):
     from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings

@@ -3,6 +3,11 @@
 Each step takes a batch of clips, each with a random crop of at most `max_frames` frames (a
 multiple of 4) and one of its captions, and minimises the symmetric contrastive loss. Pairs that
 show the same content and style are not each other's negatives.
+
+With `body_variants`, each clip also appears carried onto that many random bodies (core/animation.py
+mixed_body, by its joint rotations: bone directions kept, lengths changed), with its captions: each
+source's actors have their own proportions, and an evaluator trained on them as recorded learns to
+read the body as well as the movement (`python bench/evaluator_bodies.py`).
 """
 
 from dataclasses import dataclass, field
@@ -11,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from keymask.core.animation import animate, mixed_body
+from keymask.core.features import joints_to_features
 from keymask.core.fileio import atomic_write
 from keymask.core.metrics.evaluator import EvaluatorConfig, MotionTextEvaluator
 from keymask.core.text.encoders import SentenceEncoder
@@ -28,6 +35,7 @@ class EvaluatorTrainingConfig(RunConfig):
     model: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     iterations: int = 1500
     batch_size: int = 96
+    body_variants: int = 0  # copies of each clip carried onto random bodies (0: clips as recorded only)
 
 
 @dataclass
@@ -35,6 +43,7 @@ class CaptionedClips:
     features: list[torch.Tensor]  # per clip (T_i, D), raw
     caption_embeddings: list[torch.Tensor]  # per clip (captions, text_dim)
     labels: torch.Tensor  # (clips,) one id per (content, style)
+    clip_ids: list[str]  # (clips,) the dataset clip each comes from
 
 
 @torch.no_grad()
@@ -63,7 +72,24 @@ def prepare_captioned_clips(dataset_dir: Path, split: str, text_encoder: TextEnc
         if cache is not None:
             with atomic_write(cache, "wb") as handle:
                 torch.save({"clip_ids": clip_ids, "caption_embeddings": embeddings}, handle)
-    return CaptionedClips(features, embeddings, torch.tensor(labels))
+    return CaptionedClips(features, embeddings, torch.tensor(labels), clip_ids)
+
+
+def with_body_variants(clips: CaptionedClips, dataset_dir: Path, variants: int, seed: int) -> CaptionedClips:
+    """The clips followed by `variants` copies of each carried onto a random body (seeded by clip and
+    copy, so a resumed run sees the same ones), with the clip's captions and label."""
+    features, embeddings, labels = list(clips.features), list(clips.caption_embeddings), clips.labels.tolist()
+    clip_ids = list(clips.clip_ids)
+    for index, clip_id in enumerate(clips.clip_ids):
+        joints = np.load(Path(dataset_dir) / "joints" / f"{clip_id}.npy")  # (T, 22, 3) as recorded
+        for copy in range(variants):
+            body = mixed_body(np.random.default_rng([seed, index, copy]))
+            moved = animate(joints).on_body(body).joints().astype(np.float32)
+            features.append(torch.from_numpy(joints_to_features(moved).astype(np.float32)))
+            embeddings.append(clips.caption_embeddings[index])
+            labels.append(labels[index])
+            clip_ids.append(clip_id)
+    return CaptionedClips(features, embeddings, torch.tensor(labels), clip_ids)
 
 
 def collate_crops(clips: CaptionedClips, indices: torch.Tensor, max_frames: int):
@@ -111,6 +137,8 @@ def train_evaluator(config: EvaluatorTrainingConfig, text_encoder: TextEncoder |
     output.mkdir(parents=True, exist_ok=True)
     clips = prepare_captioned_clips(Path(config.dataset_dir), "train", text_encoder, output / "captions_train.pt",
                                     progress=progress and env.is_main)
+    if config.body_variants > 0:
+        clips = with_body_variants(clips, Path(config.dataset_dir), config.body_variants, config.seed)
     torch.manual_seed(config.seed)
     evaluator = MotionTextEvaluator(config.model)
     evaluator.set_statistics(*load_statistics(Path(config.dataset_dir)))
