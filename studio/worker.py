@@ -249,11 +249,11 @@ class Worker(QObject):
             from keymask.conditioning.keyed_generation import refine_motion
 
             motions = [refine_motion(joints, [], path=job.path) for joints in motions]
-        sources = {source for motion in result.motions for source in motion.sources}
-        library = pipeline.exemplars
-        return GenerateResult([m.astype(np.float32) for m in motions], result.seed, warning=warning,
-                              credit=library.credit_sentence(sources) if sources else "",
-                              credited_sources=tuple(library.source_names(sources)) if sources else ())
+        sources = {source for motion in result.motions for source in motion.sources}  # none without exemplars
+        credit, names = (pipeline.exemplars.credit_sentence(sources), tuple(pipeline.exemplars.source_names(sources))
+                         ) if sources else ("", ())
+        return GenerateResult([m.astype(np.float32) for m in motions], result.seed, warning=warning, credit=credit,
+                              credited_sources=names)
 
     @staticmethod
     def _frames(job: GenerateJob, spec) -> int | None:

@@ -81,10 +81,9 @@ def with_body_variants(clips: CaptionedClips, dataset_dir: Path, variants: int, 
     features, embeddings, labels = list(clips.features), list(clips.caption_embeddings), clips.labels.tolist()
     clip_ids = list(clips.clip_ids)
     for index, clip_id in enumerate(clips.clip_ids):
-        joints = np.load(Path(dataset_dir) / "joints" / f"{clip_id}.npy")  # (T, 22, 3) as recorded
+        recorded = animate(np.load(Path(dataset_dir) / "joints" / f"{clip_id}.npy"))  # the clip as recorded
         for copy in range(variants):
-            body = mixed_body(np.random.default_rng([seed, index, copy]))
-            moved = animate(joints).on_body(body).joints().astype(np.float32)
+            moved = recorded.on_body(mixed_body(np.random.default_rng([seed, index, copy]))).joints().astype(np.float32)
             features.append(torch.from_numpy(joints_to_features(moved).astype(np.float32)))
             embeddings.append(clips.caption_embeddings[index])
             labels.append(labels[index])
