@@ -11,7 +11,7 @@ itself at evenly spaced frames, as 3D poses (pelvis-relative, facing +Z). Rows:
   by the shipped lifter, then used as a key; its error is measured against the TRUE 3D pose.
 Columns: mean joint error at the key frames (mm, pelvis-relative, turned about the vertical to
 fit best: the pose alone, as a body-only key constrains it), FID against
-the train split and R-precision top-3 from the shipped evaluator (features recomputed from the
+the train split and R-precision top-3 from the shipped evaluator (or `--evaluator DIR`; features recomputed from the
 delivered joints for every row, so refinement counts), and mean jerk within 5 frames of the
 key frames beside the real clips' jerk at the same frames. Targets (issue 5): < 10 mm with
 refinement for 3D keys; FID and R-precision no more than 10% worse than text only; jerk near
@@ -35,6 +35,7 @@ keys on the actor's proportions; lifted PA-MPJPE <= 35 mm (none over 80), delive
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -173,16 +174,18 @@ def main() -> None:
                         help="frames over which refinement fades out (default: %(default)s)")
     parser.add_argument("--no-2d", action="store_true", help="skip the projected-and-lifted rows")
     parser.add_argument("--rows", choices=("all", "template", "real", "path"), default="all",
-                        help="the template rows (issue 5), the real-proportion rows (issue 12), the root-path rows, "
-                             "or the first two")
+                        help="all: the template rows (issue 5) and then the real-proportion rows (issue 12); "
+                             "or one kind: template, real, or the root-path rows (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
+    parser.add_argument("--evaluator", default=str(RESOURCES_DIR / "models" / "evaluator"),
+                        help="evaluator folder for FID and R-precision (default: the shipped one)")
     args = parser.parse_args()
     started = time.perf_counter()
 
     pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
-    evaluator = MotionTextEvaluator.from_pretrained(RESOURCES_DIR / "models" / "evaluator")
+    evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     bench = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(),
                       EvaluationSettings(multimodality_texts=0, seed=args.seed))
     clips = bench.clips
@@ -267,6 +270,10 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"rows": rows, "clips": len(prompts), "keys": args.keys, "seed": args.seed}, handle, indent=1)
+    if args.rows == "all":  # its JSON goes beside the template rows' (<name>_real.json)
+        if args.json:
+            args.json = str(Path(args.json).with_name(Path(args.json).stem + "_real.json"))
+        real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames, text, started)
 
 
 def real_rows(args, pipeline, evaluator, bench, chosen, prompts, lengths, frames, text, started) -> None:
