@@ -178,6 +178,8 @@ def main() -> None:
                              "or one kind: template, real, or the root-path rows (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=("test", "val"), default="test",
+                        help="clips of this split (val: to choose a method without looking at the test split)")
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
     parser.add_argument("--evaluator", default=str(RESOURCES_DIR / "models" / "evaluator"),
                         help="evaluator folder for FID and R-precision (default: the shipped one)")
@@ -187,7 +189,7 @@ def main() -> None:
     pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
     evaluator = MotionTextEvaluator.from_pretrained(args.evaluator)
     bench = Benchmark(evaluator, SentenceEncoder(), default_dataset_dir(),
-                      EvaluationSettings(multimodality_texts=0, seed=args.seed))
+                      EvaluationSettings(multimodality_texts=0, seed=args.seed, split=args.split))
     clips = bench.clips
     chosen = np.arange(len(clips.clip_ids))
     if args.clips and args.clips < len(chosen):
@@ -257,7 +259,7 @@ def main() -> None:
         rows.append(scores(f"2D keys (projected, lifted), fixed tokens + refinement ({method})", refined, None))
 
     base = rows[1]
-    print(f"\nkey poses, test split: {len(prompts)} clips x {args.keys} keys, seed {args.seed}, "
+    print(f"\nkey poses, {args.split} split: {len(prompts)} clips x {args.keys} keys, seed {args.seed}, "
           f"{time.perf_counter() - started:.0f} s\n")
     print("| row | key error (mm) | FID (vs train) | R-precision top-3 | jerk near keys (m/s³) | jerk / real |")
     print("|---|---|---|---|---|---|")
@@ -377,7 +379,7 @@ def path_rows(args, pipeline, evaluator, bench, real_joints, prompts, lengths, t
         text_only += [m.joints.astype(np.float64) for m in result.motions]
     rows.append(row("text only (no path)", text_only))
     rows.append(row("text + the clip's root path (--path)", [refine_motion(m, [], path=p) for m, p in zip(text_only, paths)]))
-    print(f"\nroot paths, test split: {len(prompts)} clips, seed {args.seed}, {time.perf_counter() - started:.0f} s\n")
+    print(f"\nroot paths, {args.split} split: {len(prompts)} clips, seed {args.seed}, {time.perf_counter() - started:.0f} s\n")
     print("| row | pelvis to path (cm) | FID (vs train) | R-precision top-3 |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['row']} | {r['pelvis to path cm']:.2f} | {r['FID']:.3f} | {r['R-precision top-3']:.3f} |")
