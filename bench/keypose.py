@@ -58,6 +58,7 @@ from keymask.core.generation.pipeline import MotionPipeline
 from keymask.core.metrics.embedding import frechet_distance, r_precision
 from keymask.core.metrics.evaluation import Benchmark, EvaluationSettings, embed_motions
 from keymask.core.metrics.evaluator import MotionTextEvaluator
+from keymask.core.metrics.physical import foot_skating_ratio
 from keymask.core.paths import default_dataset_dir
 from keymask.core.text.encoders import SentenceEncoder
 from keymask.resources import RESOURCES_DIR
@@ -367,7 +368,8 @@ def path_rows(args, pipeline, evaluator, bench, real_joints, prompts, lengths, t
         embedded = embed_motions(evaluator, features)
         error = [np.linalg.norm(m[:, 0, [0, 2]] - p.positions(len(m), 20.0), axis=-1).mean() for m, p in zip(motions, paths)]
         result = {"row": name, "pelvis to path cm": 100 * float(np.mean(error)), "FID": frechet_distance(embedded, bench.train_motion),
-                  "R-precision top-3": float(r_precision(text, embedded, group_size=32, seed=args.seed)[2])}
+                  "R-precision top-3": float(r_precision(text, embedded, group_size=32, seed=args.seed)[2]),
+                  "foot skating": float(np.mean([foot_skating_ratio(m) for m in motions]))}
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k != "row"), flush=True)
         return result
 
@@ -380,9 +382,10 @@ def path_rows(args, pipeline, evaluator, bench, real_joints, prompts, lengths, t
     rows.append(row("text only (no path)", text_only))
     rows.append(row("text + the clip's root path (--path)", [refine_motion(m, [], path=p) for m, p in zip(text_only, paths)]))
     print(f"\nroot paths, {args.split} split: {len(prompts)} clips, seed {args.seed}, {time.perf_counter() - started:.0f} s\n")
-    print("| row | pelvis to path (cm) | FID (vs train) | R-precision top-3 |\n|---|---|---|---|")
+    print("| row | pelvis to path (cm) | FID (vs train) | R-precision top-3 | foot skating ratio |\n|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['row']} | {r['pelvis to path cm']:.2f} | {r['FID']:.3f} | {r['R-precision top-3']:.3f} |")
+        print(f"| {r['row']} | {r['pelvis to path cm']:.2f} | {r['FID']:.3f} | {r['R-precision top-3']:.3f} | "
+              f"{r['foot skating']:.3f} |")
     print(f"\nFID with the path / text only: {rows[2]['FID'] / rows[1]['FID']:.2f}")
     if args.json:
         with open(args.json, "w") as handle:

@@ -11,8 +11,9 @@ Following (`follow_path`), on the motion's Animation (rigid bones throughout):
 2. the body turns about the vertical by how far the path's direction differs from the way the
    motion itself travels (smoothed; where the motion stands still, the turn is carried over from
    where it last moved), so a walk faces along the path;
-3. the legs bend to keep planted feet where they landed (cleanup.lock_feet), since the path may
-   ask for a slightly different pace than the steps cover.
+3. the legs bend to keep planted feet near where they landed (cleanup.lock_feet, half way:
+   PATH_LOCK_STRENGTH), since the path may ask for another pace than the steps cover; held
+   all the way, the legs stretch and fold to reach where a real stride would have stepped.
 """
 
 import json
@@ -31,6 +32,9 @@ PATH_FORMAT = "keymask-path"
 MAX_SPEED = 9.0  # m/s: faster than a sprinter, no body can follow
 TURN_SMOOTHING = 10.0  # frames, Gaussian sigma of the turn (FID 0.220 against 0.227 with 4, on 96 test clips)
 MOVING_SPEED = 0.3  # m/s: slower than this the motion counts as standing, its travel direction unknown
+# Planted feet are pulled half way back to where they landed. Chosen on 256 validation clips following their own
+# paths: FID against text-only motions 1.33x -> 1.15x, foot skating 0.084 -> 0.082 (real 0.071; model card).
+PATH_LOCK_STRENGTH = 0.5
 
 
 class PathError(KeyMaskError, ValueError):
@@ -115,7 +119,7 @@ def follow_path(animation: Animation, path: RootPath, fps: float = HUMANML3D.fps
     root = animation.root.copy()
     root[:, 0], root[:, 2] = target[:, 0], target[:, 1]
     followed = Animation(root, rotations, animation.body).joints()
-    return lock_feet(followed, CleanupSettings(fps=int(fps)))
+    return lock_feet(followed, CleanupSettings(fps=int(fps), lock_strength=PATH_LOCK_STRENGTH))
 
 
 def _turn(own: np.ndarray, target: np.ndarray, fps: float) -> np.ndarray:

@@ -67,6 +67,21 @@ def test_legs_reach_for_feet_that_slide_under_a_still_body():
     assert np.allclose(np.linalg.norm(locked[:, 4] - locked[:, 1], axis=-1), original)
 
 
+def test_a_weaker_lock_pulls_the_foot_part_of_the_way():
+    sliding = standing(20)
+    sliding[:, 4, 2] += 0.12
+    sliding[:, [7, 10], 2] += np.linspace(0, 0.15, 20)[:, None]
+    full = lock_feet(sliding, CleanupSettings(smoothing_sigma=0))
+    half = lock_feet(sliding, CleanupSettings(smoothing_sigma=0, lock_strength=0.5))
+    none = lock_feet(sliding, CleanupSettings(smoothing_sigma=0, lock_strength=0.0))
+    np.testing.assert_allclose(none, sliding, atol=1e-5)
+    pulled_full, pulled_half = full[:, 7, 2] - sliding[:, 7, 2], half[:, 7, 2] - sliding[:, 7, 2]
+    np.testing.assert_allclose(pulled_half, 0.5 * pulled_full, atol=2e-3)  # IK reaches both: the shift is halved
+    assert np.abs(pulled_full).max() > 0.05
+    original = np.linalg.norm(sliding[:, 4] - sliding[:, 1], axis=-1)
+    assert np.allclose(np.linalg.norm(half[:, 4] - half[:, 1], axis=-1), original)
+
+
 def test_real_walk_keeps_its_path_and_gets_no_worse(small_dataset):
     from keymask.core.features import recover_from_ric
 

@@ -11,7 +11,8 @@ measured by `keymask eval`). In order:
    planted feet slid, so it travels as far as its steps carry it;
 4. foot locking: each planted foot is held where its run's middle frame puts it (horizontally)
    and the leg bends to reach it by two-bone IK (hip, knee, ankle; the toe follows the ankle);
-   the correction fades in and out over `blend_frames` around each run so nothing pops.
+   the correction fades in and out over `blend_frames` around each run so nothing pops
+   (`lock_strength` < 1 pulls the foot only that share of the way: paths.py).
 """
 
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class CleanupSettings:
     fps: int = HUMANML3D.fps
     min_contact_frames: int = 2
     blend_frames: int = 3
+    lock_strength: float = 1.0  # share of the way a planted foot is pulled back to its anchor (1: held still)
 
 
 def smooth_positions(joints: np.ndarray, sigma: float) -> np.ndarray:
@@ -119,7 +121,7 @@ def lock_feet(joints: np.ndarray, settings: CleanupSettings = CleanupSettings())
         frames = np.flatnonzero(owner >= 0)
         shift = anchors[owner[frames]] - foot[frames].mean(1)  # (F, 3)
         shift[:, 1] = 0.0  # heights stay as generated
-        shift *= weight[frames, None]
+        shift *= settings.lock_strength * weight[frames, None]
         thigh = np.linalg.norm(joints[frames, knee_j] - joints[frames, hip_j], axis=-1)
         shin = np.linalg.norm(joints[frames, ankle_j] - joints[frames, knee_j], axis=-1)
         shift *= _reachable_share(joints[frames, ankle_j] - joints[frames, hip_j], shift, 0.999 * (thigh + shin))[:, None]
