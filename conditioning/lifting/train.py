@@ -7,7 +7,9 @@ them through new random cameras (CameraSampler) and spoils the views as a detect
 drawing would: keypoints placed as different detectors place them (OpenPose's neck anywhere from
 between the shoulders to the neck joint, the face points moved within a few centimetres, the hip
 points lower and wider), pixel noise of a random size per pose, face points hidden when they turn
-away from the camera, and a few random keypoints dropped. The loss is the mean per-joint distance
+away from the camera, and a few random keypoints dropped. Optionally (`bend_degrees`, `tilt_probability`;
+off by default) limbs are bent about their joints and whole bodies tilted about the pelvis first, for
+poses the data hardly holds. The loss is the mean per-joint distance
 (MPJPE, metres) to the root-relative canonical pose with its new proportions.
 
 With `hard_poses` > 1, poses that a reference lifter lifts badly (kicks towards the camera, lying
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from keymask.conditioning.ik import subtree
 from keymask.conditioning.lifting.evaluate import (
     EVALUATION_FRAME_STEP,
     aligned_errors,
@@ -118,16 +121,6 @@ BENDING_JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow"
                   "left_hip", "right_hip", "left_knee", "right_knee")
 
 
-def descendants(joint: int) -> list[int]:
-    """The joints below `joint` in the skeleton (not the joint itself)."""
-    below, frontier = [], list(HUMANML3D_SKELETON.children[joint])
-    while frontier:
-        child = frontier.pop()
-        below.append(child)
-        frontier.extend(HUMANML3D_SKELETON.children[child])
-    return below
-
-
 def random_rotations(rng: np.random.Generator, n: int, max_degrees: float) -> np.ndarray:
     """(n, 4) quaternions about uniformly random axes by angles uniform in [0, max_degrees]."""
     axes = rng.normal(size=(n, 3))
@@ -146,7 +139,7 @@ def varied_poses(poses: np.ndarray, config: LifterTrainingConfig, rng: np.random
     if config.bend_degrees > 0:
         for name in BENDING_JOINTS:
             joint = HUMANML3D_SKELETON.index(name)
-            below = descendants(joint)
+            below = subtree(joint)[1:]  # the joint itself stays
             bent = rng.random(n) < config.bend_probability
             if not bent.any() or not below:
                 continue
