@@ -23,8 +23,9 @@ clean-up on) and fitted to the BVH skeleton as it is written
   still printed) passes real motion capture of two actions in turn only 0.59 of the time
   (2026-12-02). The measure is checked each run on real test clips of two different actions
   joined end to end (`two_action_real_pairs`): it must pass them in their order and not in the
-  reverse one; and on the same pairs played on one body, as every delivered motion is (the
-  evaluator reads body proportions too, and each source's actors have their own: model card).
+  reverse one; and on the same pairs played on one body, as every delivered motion is (an
+  evaluator that read body proportions, as the one shipped until the twentieth session did, reads
+  them worse there: model card; `python bench/evaluator_bodies.py` checks an evaluator for it).
 - length: for one caption of each test clip, the length generation gives it (`delivered_frames`: its
   exemplar clip's, else the length estimator's, as for seed 0) against the real clip's (at most
   9.8 s); share within +-30%.
