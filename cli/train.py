@@ -108,13 +108,6 @@ def add_parser(subparsers) -> None:
                              "proportion to its error (default: 1, every pose once)")
     lifter.add_argument("--hard-reference", type=Path, default=None, metavar="DIR",
                         help="the lifter folder that measures --hard-poses (default: the shipped lifter)")
-    lifter.add_argument("--bend-degrees", type=float, default=0.0, metavar="DEG",
-                        help="turn each limb bone (upper arm, forearm, thigh, shin) about its joint by a random "
-                             "rotation of up to DEG degrees, with chance 0.5 each: poses the data does not hold "
-                             "(default: 0, never)")
-    lifter.add_argument("--tilt-probability", type=float, default=0.0, metavar="P",
-                        help="tilt the whole body about the pelvis with chance P (pitched -30..90 degrees forward, "
-                             "rolled +-30): bent over, folded and lying poses (default: 0, never)")
     lifter.set_defaults(run=run_lifter)
 
     assemble = models.add_parser(
@@ -247,7 +240,6 @@ def run_lifter(args) -> int:
     config = LifterTrainingConfig(model=LifterConfig(width=args.width, blocks=args.blocks),
                                   frame_step=args.frame_step, val_every=args.val_every, hard_poses=args.hard_poses,
                                   hard_pose_reference=None if args.hard_reference is None else str(args.hard_reference),
-                                  bend_degrees=args.bend_degrees, tilt_probability=args.tilt_probability,
                                   **_run_settings(args))
     train_lifter(config, stop_after_seconds=_time_limit(args))
     print(f"lifter: {args.out / 'lifter'}; log: {args.out / 'lifter.csv'}, val: {args.out / 'lifter_val.csv'}")

@@ -7,9 +7,7 @@ them through new random cameras (CameraSampler) and spoils the views as a detect
 drawing would: keypoints placed as different detectors place them (OpenPose's neck anywhere from
 between the shoulders to the neck joint, the face points moved within a few centimetres, the hip
 points lower and wider), pixel noise of a random size per pose, face points hidden when they turn
-away from the camera, and a few random keypoints dropped. Optionally (`bend_degrees`, `tilt_probability`;
-off by default) limbs are bent about their joints and whole bodies tilted about the pelvis first, for
-poses the data hardly holds. The loss is the mean per-joint distance
+away from the camera, and a few random keypoints dropped. The loss is the mean per-joint distance
 (MPJPE, metres) to the root-relative canonical pose with its new proportions.
 
 With `hard_poses` > 1, poses that a reference lifter lifts badly (kicks towards the camera, lying
@@ -29,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keymask.conditioning.ik import subtree
 from keymask.conditioning.lifting.evaluate import (
     EVALUATION_FRAME_STEP,
     aligned_errors,
@@ -47,8 +44,6 @@ from keymask.conditioning.lifting.projection import (
     occluded_face,
     project,
 )
-from keymask.core.facing import canonical_pose
-from keymask.core.rotations import quat_from_axis_angle, quat_multiply, quat_rotate
 from keymask.core.skeleton import HUMANML3D_SKELETON
 from keymask.core.training.data import read_split
 from keymask.core.training.distributed import Distributed
@@ -76,11 +71,6 @@ class LifterTrainingConfig(RunConfig):
     body_scale: float = 0.12  # each pose's body is scaled by a factor within 1 +- this ...
     limb_scale: float = 0.08  # ... and each limb and the spine by its own factor within 1 +- this
     keypoint_jitter: bool = True  # place the neck, face and hip points as different detectors do
-    bend_degrees: float = 0.0  # each limb bone turned about its joint by up to this many degrees (0: never) ...
-    bend_probability: float = 0.5  # ... with this chance per bone
-    tilt_probability: float = 0.0  # chance that the whole body is tilted about the pelvis (bent over, lying) ...
-    max_pitch_degrees: tuple[float, float] = (-30.0, 90.0)  # ... pitched within this range (forward positive) ...
-    max_roll_degrees: float = 30.0  # ... and rolled sideways within +- this
     hard_poses: int = 1  # up to this many repeats per epoch of poses the reference lifter gets wrong (1: none)
     hard_pose_reference: str | None = None  # the lifter folder that measures that (None: the shipped lifter)
     val_every: int = 1000
@@ -116,49 +106,6 @@ def new_proportions(poses: np.ndarray, config: LifterTrainingConfig, rng: np.ran
     return out
 
 
-# Joints about which pose variation turns a limb (the joint and everything below it move together).
-BENDING_JOINTS = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-                  "left_hip", "right_hip", "left_knee", "right_knee")
-
-
-def random_rotations(rng: np.random.Generator, n: int, max_degrees: float) -> np.ndarray:
-    """(n, 4) quaternions about uniformly random axes by angles uniform in [0, max_degrees]."""
-    axes = rng.normal(size=(n, 3))
-    axes /= np.linalg.norm(axes, axis=-1, keepdims=True)
-    return quat_from_axis_angle(axes, np.radians(rng.uniform(0.0, max_degrees, n)))
-
-
-def varied_poses(poses: np.ndarray, config: LifterTrainingConfig, rng: np.random.Generator) -> np.ndarray:
-    """(B, J, 3) canonical poses with limbs bent and bodies tilted at random (module docstring).
-
-    Bone lengths are kept. A tilt turns about the pelvis around the left-right axis (pitch, X) and the
-    forward axis (roll, Z); shoulders not level then turn the facing a little, so tilted poses are made
-    canonical again (pelvis at the origin, facing +Z), as every training target is."""
-    out = np.array(poses, dtype=np.float64)
-    n = len(out)
-    if config.bend_degrees > 0:
-        for name in BENDING_JOINTS:
-            joint = HUMANML3D_SKELETON.index(name)
-            below = subtree(joint)[1:]  # the joint itself stays
-            bent = rng.random(n) < config.bend_probability
-            if not bent.any() or not below:
-                continue
-            turn = random_rotations(rng, int(bent.sum()), config.bend_degrees)[:, None]  # (b, 1, 4)
-            pivot = out[bent, joint][:, None]  # (b, 1, 3)
-            out[np.ix_(bent, below)] = pivot + quat_rotate(turn, out[np.ix_(bent, below)] - pivot)
-    if config.tilt_probability > 0:
-        tilted = rng.random(n) < config.tilt_probability
-        count = int(tilted.sum())
-        if count:
-            pitch = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), np.radians(rng.uniform(*config.max_pitch_degrees, count)))
-            roll = quat_from_axis_angle(np.array([0.0, 0.0, 1.0]),
-                                        np.radians(rng.uniform(-config.max_roll_degrees, config.max_roll_degrees, count)))
-            turn = quat_multiply(roll, pitch)[:, None]  # (b, 1, 4)
-            pelvis = out[tilted, :1]
-            out[tilted] = canonical_pose(pelvis + quat_rotate(turn, out[tilted] - pelvis))  # facing +Z again
-    return out
-
-
 def detector_keypoints(poses: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(B, 18, 3) COCO-18 points of poses (B, J, 3), placed as a random detector would place them."""
     points = coco18_from_joints(poses)  # (B, 18, 3)
@@ -182,8 +129,6 @@ def detector_keypoints(poses: np.ndarray, rng: np.random.Generator) -> np.ndarra
 def training_batch(poses: np.ndarray, config: LifterTrainingConfig, rng: np.random.Generator):
     """Inputs (B, 3K) float32 and targets (B, J, 3) float32 of canonical poses (B, J, 3)."""
     n = len(poses)
-    if config.bend_degrees > 0 or config.tilt_probability > 0:
-        poses = varied_poses(poses, config, rng)
     if config.body_scale or config.limb_scale:
         poses = new_proportions(poses, config, rng)
     points = detector_keypoints(poses, rng) if config.keypoint_jitter else coco18_from_joints(poses)  # (B, 18, 3)
