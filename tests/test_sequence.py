@@ -240,7 +240,7 @@ def test_too_long_or_too_many_motions_are_refused_before_any_work(default_pipeli
         generate_requests(default_pipeline, [Request("a person walks")] * 2, samples=MAX_MOTIONS // 2 + 1)
 
 
-def test_the_two_action_development_sets_are_apart_from_each_other_and_the_benchmark():
+def test_the_two_action_development_sets_are_apart_from_each_other_and_the_benchmarks():
     import json
     from pathlib import Path
 
@@ -254,7 +254,11 @@ def test_the_two_action_development_sets_are_apart_from_each_other_and_the_bench
     sets = [prompts(RESOURCES_DIR / "eval" / name) for name in (
         "sequence_development.json", "sequence_development_2.json", "sequence_development_3.json",
         "sequence_development_4.json", "sequence_development_5.json")]
-    held_out = {e["prompt"].lower() for e in prompts(Path(__file__).parents[1] / "bench" / "data" / "text_prompts.json")}
+    bench_data = Path(__file__).parents[1] / "bench" / "data"
+    first, second = ({e["prompt"].lower() for e in prompts(bench_data / name)}
+                     for name in ("text_prompts.json", "text_prompts_second.json"))
+    assert len(second) == len(prompts(bench_data / "text_prompts_second.json")) and not first & second
+    held_out = first | second
     written = [{e["prompt"].lower() for e in entries} for entries in sets]
     assert [len(w) for w in written] == [len(entries) for entries in sets] and all(len(w) >= 40 for w in written)
     everything = set().union(*written)
