@@ -213,6 +213,16 @@ def test_the_shipped_index_reads_leaving_as_walking_not_as_a_goodbye():
         "walks forward", "walks forward", "waves goodbye", "waves goodbye", "sneaks forward", "runs forward"]
 
 
+def test_the_shipped_index_reads_jumping_over_something_as_a_leap_and_hopping_as_hopping():
+    from keymask.core.generation.pipeline import MotionPipeline
+    from keymask.resources import RESOURCES_DIR
+
+    pipeline = MotionPipeline.from_folder(RESOURCES_DIR / "models" / "default")
+    prompts = ["a person jumps over a puddle", "a kid jumps over a rope", "a child hops up and down"]
+    assert pipeline.caption_index.read_actions(prompts, pipeline.encode_text(prompts)) == [
+        "leaps forward across a gap", "leaps forward across a gap", "hops on both feet"]
+
+
 def test_prompts_the_pull_does_not_move_are_not_read():
     index = _index_with_reader(_unit([[0, 1], [0.1, 1], [1, 0], [1, 0.1]]))
     index.__dict__["_reader_encoder"] = encoder = _TableEncoder({"someone bends to greet": [1, 0.05],
